@@ -1,0 +1,112 @@
+"""The jobs API: start, status, result, list, delete, stats."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from jobs.api.keys import SERVICE, SETTINGS
+from jobs.api.requests import read_json, request_json_field
+from jobs.api.responses import json_response, json_response_with_raw
+from jobs.errors import InvalidRequest
+from jobs.model import JobStatus, isoformat
+from jobs.stats import build_stats
+
+JOBS = "/api/v1/jobs"
+# Clients are told to poll at most this often, and at least this rarely, whatever the estimate.
+POLL_INTERVAL_RANGE = (1, 5)
+
+
+def setup_jobs_routes(app: web.Application) -> None:
+    """Add the jobs API to the app."""
+    app.router.add_post(f"{JOBS}/start", start_job)
+    app.router.add_get(JOBS, list_jobs)
+    app.router.add_get(f"{JOBS}/stats", job_stats)
+    app.router.add_get(f"{JOBS}/{{job_id}}/status", job_status)
+    app.router.add_get(f"{JOBS}/{{job_id}}/result", job_result)
+    app.router.add_delete(f"{JOBS}/{{job_id}}", delete_job)
+
+
+async def start_job(request: web.Request) -> web.Response:
+    """POST /api/v1/jobs/start: queue a job and answer at once with its id."""
+    settings = request.app[SETTINGS]
+    body, size = await read_json(request, settings.server.max_body_bytes)
+    endpoint = request_json_field(body, "endpoint")
+    payload = body.get("payload", {})
+    started = await request.app[SERVICE].start(
+        endpoint, payload, request["client"], request["request_id"], payload_size=size
+    )
+    job, estimate = started.job, started.estimate
+    status_url = f"{JOBS}/{job.id}/status"
+    poll_after = min(max(math.ceil(estimate.low_seconds / 10), POLL_INTERVAL_RANGE[0]), POLL_INTERVAL_RANGE[1])
+    return json_response(
+        {
+            "success": True,
+            "jobId": job.id,
+            "status": "started",
+            "endpoint": job.endpoint,
+            "estimatedTime": estimate.describe(),
+            "estimatedSeconds": {
+                "low": round(estimate.low_seconds, 3),
+                "high": round(estimate.high_seconds, 3),
+            },
+            "statusUrl": status_url,
+            "resultUrl": f"{JOBS}/{job.id}/result",
+            "created_at": isoformat(job.created_at),
+        },
+        status=202,
+        headers={"Location": status_url, "Retry-After": str(poll_after)},
+    )
+
+
+async def job_status(request: web.Request) -> web.Response:
+    """GET /api/v1/jobs/{id}/status: status, progress and message."""
+    job = await request.app[SERVICE].get(request.match_info["job_id"])
+    headers = {"Retry-After": "1"} if job.status.is_active else {}
+    return json_response({"success": True, **job.status_view()}, headers=headers)
+
+
+async def job_result(request: web.Request) -> web.Response:
+    """GET /api/v1/jobs/{id}/result: the handler's result; deleted after the retry grace period."""
+    job = await request.app[SERVICE].collect(request.match_info["job_id"])
+    head = {"success": True, "jobId": job.id, "status": job.status.value, "endpoint": job.endpoint}
+    retrieved = isoformat(job.delivered_at) or _now_iso()
+    return json_response_with_raw(head, "data", job.result_json or "null", {"retrieved_at": retrieved})
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    """GET /api/v1/jobs[?status=]: every job still held, oldest first."""
+    wanted = request.query.get("status")
+    status = None
+    if wanted:
+        try:
+            status = JobStatus(wanted)
+        except ValueError:
+            choices = ", ".join(s.value for s in JobStatus)
+            raise InvalidRequest(f"status must be one of {choices}") from None
+    jobs = await request.app[SERVICE].store.list(status)
+    return json_response({"success": True, "total_jobs": len(jobs), "jobs": [j.summary_view() for j in jobs]})
+
+
+async def delete_job(request: web.Request) -> web.Response:
+    """DELETE /api/v1/jobs/{id}: cancel a job (its worker process is stopped) and forget it."""
+    job = await request.app[SERVICE].delete(request.match_info["job_id"])
+    return json_response(
+        {
+            "success": True,
+            "message": f"Job '{job.id}' deleted successfully",
+            "jobId": job.id,
+            "status": job.status.value,
+        }
+    )
+
+
+async def job_stats(request: web.Request) -> web.Response:
+    """GET /api/v1/jobs/stats: counts by status and endpoint, durations, failures, memory."""
+    return json_response({"success": True, "stats": await build_stats(request.app[SERVICE])})
+
+
+def _now_iso() -> str:
+    return isoformat(datetime.now(tz=UTC).timestamp()) or ""

@@ -1,0 +1,11 @@
+"""Typed keys for the state kept on the aiohttp Application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from jobs.service import JobService
+from jobs.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+SERVICE = web.AppKey("service", JobService)

@@ -1,0 +1,68 @@
+"""Estimated job durations, learned from the durations each endpoint has actually taken."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from dataclasses import dataclass
+
+SAMPLES_KEPT = 100  # enough for stable percentiles, small enough to follow a change in workload
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A range of seconds until a new job is likely to be done."""
+
+    low_seconds: float
+    high_seconds: float
+    based_on_samples: int
+
+    def describe(self) -> str:
+        """Human text, as the design shows it: '30-60 seconds'."""
+        low, high = math.floor(self.low_seconds), math.ceil(self.high_seconds)
+        if high <= 1:
+            return "under 1 second"
+        if high >= 120:
+            return f"{max(1, round(low / 60))}-{math.ceil(high / 60)} minutes"
+        return f"{low}-{high} seconds"
+
+
+class DurationEstimator:
+    """Keeps recent run times per endpoint and turns them, plus the queue ahead, into an estimate."""
+
+    def __init__(self) -> None:
+        self._durations: dict[str, deque[float]] = {}
+
+    def record(self, endpoint: str, seconds: float) -> None:
+        """Remember how long one successful job of this endpoint ran."""
+        self._durations.setdefault(endpoint, deque(maxlen=SAMPLES_KEPT)).append(max(0.0, seconds))
+
+    def percentiles(self, endpoint: str) -> dict[str, float] | None:
+        """p50/p90/p99 of recent durations, or None with no samples yet."""
+        samples = sorted(self._durations.get(endpoint, ()))
+        if not samples:
+            return None
+        return {
+            "p50": _percentile(samples, 0.50),
+            "p90": _percentile(samples, 0.90),
+            "p99": _percentile(samples, 0.99),
+            "mean": statistics.fmean(samples),
+            "samples": len(samples),
+        }
+
+    def estimate(self, endpoint: str, fallback_seconds: float, jobs_ahead: int, workers: int) -> Estimate:
+        """From recent p50..p90, or `fallback` (as fallback/2..fallback) before any sample; plus queueing."""
+        stats = self.percentiles(endpoint)
+        if stats is None:
+            low, high, count = fallback_seconds / 2, fallback_seconds, 0
+        else:
+            low, high, count = stats["p50"], stats["p90"], int(stats["samples"])
+        # Jobs ahead in the queue run `workers` at a time, each taking about the typical duration.
+        waiting = (jobs_ahead / max(1, workers)) * (low if count else fallback_seconds / 2)
+        return Estimate(low + waiting, high + waiting, count)
+
+
+def _percentile(sorted_samples: list[float], fraction: float) -> float:
+    index = min(len(sorted_samples) - 1, max(0, math.ceil(fraction * len(sorted_samples)) - 1))
+    return sorted_samples[index]

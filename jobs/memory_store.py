@@ -1,0 +1,140 @@
+"""The embedded job store: plain dictionaries owned by the event loop, so no locks are needed."""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+
+from jobs.errors import ClientLimitReached, QueueFull
+from jobs.model import Job, JobStatus
+from jobs.store import Admission, Counts, SweepReport
+
+# 'Retry-After' for a full queue or a client at its limit: long enough not to hammer, short enough
+# that a client gets in soon after a slot frees.
+RETRY_AFTER_SECONDS = 5
+
+
+class MemoryJobStore:
+    """Jobs in this process's memory; lost on restart, invisible to other instances."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, Job] = {}
+        self._pending: OrderedDict[str, None] = OrderedDict()  # insertion order is queue order
+        self._active_by_client: Counter[str] = Counter()
+
+    async def add(self, job: Job, admission: Admission) -> None:
+        if self._active_by_client[job.client] >= admission.per_client_limit:
+            raise ClientLimitReached(
+                f"you already have {admission.per_client_limit} pending or running jobs, the maximum; "
+                "wait for one to finish or delete one",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
+        if len(self._pending) >= admission.max_pending:
+            raise QueueFull(
+                f"the queue holds {admission.max_pending} pending jobs, its maximum; try again later",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
+        self._jobs[job.id] = job
+        self._pending[job.id] = None
+        self._active_by_client[job.client] += 1
+
+    async def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    async def claim_next(self, now: float) -> Job | None:
+        if not self._pending:
+            return None
+        job_id, _ = self._pending.popitem(last=False)
+        job = self._jobs[job_id]
+        job.status = JobStatus.RUNNING
+        job.started_at = job.updated_at = now
+        job.message = f"Processing {job.endpoint} request..."
+        return job
+
+    async def set_progress(self, job_id: str, progress: int, message: str | None, now: float) -> Job | None:
+        job = self._jobs.get(job_id)
+        if job is None or job.status is not JobStatus.RUNNING:
+            return None
+        # Progress never goes backwards, and 100 means done: a running job shows at most 99.
+        job.progress = max(job.progress, min(progress, 99))
+        if message:
+            job.message = message
+        job.updated_at = now
+        return job
+
+    async def finish(
+        self,
+        job_id: str,
+        status: JobStatus,
+        message: str,
+        now: float,
+        *,
+        result_json: str | None = None,
+        error: str | None = None,
+    ) -> Job | None:
+        job = self._jobs.get(job_id)
+        if job is None or not job.status.is_active:
+            return None
+        self._release(job)
+        job.status = status
+        job.message = message
+        job.finished_at = job.updated_at = now
+        job.result_json = result_json
+        job.error = error
+        if status is JobStatus.COMPLETED:
+            job.progress = 100
+        return job
+
+    async def mark_delivered(self, job_id: str, now: float) -> None:
+        job = self._jobs.get(job_id)
+        if job is not None and job.delivered_at is None:
+            job.delivered_at = now
+
+    async def delete(self, job_id: str) -> Job | None:
+        job = self._jobs.pop(job_id, None)
+        if job is not None:
+            self._release(job)
+        return job
+
+    async def list(self, status: JobStatus | None = None) -> list[Job]:
+        return [
+            job for job in self._jobs.values() if job.delivered_at is None and (status is None or job.status is status)
+        ]
+
+    async def counts(self) -> Counts:
+        by_status: Counter[str] = Counter()
+        by_endpoint: Counter[str] = Counter()
+        result_bytes = 0
+        for job in self._jobs.values():
+            result_bytes += len(job.result_json or "")
+            if job.delivered_at is None:
+                by_status[job.status.value] += 1
+                by_endpoint[job.endpoint] += 1
+        return Counts(dict(by_status), dict(by_endpoint), result_bytes)
+
+    async def pending_count(self) -> int:
+        return len(self._pending)
+
+    async def sweep(self, now: float, retention_seconds: float, grace_seconds: float) -> SweepReport:
+        report = SweepReport()
+        for job in list(self._jobs.values()):
+            if job.delivered_at is not None and now - job.delivered_at >= grace_seconds:
+                await self.delete(job.id)
+                report.removed_delivered += 1
+            elif job.finished_at is not None and now - job.finished_at >= retention_seconds:
+                await self.delete(job.id)
+                report.removed_finished += 1
+            elif job.status is JobStatus.PENDING and now - job.created_at >= job.timeout_seconds:
+                report.expired_pending.append(job)
+        return report
+
+    async def close(self) -> None:
+        self._jobs.clear()
+        self._pending.clear()
+        self._active_by_client.clear()
+
+    def _release(self, job: Job) -> None:
+        if job.status.is_active:
+            self._pending.pop(job.id, None)
+            self._active_by_client[job.client] -= 1
+            if self._active_by_client[job.client] <= 0:
+                del self._active_by_client[job.client]

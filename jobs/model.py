@@ -1,0 +1,144 @@
+"""The job record: its status, its fields, and its JSON form."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+# job_<unix ms>_<uuid4 hex>: sortable by creation time, unguessable, and safe in paths and keys.
+JOB_ID_PATTERN = re.compile(r"job_[0-9]{13}_[0-9a-f]{32}")
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life."""
+
+    PENDING = "pending"  # created, waiting for a free worker
+    RUNNING = "running"  # a worker process is running its handler
+    COMPLETED = "completed"  # the handler returned; the result is stored
+    FAILED = "failed"  # the handler raised, its worker died, or the service stopped
+    EXPIRED = "expired"  # it ran or waited past its time limit
+
+    @property
+    def is_active(self) -> bool:
+        """Pending and running jobs count against limits; the others are finished."""
+        return self in (JobStatus.PENDING, JobStatus.RUNNING)
+
+
+def new_job_id(now: float | None = None) -> str:
+    """A fresh job id in the documented format."""
+    millis = int((time.time() if now is None else now) * 1000)
+    return f"job_{millis:013d}_{uuid.uuid4().hex}"
+
+
+def is_valid_job_id(value: str) -> bool:
+    """True when `value` has the exact job id format (checked before any lookup)."""
+    return JOB_ID_PATTERN.fullmatch(value) is not None
+
+
+def isoformat(timestamp: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 UTC with milliseconds and a `Z`, as the design shows."""
+    if timestamp is None:
+        return None
+    moment = datetime.fromtimestamp(timestamp, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass(slots=True)
+class Job:
+    """One job. Times are epoch seconds; the result is kept as the JSON text the worker produced."""
+
+    id: str
+    endpoint: str
+    payload: dict[str, Any]
+    client: str
+    timeout_seconds: float
+    created_at: float
+    status: JobStatus = JobStatus.PENDING
+    progress: int = 0
+    message: str = "Job created, waiting for a worker"
+    updated_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    delivered_at: float | None = None
+    result_json: str | None = None
+    error: str | None = None
+    retry_count: int = 0
+    request_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.updated_at:
+            self.updated_at = self.created_at
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Run time from start to finish, once both are known."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+    def status_view(self) -> dict[str, Any]:
+        """The body of `GET /jobs/{id}/status`, without the envelope."""
+        view: dict[str, Any] = {
+            "jobId": self.id,
+            "endpoint": self.endpoint,
+            "status": self.status.value,
+            "progress": self.progress,
+            "message": self.message,
+            "created_at": isoformat(self.created_at),
+            "updated_at": isoformat(self.updated_at),
+            "started_at": isoformat(self.started_at),
+            "finished_at": isoformat(self.finished_at),
+            "retry_count": self.retry_count,
+        }
+        if self.error is not None:
+            view["error"] = self.error
+        return view
+
+    def summary_view(self) -> dict[str, Any]:
+        """One entry of `GET /jobs`: the design's fields plus timing."""
+        return {
+            "id": self.id,
+            "endpoint": self.endpoint,
+            "status": self.status.value,
+            "progress": self.progress,
+            "message": self.message,
+            "created_at": isoformat(self.created_at),
+            "updated_at": isoformat(self.updated_at),
+            "duration_seconds": self.duration_seconds,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything, JSON-ready: what a store persists."""
+        return {
+            "id": self.id,
+            "endpoint": self.endpoint,
+            "payload": self.payload,
+            "client": self.client,
+            "timeout_seconds": self.timeout_seconds,
+            "created_at": self.created_at,
+            "status": self.status.value,
+            "progress": self.progress,
+            "message": self.message,
+            "updated_at": self.updated_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "delivered_at": self.delivered_at,
+            "result_json": self.result_json,
+            "error": self.error,
+            "retry_count": self.retry_count,
+            "request_id": self.request_id,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        """The inverse of `to_dict`."""
+        fields = dict(data)
+        fields["status"] = JobStatus(fields["status"])
+        return cls(**fields)

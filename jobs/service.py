@@ -1,0 +1,186 @@
+"""The jobs API's logic, independent of HTTP: start, inspect, collect, delete, list, count."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from jobs.errors import (
+    InvalidJobId,
+    JobExpired,
+    JobFailed,
+    JobNotFound,
+    JobNotReady,
+    ShuttingDown,
+)
+from jobs.estimates import DurationEstimator, Estimate
+from jobs.logs import log_event
+from jobs.model import Job, JobStatus, is_valid_job_id, new_job_id
+from jobs.notify import ChangeNotifier
+from jobs.registry import EndpointRegistry
+from jobs.runner import Clock, JobRunner, expired_while_waiting
+from jobs.settings import Settings
+from jobs.store import Admission, JobStore
+
+# Payloads larger than this are validated in a thread so that a big base64 file cannot stall the loop.
+VALIDATE_INLINE_MAX_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StartedJob:
+    """A freshly queued job and how long it is expected to take."""
+
+    job: Job
+    estimate: Estimate
+
+
+class JobService:
+    """Everything the HTTP routes ask of the job system, in one place."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: JobStore,
+        runner: JobRunner,
+        registry: EndpointRegistry,
+        estimator: DurationEstimator,
+        notifier: ChangeNotifier,
+        clock: Clock = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.runner = runner
+        self.registry = registry
+        self.estimator = estimator
+        self.notifier = notifier
+        self._clock = clock
+        self.accepting = True
+        self.finished_by_endpoint: Counter[tuple[str, str]] = Counter()
+        runner.on_finished.append(self._count_finished)
+
+    def _count_finished(self, job: Job) -> None:
+        self.finished_by_endpoint[(job.endpoint, job.status.value)] += 1
+
+    async def start(
+        self, endpoint_path: Any, payload: Any, client: str, request_id: str | None, payload_size: int = 0
+    ) -> StartedJob:
+        """Validate and queue a job; raises on a bad request or when a limit is reached."""
+        if not self.accepting:
+            raise ShuttingDown("the service is shutting down; try another instance or retry shortly", retry_after=5)
+        endpoint = self.registry.get(endpoint_path)
+        if payload_size > VALIDATE_INLINE_MAX_BYTES:
+            await asyncio.to_thread(endpoint.validate, payload)
+        else:
+            endpoint.validate(payload)
+        now = self._clock()
+        job = Job(
+            id=new_job_id(now),
+            endpoint=endpoint.path,
+            payload=payload,
+            client=client,
+            timeout_seconds=endpoint.timeout_seconds,
+            created_at=now,
+            request_id=request_id,
+        )
+        jobs = self.settings.jobs
+        await self.store.add(job, Admission(jobs.per_client_limit, jobs.max_pending))
+        self.runner.wake()
+        ahead = max(0, await self.store.pending_count() - 1 - self.free_workers())
+        estimate = self.estimator.estimate(endpoint.path, endpoint.estimated_seconds, ahead, self.runner.total_workers)
+        log_event("job.created", job_id=job.id, endpoint=job.endpoint, client=client, request_id=request_id)
+        return StartedJob(job, estimate)
+
+    def free_workers(self) -> int:
+        """Worker slots not running a job right now."""
+        return max(0, self.runner.total_workers - self.runner.busy_workers)
+
+    async def get(self, job_id: str) -> Job:
+        """The job with this id; InvalidJobId for a malformed id, JobNotFound when there is none."""
+        if not is_valid_job_id(job_id):
+            raise InvalidJobId("job ids look like job_<13 digits>_<32 lowercase hex characters>")
+        job = await self.store.get(job_id)
+        grace = self.settings.jobs.result_grace_seconds
+        if job is not None and job.delivered_at is not None and self._clock() - job.delivered_at >= grace:
+            await self.store.delete(job_id)  # the grace period is over: the result is gone for good
+            job = None
+        if job is None:
+            raise JobNotFound(
+                f"job {job_id!r} not found: it never existed, was deleted, "
+                "expired from storage, or its result was already retrieved"
+            )
+        return job
+
+    async def collect(self, job_id: str) -> Job:
+        """The job's outcome for `/result`: a finished job is delivered, then kept only for the grace."""
+        job = await self.get(job_id)
+        if job.status.is_active:
+            raise JobNotReady(
+                "Job still processing",
+                job_id=job.id,
+                status=job.status.value,
+                hint=f"Use /api/v1/jobs/{job.id}/status to check progress",
+                retry_after=1,
+            )
+        first_delivery = job.delivered_at is None
+        if first_delivery:
+            await self.store.mark_delivered(job.id, self._clock())
+            log_event(
+                "job.result_retrieved",
+                job_id=job.id,
+                endpoint=job.endpoint,
+                status=job.status.value,
+                request_id=job.request_id,
+            )
+        if job.status is JobStatus.FAILED:
+            raise JobFailed(job.message, job_id=job.id, status=job.status.value)
+        if job.status is JobStatus.EXPIRED:
+            raise JobExpired(job.message, job_id=job.id, status=job.status.value)
+        return job
+
+    async def delete(self, job_id: str) -> Job:
+        """Cancel a job: a running one has its worker process stopped, a pending one leaves the queue."""
+        job = await self.get(job_id)
+        was_running = self.runner.cancel(job.id)
+        deleted = await self.store.delete(job.id)
+        if deleted is None:
+            raise JobNotFound(f"job {job_id!r} not found")
+        self.notifier.notify(job.id)
+        log_event(
+            "job.deleted",
+            job_id=job.id,
+            endpoint=job.endpoint,
+            status=deleted.status.value,
+            worker_stopped=was_running,
+            request_id=job.request_id,
+        )
+        return deleted
+
+    async def wait_until_finished(self, job_id: str, timeout: float) -> Job | None:
+        """Wait for a job to reach a final state; None when it disappeared."""
+        deadline = self._clock() + timeout
+        while True:
+            job = await self.store.get(job_id)
+            if job is None or not job.status.is_active:
+                return job
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return job
+            await self.notifier.wait(job_id, min(remaining, 1.0))
+
+    async def sweep(self) -> dict[str, int]:
+        """One cleanup pass: drop old jobs and delivered results, expire jobs that waited too long."""
+        now = self._clock()
+        jobs = self.settings.jobs
+        report = await self.store.sweep(now, jobs.retention_seconds, jobs.result_grace_seconds)
+        for job in report.expired_pending:
+            await self.runner.finish(job, expired_while_waiting(job))
+        summary = {
+            "removed_finished": report.removed_finished,
+            "removed_delivered": report.removed_delivered,
+            "expired_pending": len(report.expired_pending),
+        }
+        log_event("cleanup.sweep", **summary)
+        return summary

@@ -1,0 +1,308 @@
+"""Settings: read once from config.toml, then the environment, then command-line flags.
+
+Every key of every section can be overridden by an environment variable named
+`DOCJOBS_<SECTION>_<KEY>` (for example `DOCJOBS_JOBS_PER_CLIENT_LIMIT=5`); `PORT` sets the port as
+container platforms expect. The endpoint table can come from `DOCJOBS_ENDPOINTS` as JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobs.errors import ConfigError
+
+HANDLER_REF = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+ENDPOINT_PATH = re.compile(r"/[A-Za-z0-9_\-/.]*[A-Za-z0-9_\-]")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """How the HTTP server listens and what it accepts."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Workbooks travel base64-encoded in JSON: 32 MiB holds a 24 MiB file, enough for real decks.
+    max_body_bytes: int = 32 * 1024 * 1024
+    trusted_proxies: tuple[str, ...] = ()
+    shutdown_grace_seconds: float = 30.0
+    # uvloop roughly doubles request throughput; off only where it is not installed.
+    use_uvloop: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """The worker processes that run handlers."""
+
+    workers: int = 0  # 0 means one per CPU
+    # Recycling a worker now and then bounds the damage of handlers that leak memory.
+    max_tasks_per_worker: int = 0  # 0 means never recycle
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    """Job lifetimes and limits."""
+
+    timeout_seconds: float = 300.0
+    retention_seconds: float = 600.0
+    result_grace_seconds: float = 60.0
+    cleanup_interval_seconds: float = 60.0
+    per_client_limit: int = 10
+    max_pending: int = 1000
+    estimated_seconds: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class CorsSettings:
+    """Browsers from these origins may call the API; none by default."""
+
+    allowed_origins: tuple[str, ...] = ()
+    max_age_seconds: int = 600
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingSettings:
+    """Lifecycle logs are JSON lines on standard error."""
+
+    level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSettings:
+    """One registered endpoint: its path, its handler and its options."""
+
+    path: str
+    handler: str
+    validator: str | None = None
+    timeout_seconds: float | None = None
+    estimated_seconds: float | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """All settings, validated."""
+
+    server: ServerSettings = field(default_factory=ServerSettings)
+    pool: PoolSettings = field(default_factory=PoolSettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
+    cors: CorsSettings = field(default_factory=CorsSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    endpoints: tuple[EndpointSettings, ...] = ()
+
+    @property
+    def worker_count(self) -> int:
+        """The pool size, with 0 resolved to the CPU count."""
+        return self.pool.workers or os.cpu_count() or 1
+
+    def timeout_for(self, endpoint: EndpointSettings) -> float:
+        """An endpoint's own timeout, or the default."""
+        return endpoint.timeout_seconds or self.jobs.timeout_seconds
+
+
+SECTIONS: dict[str, type[Any]] = {
+    "server": ServerSettings,
+    "pool": PoolSettings,
+    "jobs": JobSettings,
+    "cors": CorsSettings,
+    "logging": LoggingSettings,
+}
+
+
+def load_settings(
+    config_path: Path | None,
+    environ: Mapping[str, str],
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Read the file (if any), apply environment then explicit overrides, and validate."""
+    raw: dict[str, Any] = {}
+    if config_path is not None:
+        try:
+            raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {config_path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path} is not valid TOML: {exc}") from None
+    unknown = set(raw) - set(SECTIONS) - {"endpoints"}
+    if unknown:
+        raise ConfigError(f"unknown config section(s): {', '.join(sorted(unknown))}")
+    sections = {name: dict(raw.get(name, {})) for name in SECTIONS}
+    _apply_environment(sections, environ)
+    for name, values in (overrides or {}).items():
+        sections[name].update(values)
+    built = {name: _build_section(name, cls, sections[name]) for name, cls in SECTIONS.items()}
+    endpoints_raw = raw.get("endpoints", {})
+    if "DOCJOBS_ENDPOINTS" in environ:
+        endpoints_raw = _parse_json_env("DOCJOBS_ENDPOINTS", environ["DOCJOBS_ENDPOINTS"])
+    settings = Settings(**built, endpoints=parse_endpoints(endpoints_raw))
+    validate(settings)
+    return settings
+
+
+def _apply_environment(sections: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> None:
+    if environ.get("PORT"):
+        sections["server"]["port"] = environ["PORT"]
+    for name, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            variable = f"DOCJOBS_{name}_{f.name}".upper()
+            if variable in environ:
+                sections[name][f.name] = environ[variable]
+
+
+def _parse_json_env(variable: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{variable} is not valid JSON: {exc}") from None
+
+
+def _build_section(section: str, cls: type[Any], values: dict[str, Any]) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in [{section}]: {', '.join(sorted(unknown))}")
+    converted = {key: _coerce(f"{section}.{key}", hints[key], value) for key, value in values.items()}
+    return cls(**converted)
+
+
+def _coerce(name: str, hint: Any, value: Any) -> Any:
+    """Turn a TOML or environment value into the field's type, or say clearly why not."""
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        inner = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+        return None if value in (None, "") else _coerce(name, inner, value)
+    if hint is bool:
+        return _coerce_bool(name, value)
+    if hint in (int, float):
+        return _coerce_number(name, hint, value)
+    if origin is tuple:
+        return _coerce_strings(name, value)
+    if hint is str and isinstance(value, str):
+        return value
+    raise ConfigError(f"{name} must be a string, not {value!r}")
+
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _coerce_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = value.strip().lower() if isinstance(value, str) else None
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _coerce_number(name: str, kind: type[int] | type[float], value: Any) -> int | float:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return kind(value)
+    except (TypeError, ValueError):
+        what = "an integer" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {what}, not {value!r}") from None
+
+
+def _coerce_strings(name: str, value: Any) -> tuple[str, ...]:
+    # From the environment a list is written comma-separated: "https://a.example,https://b.example".
+    items = [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{name} must be a list of strings")
+    return tuple(items)
+
+
+def parse_endpoints(raw: Any) -> tuple[EndpointSettings, ...]:
+    """Read the `[endpoints]` table: `path = "module:function"` or `path = { handler = ..., ... }`."""
+    if not isinstance(raw, dict):
+        raise ConfigError("[endpoints] must be a table of path = handler")
+    endpoints = []
+    for path, spec in raw.items():
+        options = {"handler": spec} if isinstance(spec, str) else spec
+        if not isinstance(options, dict):
+            raise ConfigError(f'endpoint "{path}" must be "module:function" or a table with a handler')
+        name = f"endpoints.{path!r}"
+        allowed = {f.name for f in dataclasses.fields(EndpointSettings)} - {"path"}
+        unknown = set(options) - allowed
+        if unknown:
+            raise ConfigError(f"{name}: unknown option(s) {', '.join(sorted(unknown))}")
+        if "handler" not in options:
+            raise ConfigError(f"{name}: a handler is required")
+        hints = typing.get_type_hints(EndpointSettings)
+        values = {key: _coerce(f"{name}.{key}", hints[key], value) for key, value in options.items()}
+        endpoints.append(EndpointSettings(path=path, **values))
+    return tuple(endpoints)
+
+
+def validate(settings: Settings) -> None:
+    """Check every value; one clear message per mistake, all of them at once."""
+    problems = list(_section_problems(settings))
+    problems.extend(_endpoint_problems(settings.endpoints))
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def _section_problems(settings: Settings) -> typing.Iterator[str]:
+    yield from _server_problems(settings.server)
+    if settings.pool.workers < 0 or settings.pool.max_tasks_per_worker < 0:
+        yield "pool.workers and pool.max_tasks_per_worker must not be negative"
+    yield from _job_problems(settings.jobs)
+    for origin in settings.cors.allowed_origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+            yield f"cors.allowed_origins: {origin!r} must look like https://host[:port] with no path"
+    if settings.logging.level.upper() not in LOG_LEVELS:
+        yield f"logging.level must be one of {', '.join(LOG_LEVELS)}"
+
+
+def _server_problems(server: ServerSettings) -> typing.Iterator[str]:
+    if not 0 <= server.port <= 65535:
+        yield f"server.port must be between 0 and 65535, not {server.port}"
+    if server.max_body_bytes < 1024:
+        yield "server.max_body_bytes must be at least 1024"
+    if server.shutdown_grace_seconds < 0:
+        yield "server.shutdown_grace_seconds must not be negative"
+    for proxy in server.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            yield f"server.trusted_proxies: {proxy!r} is not an IP address or network"
+
+
+def _job_problems(jobs: JobSettings) -> typing.Iterator[str]:
+    for key in ("timeout_seconds", "retention_seconds", "cleanup_interval_seconds", "estimated_seconds"):
+        if getattr(jobs, key) <= 0:
+            yield f"jobs.{key} must be positive"
+    if jobs.result_grace_seconds < 0:
+        yield "jobs.result_grace_seconds must not be negative"
+    if jobs.per_client_limit < 1 or jobs.max_pending < 1:
+        yield "jobs.per_client_limit and jobs.max_pending must be at least 1"
+
+
+def _endpoint_problems(endpoints: tuple[EndpointSettings, ...]) -> typing.Iterator[str]:
+    for endpoint in endpoints:
+        name = f"endpoints.{endpoint.path!r}"
+        if not ENDPOINT_PATH.fullmatch(endpoint.path) or "//" in endpoint.path or ".." in endpoint.path:
+            yield f"{name}: the path must start with / and hold only letters, digits, -, _, . and /"
+        if endpoint.path.startswith("/api/v1/jobs"):
+            yield f"{name}: paths under /api/v1/jobs belong to the jobs API"
+        for key in ("handler", "validator"):
+            ref = getattr(endpoint, key)
+            if ref is not None and not HANDLER_REF.fullmatch(ref):
+                yield f'{name}.{key}: {ref!r} must look like "package.module:function"'
+        for key in ("timeout_seconds", "estimated_seconds"):
+            value = getattr(endpoint, key)
+            if value is not None and value <= 0:
+                yield f"{name}.{key} must be positive"

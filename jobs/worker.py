@@ -1,0 +1,68 @@
+"""Code that runs inside the worker processes. Plain top-level functions, picklable by reference."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+from functools import cache
+from typing import Any
+
+from jobs.progress import ProgressSink, reporting_to
+
+# Outcomes cross the process boundary as plain tuples, never as handler exception objects: an
+# exception class with a custom __init__ may not survive pickling, and then the job would lose its message.
+Outcome = tuple[str, str, str]  # ("ok", result_json, "") or ("error", exception type, message)
+
+
+class _WorkerContext:
+    """Per-process state of a worker: the progress queue it was started with."""
+
+    sink: ProgressSink | None = None
+
+
+def initialize_worker(sink: ProgressSink, modules: list[str]) -> None:
+    """Pool initializer: keep the progress queue, ignore Ctrl-C, and import handler modules once."""
+    # Ctrl-C in a terminal reaches the whole process group; the server decides what happens to
+    # running jobs, so workers must not die on SIGINT on their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WorkerContext.sink = sink
+    for module in modules:
+        importlib.import_module(module)
+
+
+@cache
+def _resolve(ref: str) -> Any:
+    module_name, _, attribute = ref.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def _call(handler_ref: str, job_id: str, payload: dict[str, Any]) -> Any:
+    handler = _resolve(handler_ref)
+    sink = _WorkerContext.sink
+    if sink is None:
+        return handler(payload)
+    with reporting_to(job_id, sink):
+        return handler(payload)
+
+
+def run_handler(handler_ref: str, job_id: str, payload: dict[str, Any]) -> Outcome:
+    """Run one handler call and return its JSON-encoded result, or its error."""
+    try:
+        result = _call(handler_ref, job_id, payload)
+    except (Exception, SystemExit) as exc:  # SystemExit too: a handler calling sys.exit() fails its job only
+        return ("error", type(exc).__name__, str(exc) or type(exc).__name__)
+    if not isinstance(result, dict):
+        return ("error", "TypeError", f"the handler returned {type(result).__name__}, not a JSON object")
+    try:
+        # Encoding here, in the worker, keeps large results' CPU cost off the event loop.
+        text = json.dumps(result, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return ("error", type(exc).__name__, f"the handler's result is not valid JSON: {exc}")
+    return ("ok", text, "")
+
+
+def ping() -> int:
+    """A no-op task that starts the pool's processes and proves they run."""
+    return os.getpid()
