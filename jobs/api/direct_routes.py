@@ -13,7 +13,7 @@ import contextlib
 from aiohttp import web
 
 from jobs.api.errors import error_response
-from jobs.api.keys import SERVICE, SETTINGS
+from jobs.api.keys import CLIENT, REQUEST_ID, SERVICE, SETTINGS
 from jobs.api.requests import read_json
 from jobs.api.responses import json_response
 from jobs.errors import JobExpired, JobFailed, JobNotFound, WorkerCrashed
@@ -36,7 +36,7 @@ async def call_directly(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     settings = request.app[SETTINGS]
     payload, size = await read_json(request, settings.server.max_body_bytes)
-    started = await service.start(request.path, payload, request["client"], request["request_id"], size)
+    started = await service.start(request.path, payload, request[CLIENT], request[REQUEST_ID], size)
     job_id = started.job.id
     try:
         job = await service.wait_until_finished(job_id, started.job.timeout_seconds * 2 + 5)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from jobs.api.keys import SERVICE, SETTINGS
+from jobs.api.keys import CLIENT, REQUEST_ID, SERVICE, SETTINGS
 from jobs.api.requests import read_json, request_json_field
 from jobs.api.responses import json_response, json_response_with_raw
 from jobs.errors import InvalidRequest
@@ -36,7 +36,7 @@ async def start_job(request: web.Request) -> web.Response:
     endpoint = request_json_field(body, "endpoint")
     payload = body.get("payload", {})
     started = await request.app[SERVICE].start(
-        endpoint, payload, request["client"], request["request_id"], payload_size=size
+        endpoint, payload, request[CLIENT], request[REQUEST_ID], payload_size=size
     )
     job, estimate = started.job, started.estimate
     status_url = f"{JOBS}/{job.id}/status"

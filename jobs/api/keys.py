@@ -9,3 +9,7 @@ from jobs.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", JobService)
+
+# Per-request values set by the context middleware.
+CLIENT = web.RequestKey("client", str)
+REQUEST_ID = web.RequestKey("request_id", str)

@@ -6,6 +6,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from jobs.api.errors import Handler
+from jobs.api.keys import CLIENT, REQUEST_ID
 from jobs.api.requests import IPNetwork, client_address, request_id
 
 
@@ -14,8 +15,8 @@ def context_middleware(trusted_proxies: tuple[IPNetwork, ...]) -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        request["client"] = client_address(request, trusted_proxies)
-        request["request_id"] = rid = request_id(request)
+        request[CLIENT] = client_address(request, trusted_proxies)
+        request[REQUEST_ID] = rid = request_id(request)
         response = await handler(request)
         response.headers["X-Request-ID"] = rid
         return response

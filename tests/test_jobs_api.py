@@ -1,0 +1,200 @@
+"""The jobs API over real HTTP: every route and every status transition."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from jobs.api.keys import SERVICE
+from tests.conftest import ServiceFactory, body, start_job, status_of, wait_finished, wait_for
+
+Client = TestClient[Any, Any]
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
+async def test_start_answers_at_once_with_the_designs_fields(service: Client) -> None:
+    response = await service.post(
+        "/api/v1/jobs/start", json={"endpoint": "/api/v1/demo/sleep", "payload": {"seconds": 0.2}}
+    )
+    data = await body(response)
+    assert response.status == 202
+    assert data["success"] is True
+    assert data["status"] == "started"
+    assert data["endpoint"] == "/api/v1/demo/sleep"
+    assert re.fullmatch(r"job_\d{13}_[0-9a-f]{32}", data["jobId"])
+    assert data["estimatedTime"].endswith(("seconds", "second", "minutes"))
+    assert data["statusUrl"] == f"/api/v1/jobs/{data['jobId']}/status"
+    assert data["resultUrl"] == f"/api/v1/jobs/{data['jobId']}/result"
+    assert response.headers["Location"] == data["statusUrl"]
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+async def test_the_seeds_polling_loop_gets_the_result(service: Client) -> None:
+    """Start, poll every interval until not pending/running, fetch the result: the design's client."""
+    job_id = await start_job(service, "/api/v1/demo/sleep", {"seconds": 0.3, "steps": 3})
+    seen = []
+    while True:
+        await asyncio.sleep(0.05)
+        status = await status_of(service, job_id)
+        seen.append(status["status"])
+        if status["status"] not in ("running", "pending"):
+            break
+    assert status["status"] == "completed"
+    assert status["progress"] == 100
+    assert status["message"] == "Job completed successfully"
+    assert ISO.fullmatch(status["created_at"]) and ISO.fullmatch(status["updated_at"])
+    assert "running" in seen
+    response = await service.get(f"/api/v1/jobs/{job_id}/result")
+    result = await body(response)
+    assert response.status == 200
+    assert result["success"] is True and result["status"] == "completed" and result["jobId"] == job_id
+    assert result["data"]["success"] is True
+    assert result["data"]["message"] == "Slept 0.3 s"
+    assert ISO.fullmatch(result["retrieved_at"])
+
+
+async def test_status_while_running_shows_progress_and_processing_message(service: Client) -> None:
+    job_id = await start_job(service, "/api/v1/demo/sleep", {"seconds": 2, "steps": 4})
+    status = await wait_for(service, job_id, lambda s: s["progress"] >= 25)
+    assert status["status"] == "running"
+    assert 25 <= status["progress"] < 100
+    assert status["message"].startswith("step ")
+
+
+async def test_progress_reported_by_a_handler_arrives_in_order(service: Client) -> None:
+    seen: list[tuple[int, str]] = []
+    service.server.app[SERVICE].runner.on_progress.append(lambda job: seen.append((job.progress, job.message)))
+    job_id = await start_job(service, "/api/v1/demo/sleep", {"seconds": 0.5, "steps": 5})
+    polled = []
+    while (status := await status_of(service, job_id))["status"] in ("pending", "running"):
+        polled.append(status["progress"])
+        await asyncio.sleep(0.01)
+    reported = [(0, seen[0][1])] + [(min(20 * i, 99), f"step {i} of 5") for i in range(1, 6)]
+    # The last report races the handler's return; once the job completed, a late report is moot.
+    assert seen == reported[: len(seen)]
+    assert len(seen) >= 5, seen
+    assert polled == sorted(polled), "progress went backwards"
+    assert status["progress"] == 100
+
+
+async def test_result_before_completion_is_a_clear_not_ready_answer(service: Client) -> None:
+    job_id = await start_job(service, "/api/v1/demo/sleep", {"seconds": 2})
+    response = await service.get(f"/api/v1/jobs/{job_id}/result")
+    data = await body(response)
+    assert response.status == 409
+    assert data["success"] is False
+    assert data["error"] == "job_not_ready"
+    assert data["message"] == "Job still processing"
+    assert data["status"] in ("pending", "running")
+    assert data["jobId"] == job_id
+    assert f"/api/v1/jobs/{job_id}/status" in data["hint"]
+
+
+async def test_result_is_deleted_after_delivery_but_a_retry_within_grace_gets_it_again(
+    start_service: ServiceFactory,
+) -> None:
+    client = await start_service(jobs={"result_grace_seconds": 0.5})
+    job_id = await start_job(client, "/api/v1/demo/echo", {"hello": "world"})
+    await wait_finished(client, job_id)
+    first = await (await client.get(f"/api/v1/jobs/{job_id}/result")).json()
+    again = await client.get(f"/api/v1/jobs/{job_id}/result")
+    assert again.status == 200
+    assert await again.json() == first
+    assert first["data"]["data"] == {"hello": "world"}
+    listed = await (await client.get("/api/v1/jobs")).json()
+    assert job_id not in [j["id"] for j in listed["jobs"]], "a delivered job is no longer listed"
+    await asyncio.sleep(0.6)
+    gone = await client.get(f"/api/v1/jobs/{job_id}/result")
+    assert gone.status == 404
+    assert (await gone.json())["error"] == "job_not_found"
+    assert (await client.get(f"/api/v1/jobs/{job_id}/status")).status == 404
+
+
+async def test_failed_job_says_why_in_status_and_result(service: Client) -> None:
+    job_id = await start_job(service, "/api/v1/demo/fail", {"message": "Excel file not found"})
+    status = await wait_finished(service, job_id)
+    assert status["status"] == "failed"
+    assert status["message"] == "Job failed: Excel file not found"
+    response = await service.get(f"/api/v1/jobs/{job_id}/result")
+    data = await body(response)
+    assert response.status == 422
+    assert data == {
+        "success": False, "error": "job_failed", "message": "Job failed: Excel file not found",
+        "jobId": job_id, "status": "failed",
+    }
+
+
+async def test_list_jobs_and_filter_by_status(service: Client) -> None:
+    done = await start_job(service, "/api/v1/demo/echo", {})
+    await wait_finished(service, done)
+    running = await start_job(service, "/api/v1/demo/sleep", {"seconds": 5})
+    await wait_for(service, running, lambda s: s["status"] == "running")
+    everything = await body(await service.get("/api/v1/jobs"))
+    assert everything["success"] is True
+    assert everything["total_jobs"] == 2
+    assert {j["id"]: j["status"] for j in everything["jobs"]} == {done: "completed", running: "running"}
+    entry = next(j for j in everything["jobs"] if j["id"] == done)
+    assert set(entry) >= {"id", "endpoint", "status", "progress", "created_at", "updated_at"}
+    only_running = await body(await service.get("/api/v1/jobs?status=running"))
+    assert [j["id"] for j in only_running["jobs"]] == [running]
+    bad = await service.get("/api/v1/jobs?status=bogus")
+    assert bad.status == 400
+    assert (await bad.json())["error"] == "invalid_request"
+
+
+async def test_delete_a_finished_job(service: Client) -> None:
+    job_id = await start_job(service, "/api/v1/demo/echo", {})
+    await wait_finished(service, job_id)
+    response = await service.delete(f"/api/v1/jobs/{job_id}")
+    data = await body(response)
+    assert response.status == 200
+    assert data["success"] is True
+    assert data["message"] == f"Job '{job_id}' deleted successfully"
+    assert (await service.get(f"/api/v1/jobs/{job_id}/status")).status == 404
+    assert (await service.delete(f"/api/v1/jobs/{job_id}")).status == 404
+
+
+async def test_stats_count_by_status_and_endpoint(service: Client) -> None:
+    ok = await start_job(service, "/api/v1/demo/echo", {})
+    bad = await start_job(service, "/api/v1/demo/fail", {})
+    await wait_finished(service, ok)
+    await wait_finished(service, bad)
+    data = await body(await service.get("/api/v1/jobs/stats"))
+    stats = data["stats"]
+    assert data["success"] is True
+    assert stats["total_jobs"] == 2
+    assert stats["by_status"]["completed"] == 1 and stats["by_status"]["failed"] == 1
+    assert stats["by_status"]["running"] == 0 and stats["by_status"]["pending"] == 0
+    assert stats["by_endpoint"] == {"/api/v1/demo/echo": 1, "/api/v1/demo/fail": 1}
+    assert stats["workers"] == {"total": 2, "busy": 0}
+    assert stats["endpoints"]["/api/v1/demo/fail"]["failure_rate"] == 1.0
+    assert stats["endpoints"]["/api/v1/demo/echo"]["duration_seconds"]["samples"] == 1
+    assert stats["memory"]["store_result_bytes"] > 0
+    assert len(stats["memory"]["worker_rss_bytes"]) == 2
+
+
+async def test_estimated_time_learns_from_measured_durations(service: Client) -> None:
+    first = await body(await service.post(
+        "/api/v1/jobs/start", json={"endpoint": "/api/v1/demo/echo", "payload": {}}))
+    assert first["estimatedSeconds"] == {"low": 0.5, "high": 1.0}  # the configured guess
+    await wait_finished(service, first["jobId"])
+    second = await body(await service.post(
+        "/api/v1/jobs/start", json={"endpoint": "/api/v1/demo/echo", "payload": {}}))
+    assert second["estimatedSeconds"]["high"] < 0.5
+    assert second["estimatedTime"] == "under 1 second"
+
+
+async def test_health_and_readiness(service: Client) -> None:
+    assert (await body(await service.get("/healthz")))["status"] == "ok"
+    ready = await body(await service.get("/readyz"))
+    assert ready["status"] == "ready" and ready["workers"] == 2
+
+
+async def test_registered_endpoints_are_listed(service: Client) -> None:
+    data = await body(await service.get("/api/v1/endpoints"))
+    paths = {e["endpoint"]: e for e in data["endpoints"]}
+    assert paths["/api/v1/demo/quick-timeout"]["timeout_seconds"] == 1
+    assert paths["/api/v1/demo/sleep"]["validates_payload"] is True
