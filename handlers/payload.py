@@ -1,0 +1,94 @@
+"""Structural checks of a payload; every message names the field it is about."""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from handlers.errors import PayloadError
+
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_WHITESPACE = b"\r\n\t "
+_DATA_URL = re.compile(r"data:[\w.+/-]*;base64,")  # browsers hand files over as data URLs
+
+
+def require_mapping(value: object, field: str) -> Mapping[str, Any]:
+    """`value` as a JSON object, or a PayloadError naming `field`."""
+    if not isinstance(value, Mapping):
+        raise PayloadError(f"{field}: expected an object, got {type_name(value)}")
+    return value
+
+
+def require_list(value: object, field: str) -> list[Any]:
+    """`value` as a JSON array, or a PayloadError naming `field`."""
+    if not isinstance(value, list):
+        raise PayloadError(f"{field}: expected a list, got {type_name(value)}")
+    return value
+
+
+def require_str(value: object, field: str) -> str:
+    """`value` as a non-empty string, or a PayloadError naming `field`."""
+    if not isinstance(value, str) or not value.strip():
+        raise PayloadError(f"{field}: expected a non-empty string, got {type_name(value)}")
+    return value
+
+
+def optional_str(payload: Mapping[str, Any], key: str, field: str) -> str | None:
+    """`payload[key]` as a non-empty string when present."""
+    value = payload.get(key)
+    return None if value is None else require_str(value, field)
+
+
+def check_keys(payload: Mapping[str, Any], allowed: set[str], field: str) -> None:
+    """Refuse unknown keys, so that a misspelt option fails loudly instead of being ignored."""
+    unknown = sorted(set(payload) - allowed)
+    if unknown:
+        where = f"{field}: " if field else ""
+        raise PayloadError(f"{where}unknown field(s) {', '.join(map(repr, unknown))}")
+
+
+def check_base64(value: object, field: str) -> None:
+    """Check that `value` looks like standard base64 without decoding it (validation must stay cheap)."""
+    raw = _strip_data_url(require_str(value, field)).encode("ascii", errors="replace")
+    # translate() runs at C speed, so this stays cheap for a file of tens of megabytes.
+    payload = raw.translate(None, _WHITESPACE)
+    padding = payload.translate(None, _ALPHABET)
+    if padding not in (b"", b"=", b"==") or not payload.endswith(padding) or len(payload) % 4:
+        raise PayloadError(f"{field}: not valid base64")
+
+
+def decode_base64(value: str, field: str) -> bytes:
+    """Decode standard base64, or a PayloadError naming `field`."""
+    try:
+        return binascii.a2b_base64(_strip_data_url(value).encode("ascii"), strict_mode=False)
+    except (binascii.Error, UnicodeEncodeError) as error:
+        raise PayloadError(f"{field}: not valid base64 ({error})") from None
+
+
+def one_source(payload: Mapping[str, Any], url_key: str, base64_key: str) -> None:
+    """Exactly one of a SharePoint URL and an inline base64 file must be given."""
+    has_url, has_inline = payload.get(url_key) is not None, payload.get(base64_key) is not None
+    if has_url == has_inline:
+        raise PayloadError(f"give exactly one of '{url_key}' and '{base64_key}'")
+    if has_url:
+        url = require_str(payload[url_key], url_key)
+        if not url.lower().startswith("https://"):
+            raise PayloadError(f"{url_key}: must be an https:// URL")
+    else:
+        check_base64(payload[base64_key], base64_key)
+
+
+def type_name(value: object) -> str:
+    """The JSON name of a value's type, for messages."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name
+    return "a number" if isinstance(value, int | float) else type(value).__name__
+
+
+def _strip_data_url(text: str) -> str:
+    match = _DATA_URL.match(text)
+    return text[match.end() :] if match else text

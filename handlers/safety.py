@@ -1,0 +1,119 @@
+"""Refuse Office files that are not zips, are damaged, or would exhaust a worker when read.
+
+Everything here looks only at the zip central directory and at the first bytes of each XML part, so a
+hostile file is refused before anything is inflated in full.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Literal
+
+from handlers.errors import InvalidFile, UnsafeFile
+
+Kind = Literal["xlsx", "pptx"]
+
+_LABELS: dict[Kind, str] = {"xlsx": "an Excel workbook (.xlsx)", "pptx": "a PowerPoint file (.pptx)"}
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls/.ppt, and also password-protected Office files
+_PROLOG_LIMIT = 64 * 1024  # a real part's prolog is one XML declaration; padding past this is a trick
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps on what a handler agrees to read; set by the operator through DOCJOBS_* variables."""
+
+    # 1 GiB of XML is about 25 million cells: far beyond any deck-filling workbook, far below a bomb.
+    max_uncompressed_mb: int = 1024
+    # Office files have tens of parts, large decks a few thousand; a million empty entries is an attack.
+    max_zip_entries: int = 20_000
+    # calamine allocates rows x columns of the used area at once (32 bytes each) and aborts the
+    # process when that fails, so the area is checked first: 30 million cells is about 1 GB.
+    max_sheet_cells: int = 30_000_000
+    # Largest inline or downloaded source file.
+    max_input_mb: int = 100
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Limits:
+        """Read the limits from DOCJOBS_MAX_UNCOMPRESSED_MB and friends; called per job, not at import."""
+        env = os.environ if environ is None else environ
+        values: dict[str, int] = {}
+        for item in fields(cls):
+            name = f"DOCJOBS_{item.name.upper()}"
+            if name in env:
+                try:
+                    values[item.name] = int(env[name])
+                except ValueError:
+                    raise ValueError(f"{name} must be a whole number, not {env[name]!r}") from None
+                if values[item.name] <= 0:
+                    raise ValueError(f"{name} must be positive")
+        return cls(**values)
+
+
+def open_package(data: bytes, kind: Kind, limits: Limits, *, name: str = "the file") -> zipfile.ZipFile:
+    """Open an Office file as a zip after checking it cannot blow up; raise InvalidFile/UnsafeFile."""
+    label = _LABELS[kind]
+    if data.startswith(_OLE_MAGIC):
+        raise InvalidFile(
+            f"{name} is a legacy binary or password-protected Office file, not {label}; "
+            "save it as an unprotected .xlsx/.pptx"
+        )
+    if not data.startswith(b"PK\x03\x04"):
+        raise InvalidFile(f"{name} is not {label}: it is not a zip archive")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise InvalidFile(f"{name} is truncated or damaged: its zip directory is missing or invalid") from None
+    check_declared_sizes(archive, limits, name)
+    for info in archive.infolist():
+        if info.filename.endswith((".xml", ".rels")):
+            check_prolog(archive, info, name)
+    return archive
+
+
+def check_declared_sizes(archive: zipfile.ZipFile, limits: Limits, name: str) -> None:
+    """Refuse a zip bomb from its central directory, before inflating anything."""
+    entries = archive.infolist()
+    if len(entries) > limits.max_zip_entries:
+        raise UnsafeFile(f"{name} has {len(entries)} zip entries; the limit is {limits.max_zip_entries}")
+    total = 0
+    for info in entries:
+        # Deflate never makes data much bigger, so a compressed size far above the declared size
+        # means the declared size is a lie meant to slip past the total below.
+        if info.compress_size > info.file_size + info.file_size // 100 + 1024:
+            raise UnsafeFile(f"{name}: zip entry {info.filename!r} declares a false uncompressed size")
+        total += info.file_size
+    if total > limits.max_uncompressed_mb * _MIB:
+        raise UnsafeFile(f"{name} would inflate to {total // _MIB} MiB; the limit is {limits.max_uncompressed_mb} MiB")
+
+
+def check_prolog(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> None:
+    """Refuse a part with a DTD: Office never writes one, and it is how entity-expansion bombs start."""
+    try:
+        with archive.open(info) as part:
+            head = part.read(_PROLOG_LIMIT)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        raise InvalidFile(f"{name} is damaged: part {info.filename!r} cannot be read ({error})") from None
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        head = head.decode("utf-16", errors="replace").encode("utf-8")
+    position = 0
+    while (position := head.find(b"<", position)) >= 0:
+        if head.startswith(b"<!DOCTYPE", position) or head.startswith(b"<!ENTITY", position):
+            raise UnsafeFile(
+                f"{name}: part {info.filename!r} declares a DTD, which Office files never contain; "
+                "refusing it as a possible XML entity-expansion attack"
+            )
+        if head.startswith(b"<?", position):
+            position = head.find(b"?>", position)
+        elif head.startswith(b"<!--", position):
+            position = head.find(b"-->", position)  # skipped whole: a comment may contain "<"
+        else:
+            return  # the root element: no DTD can follow it
+        if position < 0:
+            break
+    if len(head) == _PROLOG_LIMIT:
+        raise UnsafeFile(f"{name}: part {info.filename!r} has an XML prolog longer than 64 KiB")
