@@ -1,0 +1,152 @@
+"""`python server.py` as users run it: flags, environment, config errors, CORS, and SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+
+from tests.process import ROOT, free_port, run_server
+
+TEST_CONFIG = """
+[server]
+shutdown_grace_seconds = {grace}
+use_uvloop = true
+
+[pool]
+workers = 2
+
+[cors]
+allowed_origins = ["https://app.example.netlify.app"]
+
+[endpoints]
+"/api/v1/demo/sleep" = {{ handler = "handlers.demo:sleep", validator = "handlers.demo:validate_sleep" }}
+"/api/v1/demo/echo" = "handlers.demo:echo"
+"""
+
+
+def write_config(tmp_path: Path, grace: float = 5) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(TEST_CONFIG.format(grace=grace), encoding="utf-8")
+    return path
+
+
+async def get_json(url: str, **kwargs: Any) -> tuple[int, dict[str, Any], Any]:
+    async with aiohttp.ClientSession() as session, session.get(url, **kwargs) as response:
+        return response.status, await response.json(), response.headers
+
+
+async def test_port_comes_from_the_port_environment_variable(tmp_path: Path) -> None:
+    port = free_port()
+    with run_server(tmp_path, args=["--config", str(write_config(tmp_path))], env={"PORT": str(port)}, port=port) \
+            as server:
+        status, data, _ = await get_json(f"{server.url}/api/v1/endpoints")
+    assert status == 200
+    assert {e["endpoint"] for e in data["endpoints"]} == {"/api/v1/demo/sleep", "/api/v1/demo/echo"}
+
+
+async def test_docjobs_environment_variables_override_the_file(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"DOCJOBS_SERVER_PORT": str(port), "DOCJOBS_POOL_WORKERS": "1", "DOCJOBS_JOBS_TIMEOUT_SECONDS": "7"}
+    with run_server(tmp_path, args=["--config", str(write_config(tmp_path))], env=env, port=port) as server:
+        _, ready, _ = await get_json(f"{server.url}/readyz")
+        _, endpoints, _ = await get_json(f"{server.url}/api/v1/endpoints")
+    assert ready["workers"] == 1
+    assert {e["timeout_seconds"] for e in endpoints["endpoints"]} == {7}
+
+
+async def test_the_default_config_beside_server_py_serves_the_demo_endpoints(tmp_path: Path) -> None:
+    port = free_port()
+    with run_server(tmp_path, args=["--port", str(port)], port=port) as server:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{server.url}/api/v1/demo/echo", json={"hi": 1}) as response:
+                assert response.status == 200
+                assert (await response.json())["data"] == {"hi": 1}
+
+
+def test_a_bad_config_exits_with_a_clear_message(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[jobs]\nper_client_limit = 0\ntimeout_seconds = -1\n[endpoints]\n"/x" = "no-colon"\n')
+    done = subprocess.run([sys.executable, str(ROOT / "server.py"), "--config", str(bad)],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 2
+    assert "jobs.timeout_seconds must be positive" in done.stderr
+    assert "jobs.per_client_limit and jobs.max_pending must be at least 1" in done.stderr
+    assert "must look like \"package.module:function\"" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unimportable_handler_is_reported_at_start_up(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[endpoints]\n"/api/v1/x" = "handlers.nope:run"\n')
+    done = subprocess.run([sys.executable, str(ROOT / "server.py"), "--config", str(bad)],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 2
+    assert "cannot import 'handlers.nope'" in done.stderr
+
+
+async def test_cors_preflight_and_headers_for_an_allowed_origin_only(tmp_path: Path) -> None:
+    allowed = "https://app.example.netlify.app"
+    with run_server(tmp_path, args=["--config", str(write_config(tmp_path)), "--port", str(port := free_port())],
+                    port=port) as server:
+        async with aiohttp.ClientSession() as session:
+            preflight_headers = {"Origin": allowed, "Access-Control-Request-Method": "POST",
+                                 "Access-Control-Request-Headers": "Content-Type"}
+            async with session.options(f"{server.url}/api/v1/jobs/start", headers=preflight_headers) as response:
+                assert response.status == 200
+                assert response.headers["Access-Control-Allow-Origin"] == allowed
+                assert "POST" in response.headers["Access-Control-Allow-Methods"]
+            async with session.get(f"{server.url}/api/v1/jobs", headers={"Origin": allowed}) as response:
+                assert response.headers["Access-Control-Allow-Origin"] == allowed
+            async with session.get(f"{server.url}/api/v1/jobs", headers={"Origin": "https://evil.example"}) as resp:
+                assert "Access-Control-Allow-Origin" not in resp.headers
+            evil_preflight = {**preflight_headers, "Origin": "https://evil.example"}
+            async with session.options(f"{server.url}/api/v1/jobs/start", headers=evil_preflight) as response:
+                assert response.status == 403
+                assert "Access-Control-Allow-Origin" not in response.headers
+
+
+async def test_sigterm_lets_a_running_job_finish_within_the_grace_then_stops(tmp_path: Path) -> None:
+    port = free_port()
+    with run_server(tmp_path, args=["--config", str(write_config(tmp_path, grace=10)), "--port", str(port)],
+                    port=port) as server:
+        children = psutil.Process(server.process.pid).children(recursive=True)
+        assert children, "the pool's processes should exist"
+        async with aiohttp.ClientSession() as session:
+            start = {"endpoint": "/api/v1/demo/sleep", "payload": {"seconds": 1, "steps": 2}}
+            async with session.post(f"{server.url}/api/v1/jobs/start", json=start) as response:
+                assert response.status == 202
+        began = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0
+        elapsed = time.monotonic() - began
+        logs = [json.loads(line) for line in server.logs().splitlines() if line.startswith("{")]
+    events = [entry["event"] for entry in logs]
+    assert "job.completed" in events, "the running job should finish during the grace period"
+    assert events.index("service.draining") < events.index("job.completed") < events.index("service.stopped")
+    assert elapsed < 10
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+
+async def test_sigterm_stops_a_job_that_outlives_the_grace(tmp_path: Path) -> None:
+    port = free_port()
+    with run_server(tmp_path, args=["--config", str(write_config(tmp_path, grace=0.5)), "--port", str(port)],
+                    port=port) as server:
+        async with aiohttp.ClientSession() as session:
+            start = {"endpoint": "/api/v1/demo/sleep", "payload": {"seconds": 60}}
+            async with session.post(f"{server.url}/api/v1/jobs/start", json=start) as response:
+                assert response.status == 202
+        time.sleep(0.3)
+        began = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0
+        assert time.monotonic() - began < 10
+        failed = [json.loads(line) for line in server.logs().splitlines() if '"job.failed"' in line]
+    assert failed and "shut down before the job finished" in failed[0]["message"]
