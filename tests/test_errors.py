@@ -51,19 +51,25 @@ async def test_deeply_nested_json(service: Client) -> None:
 
 
 async def test_wrong_content_type(service: Client) -> None:
-    response = await service.post(START, data=b"endpoint=/api/v1/demo/echo",
-                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = await service.post(
+        START, data=b"endpoint=/api/v1/demo/echo", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     await assert_error(response, 415, "unsupported_media_type", contains="application/json")
 
 
 async def test_missing_endpoint(service: Client) -> None:
-    await assert_error(await service.post(START, json={"payload": {}}), 400, "endpoint_not_allowed",
-                       contains="'endpoint' is required")
+    await assert_error(
+        await service.post(START, json={"payload": {}}), 400, "endpoint_not_allowed", contains="'endpoint' is required"
+    )
 
 
 async def test_endpoint_not_on_the_whitelist(service: Client) -> None:
-    data = await assert_error(await service.post(START, json={"endpoint": "/api/v1/secret", "payload": {}}), 400,
-                              "endpoint_not_allowed", contains="/api/v1/demo/echo")
+    data = await assert_error(
+        await service.post(START, json={"endpoint": "/api/v1/secret", "payload": {}}),
+        400,
+        "endpoint_not_allowed",
+        contains="/api/v1/demo/echo",
+    )
     assert "/api/v1/secret" in data["message"]
 
 
@@ -143,8 +149,9 @@ async def test_direct_call_returns_the_handlers_result(service: Client) -> None:
 
 
 async def test_direct_call_runs_the_validator(service: Client) -> None:
-    await assert_error(await service.post("/api/v1/demo/sleep", json={"steps": 0}), 400, "invalid_payload",
-                       contains="steps")
+    await assert_error(
+        await service.post("/api/v1/demo/sleep", json={"steps": 0}), 400, "invalid_payload", contains="steps"
+    )
 
 
 async def test_direct_call_of_a_failing_handler(service: Client) -> None:
@@ -153,8 +160,7 @@ async def test_direct_call_of_a_failing_handler(service: Client) -> None:
 
 
 async def test_direct_call_whose_worker_dies(service: Client) -> None:
-    await assert_error(await service.post("/api/v1/demo/crash", json={}), 502, "worker_crashed",
-                       contains="code 70")
+    await assert_error(await service.post("/api/v1/demo/crash", json={}), 502, "worker_crashed", contains="code 70")
 
 
 async def test_direct_call_that_times_out(service: Client) -> None:

@@ -119,7 +119,8 @@ async def test_forwarded_for_is_ignored_from_an_untrusted_peer(start_service: Se
     client = await start_service(jobs={"per_client_limit": 1})
     await start_job(client, "/api/v1/demo/sleep", {"seconds": 3}, headers={"X-Forwarded-For": "203.0.113.7"})
     spoofed = await client.post(
-        "/api/v1/jobs/start", json={"endpoint": "/api/v1/demo/echo", "payload": {}},
+        "/api/v1/jobs/start",
+        json={"endpoint": "/api/v1/demo/echo", "payload": {}},
         headers={"X-Forwarded-For": "198.51.100.99"},
     )
     assert spoofed.status == 429, "a spoofed header must not buy a fresh limit"

@@ -122,8 +122,11 @@ async def test_failed_job_says_why_in_status_and_result(service: Client) -> None
     data = await body(response)
     assert response.status == 422
     assert data == {
-        "success": False, "error": "job_failed", "message": "Job failed: Excel file not found",
-        "jobId": job_id, "status": "failed",
+        "success": False,
+        "error": "job_failed",
+        "message": "Job failed: Excel file not found",
+        "jobId": job_id,
+        "status": "failed",
     }
 
 
@@ -177,12 +180,10 @@ async def test_stats_count_by_status_and_endpoint(service: Client) -> None:
 
 
 async def test_estimated_time_learns_from_measured_durations(service: Client) -> None:
-    first = await body(await service.post(
-        "/api/v1/jobs/start", json={"endpoint": "/api/v1/demo/echo", "payload": {}}))
+    first = await body(await service.post("/api/v1/jobs/start", json={"endpoint": "/api/v1/demo/echo", "payload": {}}))
     assert first["estimatedSeconds"] == {"low": 0.5, "high": 1.0}  # the configured guess
     await wait_finished(service, first["jobId"])
-    second = await body(await service.post(
-        "/api/v1/jobs/start", json={"endpoint": "/api/v1/demo/echo", "payload": {}}))
+    second = await body(await service.post("/api/v1/jobs/start", json={"endpoint": "/api/v1/demo/echo", "payload": {}}))
     assert second["estimatedSeconds"]["high"] < 0.5
     assert second["estimatedTime"] == "under 1 second"
 

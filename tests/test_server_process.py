@@ -45,8 +45,9 @@ async def get_json(url: str, **kwargs: Any) -> tuple[int, dict[str, Any], Any]:
 
 async def test_port_comes_from_the_port_environment_variable(tmp_path: Path) -> None:
     port = free_port()
-    with run_server(tmp_path, args=["--config", str(write_config(tmp_path))], env={"PORT": str(port)}, port=port) \
-            as server:
+    with run_server(
+        tmp_path, args=["--config", str(write_config(tmp_path))], env={"PORT": str(port)}, port=port
+    ) as server:
         status, data, _ = await get_json(f"{server.url}/api/v1/endpoints")
     assert status == 200
     assert {e["endpoint"] for e in data["endpoints"]} == {"/api/v1/demo/sleep", "/api/v1/demo/echo"}
@@ -65,40 +66,56 @@ async def test_docjobs_environment_variables_override_the_file(tmp_path: Path) -
 async def test_the_default_config_beside_server_py_serves_the_demo_endpoints(tmp_path: Path) -> None:
     port = free_port()
     with run_server(tmp_path, args=["--port", str(port)], port=port) as server:
-        async with aiohttp.ClientSession() as session:
-            async with session.post(f"{server.url}/api/v1/demo/echo", json={"hi": 1}) as response:
-                assert response.status == 200
-                assert (await response.json())["data"] == {"hi": 1}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{server.url}/api/v1/demo/echo", json={"hi": 1}) as response,
+        ):
+            assert response.status == 200
+            assert (await response.json())["data"] == {"hi": 1}
 
 
 def test_a_bad_config_exits_with_a_clear_message(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[jobs]\nper_client_limit = 0\ntimeout_seconds = -1\n[endpoints]\n"/x" = "no-colon"\n')
-    done = subprocess.run([sys.executable, str(ROOT / "server.py"), "--config", str(bad)],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert done.returncode == 2
     assert "jobs.timeout_seconds must be positive" in done.stderr
     assert "jobs.per_client_limit and jobs.max_pending must be at least 1" in done.stderr
-    assert "must look like \"package.module:function\"" in done.stderr
+    assert 'must look like "package.module:function"' in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_an_unimportable_handler_is_reported_at_start_up(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[endpoints]\n"/api/v1/x" = "handlers.nope:run"\n')
-    done = subprocess.run([sys.executable, str(ROOT / "server.py"), "--config", str(bad)],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert done.returncode == 2
     assert "cannot import 'handlers.nope'" in done.stderr
 
 
 async def test_cors_preflight_and_headers_for_an_allowed_origin_only(tmp_path: Path) -> None:
     allowed = "https://app.example.netlify.app"
-    with run_server(tmp_path, args=["--config", str(write_config(tmp_path)), "--port", str(port := free_port())],
-                    port=port) as server:
+    with run_server(
+        tmp_path, args=["--config", str(write_config(tmp_path)), "--port", str(port := free_port())], port=port
+    ) as server:
         async with aiohttp.ClientSession() as session:
-            preflight_headers = {"Origin": allowed, "Access-Control-Request-Method": "POST",
-                                 "Access-Control-Request-Headers": "Content-Type"}
+            preflight_headers = {
+                "Origin": allowed,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "Content-Type",
+            }
             async with session.options(f"{server.url}/api/v1/jobs/start", headers=preflight_headers) as response:
                 assert response.status == 200
                 assert response.headers["Access-Control-Allow-Origin"] == allowed
@@ -115,8 +132,9 @@ async def test_cors_preflight_and_headers_for_an_allowed_origin_only(tmp_path: P
 
 async def test_sigterm_lets_a_running_job_finish_within_the_grace_then_stops(tmp_path: Path) -> None:
     port = free_port()
-    with run_server(tmp_path, args=["--config", str(write_config(tmp_path, grace=10)), "--port", str(port)],
-                    port=port) as server:
+    with run_server(
+        tmp_path, args=["--config", str(write_config(tmp_path, grace=10)), "--port", str(port)], port=port
+    ) as server:
         children = psutil.Process(server.process.pid).children(recursive=True)
         assert children, "the pool's processes should exist"
         async with aiohttp.ClientSession() as session:
@@ -137,8 +155,9 @@ async def test_sigterm_lets_a_running_job_finish_within_the_grace_then_stops(tmp
 
 async def test_sigterm_stops_a_job_that_outlives_the_grace(tmp_path: Path) -> None:
     port = free_port()
-    with run_server(tmp_path, args=["--config", str(write_config(tmp_path, grace=0.5)), "--port", str(port)],
-                    port=port) as server:
+    with run_server(
+        tmp_path, args=["--config", str(write_config(tmp_path, grace=0.5)), "--port", str(port)], port=port
+    ) as server:
         async with aiohttp.ClientSession() as session:
             start = {"endpoint": "/api/v1/demo/sleep", "payload": {"seconds": 60}}
             async with session.post(f"{server.url}/api/v1/jobs/start", json=start) as response:

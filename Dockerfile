@@ -1,0 +1,31 @@
+# docjobs: one image for every role. Build: docker build -t docjobs .
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# Dependencies first, so code changes do not reinstall them.
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+
+COPY server.py config.toml ./
+COPY jobs ./jobs
+COPY handlers ./handlers
+
+RUN groupadd --gid 10001 docjobs \
+    && useradd --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin docjobs
+USER 10001:10001
+
+# Containers must listen on all interfaces; platforms such as Cloud Run set PORT.
+ENV DOCJOBS_SERVER_HOST=0.0.0.0 \
+    PORT=8080
+EXPOSE 8080
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8080') + '/readyz', timeout=4)"]
+
+CMD ["python", "server.py"]
