@@ -115,15 +115,18 @@ def iso_duration(delta: datetime.timedelta) -> str:
 
 
 def row_to_json(row: list[Any]) -> list[JsonValue]:
-    """`to_json` over a row, with the two common kinds inlined: it runs once per cell of big sheets."""
+    """`to_json` over a row, common kinds inlined: this runs once per cell of big sheets."""
     out: list[JsonValue] = []
     append = out.append
+    date, stamp, low, high = datetime.date, datetime.datetime, -_EXACT_FLOAT_INT, _EXACT_FLOAT_INT
     for value in row:
         kind = type(value)
         if kind is str:
             append(value or None)
-        elif kind is float and not value.is_integer():
-            append(value)
+        elif kind is float:
+            append(int(value) if value.is_integer() and low <= value <= high else value)
+        elif kind is date or kind is stamp:
+            append(value.isoformat())
         else:
             append(to_json(value))
     return out
