@@ -23,9 +23,7 @@ def validate_url(url: str, *, settings: SharePointSettings | None = None) -> Non
     check_url(url, settings or PROCESS_CACHE.settings())
 
 
-def download(
-    url: str, *, max_bytes: int | None = None, settings: SharePointSettings | None = None
-) -> DownloadedFile:
+def download(url: str, *, max_bytes: int | None = None, settings: SharePointSettings | None = None) -> DownloadedFile:
     """Download the file behind a SharePoint / OneDrive sharing or file URL."""
     settings = settings or PROCESS_CACHE.settings()
     check_url(url, settings)

@@ -43,9 +43,7 @@ class DriveItem:
                 content_type=str((body.get("file") or {}).get("mimeType", "application/octet-stream")),
             )
         except (KeyError, TypeError, ValueError) as error:
-            raise UnexpectedResponse(
-                f"Microsoft Graph described the {target.kind} incompletely: {target}"
-            ) from error
+            raise UnexpectedResponse(f"Microsoft Graph described the {target.kind} incompletely: {target}") from error
 
     def as_result(self) -> dict[str, Any]:
         """What upload and overwrite return to handlers."""

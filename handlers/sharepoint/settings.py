@@ -114,9 +114,7 @@ class SharePointSettings:
                 f"{ENV_PREFIX}CLIENT_SECRET (or {ENV_PREFIX}CLIENT_SECRET_FILE, or {ENV_PREFIX}CERTIFICATE_FILE)"
             )
         if missing:
-            raise NotConfigured(
-                "SharePoint is not configured on this server: set " + ", ".join(missing) + "."
-            )
+            raise NotConfigured("SharePoint is not configured on this server: set " + ", ".join(missing) + ".")
 
 
 class _Env:
@@ -190,9 +188,7 @@ def _host_pattern(pattern: str) -> str:
     host = pattern.strip().lower().rstrip(".").strip("[]")
     bare = host.removeprefix("*.")
     if not (_HOST_NAME.fullmatch(bare) or _is_ip(bare)):
-        raise InvalidSetting(
-            f"{ENV_PREFIX}ALLOWED_HOSTS: {pattern!r} is not a host name or a '*.domain' pattern."
-        )
+        raise InvalidSetting(f"{ENV_PREFIX}ALLOWED_HOSTS: {pattern!r} is not a host name or a '*.domain' pattern.")
     return host
 
 

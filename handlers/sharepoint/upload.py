@@ -83,9 +83,7 @@ async def overwrite(
         raise InvalidRequest(f"The URL points to a folder, not a file, so it cannot be overwritten: {target}")
     base = _item_url(transport, item)
     if len(data) <= settings.upload_session_threshold_bytes:
-        body = await transport.json(
-            "PUT", f"{base}/content", target, data=data, headers={"Content-Type": content_type}
-        )
+        body = await transport.json("PUT", f"{base}/content", target, data=data, headers={"Content-Type": content_type})
         return DriveItem.from_graph(body, target)
     session = {"item": {"@microsoft.graph.conflictBehavior": "replace"}}
     return await _upload_in_session(transport, settings, f"{base}/createUploadSession", session, data, target)

@@ -53,9 +53,7 @@ def check_url(url: str, settings: SharePointSettings, *, context: str = "") -> S
     patterns = (*settings.allowed_hosts, settings.graph_host)
     if not any(host_matches(host, pattern) for pattern in patterns):
         listed = ", ".join(settings.allowed_hosts)
-        raise UrlNotAllowed(
-            f"URL not allowed: {context}host {host!r}, which is not on the allow-list ({listed})"
-        )
+        raise UrlNotAllowed(f"URL not allowed: {context}host {host!r}, which is not on the allow-list ({listed})")
     check_address(host, host, settings)
     return parts
 
