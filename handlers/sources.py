@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.errors import PayloadError, SourceUnavailable
-from handlers.payload import decode_base64, optional_str, require_mapping
+from handlers.payload import check_keys, decode_base64, optional_str, require_mapping
 from handlers.safety import Limits
 
 _MIB = 1024 * 1024
@@ -79,3 +79,37 @@ def _sharepoint() -> Any:
     except ImportError as error:
         raise SourceUnavailable(f"SharePoint access is not available on this server ({error})") from None
     return sharepoint
+
+
+def check_output(payload: Mapping[str, Any], *, can_overwrite: bool, source_url_key: str) -> None:
+    """Check the optional `output` object: file_name, sharepoint_folder_url, overwrite_source, return_file."""
+    output = output_options(payload)
+    allowed = {"file_name", "sharepoint_folder_url", "return_file"} | ({"overwrite_source"} if can_overwrite else set())
+    check_keys(output, allowed, "output")
+    optional_str(output, "file_name", "output.file_name")
+    folder = optional_str(output, "sharepoint_folder_url", "output.sharepoint_folder_url")
+    if folder is not None and not folder.lower().startswith("https://"):
+        raise PayloadError("output.sharepoint_folder_url: must be an https:// URL")
+    for flag in ("overwrite_source", "return_file"):
+        if not isinstance(output.get(flag, False), bool):
+            raise PayloadError(f"output.{flag}: expected true or false")
+    if output.get("overwrite_source") and payload.get(source_url_key) is None:
+        raise PayloadError(f"output.overwrite_source: needs the file to come from '{source_url_key}'")
+    if output.get("return_file") is False and folder is None and not output.get("overwrite_source"):
+        raise PayloadError("output.return_file: false would leave the result nowhere; give an upload target")
+
+
+def deliver(
+    payload: Mapping[str, Any], data: bytes, default_name: str, content_type: str, source: SourceFile
+) -> dict[str, Any]:
+    """Return and/or upload an output file as asked by `output`; the `file`/`uploaded` result fields."""
+    output = output_options(payload)
+    name = output.get("file_name") or default_name
+    result: dict[str, Any] = {}
+    if output.get("return_file", True):
+        result["file"] = file_result(name, data, content_type)
+    if output.get("sharepoint_folder_url"):
+        result["uploaded"] = upload_to_folder(output["sharepoint_folder_url"], name, data, content_type)
+    elif output.get("overwrite_source") and source.url is not None:
+        result["uploaded"] = overwrite(source.url, data, content_type)
+    return result

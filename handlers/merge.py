@@ -1,0 +1,146 @@
+"""The /api/v1/merge handler: fill a PowerPoint template with data given inline or taken from Excel."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+from pptx import Presentation
+
+from handlers.errors import HandlerError, InvalidFile, PayloadError
+from handlers.extract import ExtractRequest, extract_workbook, parse_request
+from handlers.merge_data import MergeData, check_inline, combine, from_extract, from_inline
+from handlers.payload import check_keys, one_source, require_mapping
+from handlers.pptx_fill import fill_chart, fill_table, marker, place_picture, walk
+from handlers.pptx_text import Values, replace_in_shapes
+from handlers.safety import Limits, open_package
+from handlers.sources import check_output, deliver, load_source
+from jobs import report_progress
+
+PPTX_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+PAYLOAD_FIELDS = {"sharepoint_pptx_url", "template_base64", "file_name", "data", "excel", "output", "options"}
+UNKNOWN_MODES = ("keep", "remove", "error")
+
+
+@dataclass(slots=True)
+class _Report:
+    unknown: set[str] = field(default_factory=set)
+    replaced: int = 0
+    tables: int = 0
+    images: int = 0
+    charts: int = 0
+
+
+def validate(payload: dict[str, Any]) -> None:
+    """Check a merge payload's structure; raises PayloadError naming the field."""
+    _parse(payload)
+
+
+def merge(payload: dict[str, Any]) -> dict[str, Any]:
+    """Fill the template's placeholders, tables, pictures and charts; return and/or upload the deck."""
+    excel, unknown_mode = _parse(payload)
+    limits = Limits.from_env()
+    report_progress(2, "Loading the template")
+    template = load_source(payload, "sharepoint_pptx_url", "template_base64", "template.pptx", limits)
+    open_package(template.data, "pptx", limits, name=template.name)
+    data = from_inline(payload.get("data") or {})
+    if excel is not None:
+        source = load_source(payload["excel"], "sharepoint_excel_url", "excel_base64", "workbook.xlsx", limits)
+        extracted = extract_workbook(source.data, excel, limits, source.name, progress=(5, 30))
+        data = combine(from_extract(extracted), data)
+    try:
+        deck = Presentation(io.BytesIO(template.data))
+    except Exception as error:  # python-pptx raises KeyError, ValueError... for damaged parts
+        raise InvalidFile(f"{template.name} cannot be read as a PowerPoint file: {error}") from None
+    report = _fill_deck(deck, data, unknown_mode)
+    output = io.BytesIO()
+    deck.save(output)
+    report_progress(95, "Saving the presentation")
+    result = deliver(payload, output.getvalue(), _output_name(template.name), PPTX_TYPE, template)
+    result.update(
+        unknown_placeholders=sorted(report.unknown),
+        replaced=report.replaced,
+        slides=len(deck.slides),
+        tables_filled=report.tables,
+        images_placed=report.images,
+        charts_updated=report.charts,
+    )
+    return {"success": True, "message": "Presentation merged successfully", "data": result}
+
+
+def _parse(payload: object) -> tuple[ExtractRequest | None, str]:
+    body = require_mapping(payload, "payload")
+    check_keys(body, PAYLOAD_FIELDS, "")
+    one_source(body, "sharepoint_pptx_url", "template_base64")
+    if body.get("data") is not None:
+        check_inline(body["data"])
+    excel = parse_request(body["excel"], "excel.") if body.get("excel") is not None else None
+    check_output(body, can_overwrite=False, source_url_key="sharepoint_pptx_url")
+    options = require_mapping(body.get("options") or {}, "options")
+    check_keys(options, {"unknown_placeholders"}, "options")
+    mode = options.get("unknown_placeholders", "keep")
+    if mode not in UNKNOWN_MODES:
+        raise PayloadError(f"options.unknown_placeholders: expected one of {', '.join(UNKNOWN_MODES)}, got {mode!r}")
+    return excel, mode
+
+
+def _fill_deck(deck: Any, data: MergeData, unknown_mode: str) -> _Report:
+    report = _Report()
+    values = Values(data.values)
+
+    def resolve(name: str, spec: str | None) -> str | None:
+        text = values.resolve(name, spec)
+        if text is None and unknown_mode == "remove":
+            report.unknown.add(name)
+            return ""
+        return text
+
+    slides = list(deck.slides)
+    for number, slide in enumerate(slides, start=1):
+        report_progress(30 + 65 * (number - 1) / len(slides), f"Filling slide {number}/{len(slides)}")
+        _fill_shapes(slide.shapes, data, values, report)
+        report.replaced += replace_in_shapes(slide.shapes, resolve, report.unknown)
+        if slide.has_notes_slide:
+            report.replaced += replace_in_shapes(slide.notes_slide.shapes, resolve, report.unknown)
+    if unknown_mode == "error" and report.unknown:
+        raise HandlerError(f"the template has placeholders without data: {', '.join(sorted(report.unknown))}")
+    return report
+
+
+def _fill_shapes(shapes: Any, data: MergeData, values: Values, report: _Report) -> None:
+    for shape, container in walk(shapes):
+        if getattr(shape, "has_table", False) and shape.has_table and (name := marker(shape, "table")):
+            if name in data.tables:
+                fill_table(shape, data.tables[name], values)
+                report.tables += 1
+            else:
+                report.unknown.add(f"table:{name}")
+        elif getattr(shape, "has_chart", False) and shape.has_chart and (name := marker(shape, "chart")):
+            if name in data.tables:
+                fill_chart(shape, data.tables[name])
+                report.charts += 1
+            else:
+                report.unknown.add(f"chart:{name}")
+        elif name := marker(shape, "image"):
+            if name in data.images:
+                place_picture(shape, container, data.images[name], _image_size(data.images[name], name))
+                report.images += 1
+            else:
+                report.unknown.add(f"image:{name}")
+
+
+def _image_size(data: bytes, name: str) -> tuple[int, int]:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as error:
+        raise HandlerError(f"image {name!r} is not a readable picture ({error})") from None
+    return width, height
+
+
+def _output_name(template_name: str) -> str:
+    stem = template_name.rsplit(".", 1)[0] if "." in template_name else template_name
+    return f"{stem}-merged.pptx"
+

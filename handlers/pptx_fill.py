@@ -1,0 +1,175 @@
+"""Fill marked PowerPoint shapes: tables from data tables, pictures from images, charts from tables.
+
+A shape is bound by its name (Selection Pane) `table:items`, `image:logo` or `chart:sales`, or by the
+marker text `{{table:items}}` in a table cell or `{{image:logo}}` as a shape's whole text.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from pptx.chart.data import CategoryChartData, XyChartData
+from pptx.enum.chart import XL_CHART_TYPE
+from pptx.enum.shapes import MSO_SHAPE_TYPE
+from pptx.table import _Row
+
+from handlers.errors import HandlerError
+from handlers.pptx_text import Values, replace_in_paragraph
+
+Table = tuple[list[str], list[dict[str, Any]]]  # headers, records
+
+_MARKER = re.compile(r"^\{\{\s*(table|image|chart):\s*([^{}]+?)\s*\}\}$|^(table|image|chart):(.+)$")
+_CELL_MARKER = re.compile(r"\{\{\s*table:\s*([^{}]+?)\s*\}\}")
+_XY_TYPES = {XL_CHART_TYPE.XY_SCATTER, XL_CHART_TYPE.XY_SCATTER_LINES, XL_CHART_TYPE.XY_SCATTER_SMOOTH}
+
+
+def marker(shape: Any, kind: str) -> str | None:
+    """The data name a shape is bound to as `kind` (table, image, chart), from its name or text."""
+    texts = [shape.name]
+    if getattr(shape, "has_text_frame", False) and shape.has_text_frame:
+        texts.append(shape.text_frame.text.strip())
+    for text in texts:
+        match = _MARKER.match(text.strip())
+        if match and (match[1] or match[3]) == kind:
+            return str(match[2] or match[4]).strip()
+    if kind == "table" and getattr(shape, "has_table", False) and shape.has_table:
+        for row in shape.table.rows:
+            for cell in row.cells:
+                if found := _CELL_MARKER.search(cell.text_frame.text):
+                    return found[1]
+    return None
+
+
+def walk(shapes: Any) -> Iterator[tuple[Any, Any]]:
+    """Every (shape, its container) pair, groups included, in document order."""
+    for shape in list(shapes):
+        yield shape, shapes
+        if shape.shape_type == MSO_SHAPE_TYPE.GROUP:
+            yield from walk(shape.shapes)
+
+
+def fill_table(shape: Any, table: Table, values: Values) -> None:
+    """Write records into a table shape: its template row is copied per record, keeping its style."""
+    headers, records = table
+    rows = shape.table._tbl.tr_lst
+    if len(rows) < 2:
+        raise HandlerError(f"table shape {shape.name!r} needs a header row and a template row")
+    # The template row is the one holding the {{table:...}} marker, else the row under the headers.
+    template = next((tr for tr in rows if _CELL_MARKER.search(_row_text(tr))), rows[1])
+    header_texts = [cell.text_frame.text.strip() for cell in shape.table.rows[0].cells]
+    previous, added_height = template, 0
+    for record in records:
+        new_row = copy.deepcopy(template)
+        previous.addnext(new_row)
+        previous, added_height = new_row, added_height + int(new_row.h)
+        _fill_row(_Row(new_row, shape.table), headers, header_texts, record, values)
+    template.getparent().remove(template)
+    # The frame does not grow by itself; PowerPoint would otherwise draw rows over what lies below.
+    shape.height = shape.height + added_height - int(template.h)
+
+
+def _row_text(tr: Any) -> str:
+    return "".join(t.text or "" for t in tr.iter("{http://schemas.openxmlformats.org/drawingml/2006/main}t"))
+
+
+def _fill_row(row: Any, headers: list[str], header_texts: list[str], record: dict[str, Any], values: Values) -> None:
+    cells = list(row.cells)
+    row_values = Values(record, values)
+    templated = any(
+        "{{" in cell.text_frame.text and not _CELL_MARKER.fullmatch(cell.text_frame.text.strip()) for cell in cells
+    )
+    unknown: set[str] = set()
+    for index, cell in enumerate(cells):
+        frame = cell.text_frame
+        if templated:
+            for paragraph in frame.paragraphs:
+                _strip_marker(paragraph)
+                replace_in_paragraph(paragraph, row_values.resolve, unknown)
+            continue
+        column = _column_for(index, header_texts[index] if index < len(header_texts) else "", headers)
+        text = row_values.resolve(column, None) if column is not None else ""
+        set_cell_text(frame, text or "")
+
+
+def _column_for(index: int, header_text: str, headers: list[str]) -> str | None:
+    # A template row without placeholders is filled by matching the header row's texts to the
+    # data's headers; when none match, columns are filled in the data's order.
+    folded = {header.casefold(): header for header in headers}
+    if header_text and header_text.casefold() in folded:
+        return folded[header_text.casefold()]
+    return headers[index] if index < len(headers) else None
+
+
+def _strip_marker(paragraph: Any) -> None:
+    for run in paragraph.runs:
+        if "{{" in run.text and "table:" in run.text:
+            run.text = _CELL_MARKER.sub("", run.text)
+
+
+def set_cell_text(frame: Any, text: str) -> None:
+    """Replace a text frame's text, keeping the formatting of its first run (or its end-of-paragraph)."""
+    paragraph = frame.paragraphs[0]
+    for extra in frame.paragraphs[1:]:
+        extra._p.getparent().remove(extra._p)
+    runs = paragraph.runs
+    if runs:
+        runs[0].text = text
+        for run in runs[1:]:
+            run._r.getparent().remove(run._r)
+        return
+    run = paragraph.add_run()
+    run.text = text
+    end = paragraph._p.find("{http://schemas.openxmlformats.org/drawingml/2006/main}endParaRPr")
+    if end is not None:
+        properties = copy.deepcopy(end)
+        properties.tag = "{http://schemas.openxmlformats.org/drawingml/2006/main}rPr"
+        run._r.insert(0, properties)
+
+
+def place_picture(shape: Any, container: Any, image: bytes, size: tuple[int, int]) -> None:
+    """Put a picture where `shape` is, fitted inside its box with the aspect ratio kept, centred."""
+    left, top, width, height = shape.left, shape.top, shape.width, shape.height
+    if None in (left, top, width, height):
+        raise HandlerError(f"shape {shape.name!r} has no position or size to put a picture in")
+    pixels_wide, pixels_high = size
+    scale = min(width / pixels_wide, height / pixels_high)
+    fitted_w, fitted_h = int(pixels_wide * scale), int(pixels_high * scale)
+    picture = container.add_picture(
+        io.BytesIO(image), left + (width - fitted_w) // 2, top + (height - fitted_h) // 2, fitted_w, fitted_h
+    )
+    picture.name = shape.name
+    shape._element.addprevious(picture._element)  # keep the marker's place in the z-order
+    shape._element.getparent().remove(shape._element)
+
+
+def fill_chart(shape: Any, table: Table) -> None:
+    """Replace a chart's data: the first column gives categories (or X values), the others series."""
+    headers, records = table
+    if len(headers) < 2:
+        raise HandlerError(f"chart {shape.name!r} needs a table with a category column and a series column")
+    chart = shape.chart
+    if chart.chart_type in _XY_TYPES:
+        data: Any = XyChartData()  # type: ignore[no-untyped-call]
+        for header in headers[1:]:
+            series = data.add_series(header)
+            for record in records:
+                series.add_data_point(_number(record.get(headers[0])), _number(record.get(header)))
+    else:
+        data = CategoryChartData()  # type: ignore[no-untyped-call]
+        data.categories = ["" if record.get(headers[0]) is None else str(record.get(headers[0])) for record in records]
+        for header in headers[1:]:
+            data.add_series(header, [_number(record.get(header)) for record in records])
+    chart.replace_data(data)
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None if value is None else float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise HandlerError(f"chart value {value!r} is not a number") from None
