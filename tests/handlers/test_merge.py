@@ -52,7 +52,7 @@ def test_placeholders_are_replaced_everywhere_keeping_run_formatting() -> None:
     # "{{total}}" was split over a bold and a plain run: the value goes in the run where it started.
     assert [run.text for run in runs] == ["Total: 1,234.50", " due 01 Jul 2024", " {{missing}}"]
     assert [run.font.bold for run in runs] == [True, False, False]
-    assert data["unknown_placeholders"] == ["missing"]
+    assert data["unknown_placeholders"] == ["chart:sales", "missing"]
 
 
 def test_unknown_placeholders_can_be_removed_or_fail_the_job() -> None:
