@@ -70,7 +70,7 @@ class FakeGraph:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-graph", daemon=True)
         self._runner: web.AppRunner | None = None
-        self._transports: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
+        self._transports: weakref.WeakSet[asyncio.Transport] = weakref.WeakSet()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> FakeGraph:
