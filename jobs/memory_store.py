@@ -19,6 +19,7 @@ class MemoryJobStore:
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
         self._pending: OrderedDict[str, None] = OrderedDict()  # insertion order is queue order
+        self._claimed: set[str] = set()  # taken off the queue by a runner, not started yet: still pending
         self._active_by_client: Counter[str] = Counter()
 
     async def add(self, job: Job, admission: Admission) -> None:
@@ -28,7 +29,7 @@ class MemoryJobStore:
                 "wait for one to finish or delete one",
                 retry_after=RETRY_AFTER_SECONDS,
             )
-        if len(self._pending) >= admission.max_pending:
+        if len(self._pending) + len(self._claimed) >= admission.max_pending:
             raise QueueFull(
                 f"the queue holds {admission.max_pending} pending jobs, its maximum; try again later",
                 retry_after=RETRY_AFTER_SECONDS,
@@ -44,7 +45,14 @@ class MemoryJobStore:
         if not self._pending:
             return None
         job_id, _ = self._pending.popitem(last=False)
-        job = self._jobs[job_id]
+        self._claimed.add(job_id)
+        return self._jobs[job_id]
+
+    async def mark_running(self, job_id: str, now: float) -> Job | None:
+        job = self._jobs.get(job_id)
+        if job is None or job.status is not JobStatus.PENDING:
+            return None
+        self._claimed.discard(job_id)
         job.status = JobStatus.RUNNING
         job.started_at = job.updated_at = now
         job.message = f"Processing {job.endpoint} request..."
@@ -112,7 +120,7 @@ class MemoryJobStore:
         return Counts(dict(by_status), dict(by_endpoint), result_bytes)
 
     async def pending_count(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + len(self._claimed)
 
     async def sweep(self, now: float, retention_seconds: float, grace_seconds: float) -> SweepReport:
         report = SweepReport()
@@ -130,11 +138,13 @@ class MemoryJobStore:
     async def close(self) -> None:
         self._jobs.clear()
         self._pending.clear()
+        self._claimed.clear()
         self._active_by_client.clear()
 
     def _release(self, job: Job) -> None:
         if job.status.is_active:
             self._pending.pop(job.id, None)
+            self._claimed.discard(job.id)
             self._active_by_client[job.client] -= 1
             if self._active_by_client[job.client] <= 0:
                 del self._active_by_client[job.client]

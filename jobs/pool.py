@@ -1,94 +1,289 @@
-"""The worker process pool: pebble processes, with progress flowing back over a Manager queue."""
+"""The worker process pool, driven from the event loop without threads.
+
+Each worker is a process with its own pipe. The event loop writes tasks into the pipe and reads
+"started" / "done" messages back with `add_reader`, and watches each process's sentinel to learn
+at once when one dies. Because nothing passes through helper threads, a finished job's worker gets
+its next task in the same loop callback that reads the result, and the server always knows which
+process runs which job, so a timeout or a cancellation kills exactly that process.
+
+Progress reports travel separately, over a multiprocessing Manager queue read by one thread.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import multiprocessing
 import threading
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
-from typing import Any
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any, Literal, Protocol
 
-from pebble import ProcessPool
-
-from jobs.worker import Outcome, initialize_worker, ping, run_handler
-
-ProgressCallback = Callable[[str, int, "str | None"], None]
-_STOP = None  # sentinel that ends the progress pump
+from jobs.model import Job
+from jobs.worker import Outcome, worker_main
 
 log = logging.getLogger("docjobs.pool")
+ProgressCallback = Callable[[str, int, "str | None"], None]
+EndKind = Literal["ok", "error", "timeout", "died"]
+
+# A worker holds at most this many tasks: the running one and, for short jobs, the next one, so
+# that it never sits idle waiting for the event loop to hand it work.
+MAX_TASKS_PER_WORKER = 2
+
+
+@dataclass(eq=False, slots=True)
+class Task:
+    """One job handed to a worker process."""
+
+    job: Job
+    handler_ref: str
+    started_at: float | None = None
+    cancelled: bool = False
+    kill_reason: Literal["timeout", "cancelled"] | None = None
+    timer: asyncio.TimerHandle | None = None
+    worker_pid: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEnd:
+    """How a started task ended: its outcome, a timeout, or the death of its process."""
+
+    kind: EndKind
+    value: str = ""
+    detail: str = ""
+    exitcode: int | None = None
+
+
+class PoolListener(Protocol):
+    """What the pool tells its owner; called on the event loop."""
+
+    def task_started(self, task: Task) -> None: ...
+    def task_ended(self, task: Task, end: TaskEnd) -> None: ...
+    def task_returned(self, task: Task) -> None: ...
+    def capacity_freed(self) -> None: ...
+
+
+@dataclass(eq=False)
+class WorkerProcess:
+    """One worker: its process, its end of the pipe, and the tasks sent to it, in order."""
+
+    process: BaseProcess
+    conn: Connection
+    tasks: deque[Task] = field(default_factory=deque)
+    exited: bool = False
+
+    @property
+    def pid(self) -> int:
+        assert self.process.pid is not None
+        return self.process.pid
 
 
 class WorkerPool:
-    """Runs handler calls in worker processes that can be killed one at a time.
+    """A fixed number of worker processes; a dead or killed one is replaced at once."""
 
-    pebble, unlike `ProcessPoolExecutor`, can stop a running task (by stopping its process) and
-    survives a worker that dies; the pool then starts a fresh process in its place.
-    """
-
-    def __init__(self, workers: int, handler_modules: list[str], max_tasks_per_worker: int = 0) -> None:
-        # forkserver: workers are forked from a small clean process rather than from this one, which
-        # runs threads (the progress pump, pebble's own) that fork() would copy in an unknown state.
+    def __init__(self, size: int, handler_modules: list[str], max_tasks_per_worker: int = 0) -> None:
+        # forkserver: workers fork from a small clean process that has the handler modules loaded,
+        # not from this one, whose threads fork() would copy in an unknown state.
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(["jobs.worker", *handler_modules])
-        self._manager = self._context.Manager()
-        self._progress: Any = self._manager.Queue()
-        self._pool = ProcessPool(
-            max_workers=workers,
-            max_tasks=max_tasks_per_worker,
-            initializer=initialize_worker,
-            initargs=(self._progress, handler_modules),
-            context=self._context,
-        )
-        self.size = workers
+        self._modules = handler_modules
+        self.size = size
+        self._max_tasks = max_tasks_per_worker
+        self._manager: Any = None
+        self._progress: Any = None
         self._pump: threading.Thread | None = None
+        self._workers: list[WorkerProcess] = []
+        self._served: dict[int, int] = {}
+        self._listener: PoolListener | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
+        self._respawning: set[asyncio.Task[None]] = set()
 
-    def start_progress_pump(self, callback: ProgressCallback) -> None:
-        """Deliver each progress event to `callback`, from a thread; the callback must be thread-safe."""
-        self._pump = threading.Thread(target=self._pump_progress, args=(callback,), daemon=True)
+    async def start(self, listener: PoolListener, on_progress: ProgressCallback) -> None:
+        """Start the Manager, the progress thread and every worker process."""
+        self._listener = listener
+        self._loop = asyncio.get_running_loop()
+        self._manager = await asyncio.to_thread(self._context.Manager)
+        self._progress = self._manager.Queue()
+        self._pump = threading.Thread(target=self._pump_progress, args=(on_progress,), daemon=True)
         self._pump.start()
+        workers = await asyncio.gather(*(asyncio.to_thread(self._launch) for _ in range(self.size)))
+        for worker in workers:
+            self._attach(worker)
+
+    def _launch(self) -> WorkerProcess:
+        parent_end, child_end = self._context.Pipe()
+        process = self._context.Process(
+            target=worker_main,
+            args=(child_end, self._progress, self._modules),
+            daemon=True,
+            name="docjobs-worker",
+        )
+        process.start()
+        child_end.close()
+        return WorkerProcess(process, parent_end)
+
+    def _attach(self, worker: WorkerProcess) -> None:
+        assert self._loop is not None
+        self._workers.append(worker)
+        self._loop.add_reader(worker.conn.fileno(), self._on_readable, worker)
+        self._loop.add_reader(worker.process.sentinel, self._on_exit, worker)
 
     def _pump_progress(self, callback: ProgressCallback) -> None:
         while True:
             try:
                 item = self._progress.get()
-            except (EOFError, OSError, BrokenPipeError):
+            except (EOFError, OSError):
                 return  # the manager is gone: the pool is closing
-            if item is _STOP:
+            if item is None:
                 return
             job_id, percent, message = item
             callback(job_id, percent, message)
 
-    def submit(self, handler_ref: str, job_id: str, payload: dict[str, Any], timeout: float) -> Future[Outcome]:
-        """Start a handler call; the future fails with TimeoutError after `timeout` seconds of running."""
-        future: Future[Outcome] = self._pool.schedule(run_handler, args=(handler_ref, job_id, payload), timeout=timeout)
-        return future
-
-    def warm_up(self, timeout: float = 60.0) -> None:
-        """Start the worker processes now rather than on the first job (blocks; run in a thread)."""
-        futures = [self._pool.schedule(ping) for _ in range(self.size)]
-        for future in futures:
-            future.result(timeout=timeout)
-
+    @property
     def process_ids(self) -> list[int]:
-        """PIDs of the worker processes alive now."""
-        # pebble keeps its workers in a dict keyed by pid; there is no public accessor.
-        workers = getattr(getattr(self._pool, "_pool_manager", None), "worker_manager", None)
-        processes = dict(getattr(workers, "workers", {}))
-        return [pid for pid, process in processes.items() if process.is_alive()]
+        """PIDs of the live worker processes."""
+        return [w.pid for w in self._workers if not w.exited]
 
-    def manager_process_id(self) -> int | None:
-        """PID of the Manager process that carries progress events."""
-        process = getattr(self._manager, "_process", None)
-        return getattr(process, "pid", None)
+    def send(self, task: Task, may_queue_behind: Callable[[Task], bool]) -> bool:
+        """Give the task to an idle worker, or queue it behind a short one; False when all are busy."""
+        candidates = [w for w in self._workers if not w.exited]
+        idle = next((w for w in candidates if not w.tasks), None)
+        target = idle or next(
+            (w for w in candidates if len(w.tasks) < MAX_TASKS_PER_WORKER and may_queue_behind(w.tasks[-1])), None
+        )
+        if target is None:
+            return False
+        try:
+            target.conn.send((task.job.id, task.handler_ref, task.job.id, task.job.payload))
+        except (OSError, ValueError):
+            return False  # the worker just died; its sentinel callback will replace it
+        task.worker_pid = target.pid
+        target.tasks.append(task)
+        return True
 
-    def close(self) -> None:
-        """Stop every worker (killing running handlers), the progress pump and the manager."""
-        self._pool.stop()  # type: ignore[no-untyped-call]
-        self._pool.join(timeout=10)
+    def cancel(self, task: Task) -> bool:
+        """Stop a task: kill its process if it runs; if it only waits in a worker, skip it there.
+
+        Returns True when a running worker process was killed.
+        """
+        task.cancelled = True
+        worker = self._worker_of(task)
+        if worker is None or task.started_at is None:
+            return False
+        task.kill_reason = "cancelled"
+        self._kill(worker)
+        return True
+
+    def _worker_of(self, task: Task) -> WorkerProcess | None:
+        return next((w for w in self._workers if task in w.tasks), None)
+
+    def _on_readable(self, worker: WorkerProcess) -> None:
+        try:
+            while not worker.exited and worker.conn.poll():
+                self._handle_message(worker, worker.conn.recv())
+        except (EOFError, OSError):
+            pass  # the process is exiting; _on_exit does the rest once its sentinel fires
+
+    def _handle_message(self, worker: WorkerProcess, message: tuple[str, str, Any]) -> None:
+        assert self._listener is not None and self._loop is not None
+        kind, _task_id, value = message
+        task = worker.tasks[0]
+        if kind == "started":
+            if task.cancelled:
+                task.kill_reason = "cancelled"
+                self._kill(worker)  # deleted while it waited in this worker: stop it before it does anything
+                return
+            task.started_at = value
+            task.timer = self._loop.call_later(task.job.timeout_seconds, self._on_timeout, worker, task)
+            self._listener.task_started(task)
+            return
+        worker.tasks.popleft()
+        if task.timer is not None:
+            task.timer.cancel()
+        outcome: Outcome = value
+        if not task.cancelled:
+            self._listener.task_ended(task, TaskEnd(outcome[0], outcome[1], outcome[2]))  # type: ignore[arg-type]
+        self._served[worker.pid] = self._served.get(worker.pid, 0) + 1
+        if self._max_tasks and self._served[worker.pid] >= self._max_tasks and not worker.tasks:
+            self._kill(worker)  # recycled: bounds the damage of handlers that leak memory
+        self._listener.capacity_freed()
+
+    def _on_timeout(self, worker: WorkerProcess, task: Task) -> None:
+        if worker.tasks and worker.tasks[0] is task and not worker.exited:
+            task.kill_reason = "timeout"
+            self._kill(worker)
+
+    def _kill(self, worker: WorkerProcess) -> None:
+        with contextlib.suppress(ProcessLookupError, OSError):
+            worker.process.kill()
+
+    def _on_exit(self, worker: WorkerProcess) -> None:
+        assert self._listener is not None and self._loop is not None
+        self._on_readable(worker)  # a result written just before the process died still counts
+        worker.exited = True
+        self._loop.remove_reader(worker.conn.fileno())
+        self._loop.remove_reader(worker.process.sentinel)
+        worker.process.join(timeout=1)
+        exitcode = worker.process.exitcode
+        worker.conn.close()
+        self._workers.remove(worker)
+        self._served.pop(worker.pid, None)
+        for task in worker.tasks:
+            if task.timer is not None:
+                task.timer.cancel()
+            if task.started_at is None and not task.cancelled:
+                self._listener.task_returned(task)  # never began: safe to run elsewhere
+            elif not task.cancelled or task.kill_reason == "timeout":
+                kind: EndKind = "timeout" if task.kill_reason == "timeout" else "died"
+                self._listener.task_ended(task, TaskEnd(kind, exitcode=exitcode))
+        worker.tasks.clear()
+        if not self._closing:
+            respawn = asyncio.ensure_future(self._replace())
+            self._respawning.add(respawn)
+            respawn.add_done_callback(self._respawning.discard)
+
+    async def _replace(self) -> None:
+        assert self._listener is not None
+        try:
+            worker = await asyncio.to_thread(self._launch)
+        except Exception:
+            log.exception("could not start a replacement worker; retrying in 1 s")
+            await asyncio.sleep(1)
+            await self._replace()
+            return
+        if self._closing:
+            self._kill(worker)
+            return
+        self._attach(worker)
+        self._listener.capacity_freed()
+
+    async def close(self) -> None:
+        """Kill every worker, then stop the progress thread and the Manager."""
+        self._closing = True
+        for task in list(self._respawning):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        assert self._loop is not None
+        for worker in list(self._workers):
+            self._loop.remove_reader(worker.conn.fileno())
+            self._loop.remove_reader(worker.process.sentinel)
+            self._kill(worker)
+        await asyncio.to_thread(self._join_all)
+        if self._progress is not None:
+            with contextlib.suppress(EOFError, OSError):
+                self._progress.put(None)
         if self._pump is not None:
-            with contextlib.suppress(EOFError, OSError, BrokenPipeError):
-                self._progress.put(_STOP)
-            self._pump.join(timeout=5)
-        self._manager.shutdown()
+            await asyncio.to_thread(self._pump.join, 5)
+        if self._manager is not None:
+            await asyncio.to_thread(self._manager.shutdown)
+
+    def _join_all(self) -> None:
+        for worker in self._workers:
+            worker.process.join(timeout=5)
+            worker.conn.close()
+        self._workers.clear()

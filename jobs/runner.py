@@ -6,32 +6,25 @@ import asyncio
 import logging
 import signal
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine
-from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
-
-from pebble import ProcessExpired
 
 from jobs.estimates import DurationEstimator
 from jobs.logs import log_event
 from jobs.model import Job, JobStatus
 from jobs.notify import ChangeNotifier
-from jobs.pool import WorkerPool
+from jobs.pool import Task, TaskEnd, WorkerPool
 from jobs.registry import EndpointRegistry
 from jobs.store import JobStore
-from jobs.worker import Outcome
 
 Clock = Callable[[], float]
+log = logging.getLogger("docjobs.runner")
 
-
-@dataclass(slots=True)
-class RunningJob:
-    """A job handed to the pool, with the future that ends when its worker does."""
-
-    job: Job
-    future: Future[Outcome]
+# A job may wait inside a busy worker, behind the one it runs, only when that one is this quick:
+# short jobs then never wait for the event loop, and a long job never holds another one hostage.
+QUEUE_BEHIND_MAX_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +38,7 @@ class FinalState:
 
 
 class JobRunner:
-    """Owns the dispatch loop: at most one running job per worker, the rest wait as pending."""
+    """Feeds pending jobs to the worker pool and turns what the pool reports into job states."""
 
     def __init__(
         self,
@@ -62,7 +55,8 @@ class JobRunner:
         self._estimator = estimator
         self._notifier = notifier
         self._clock = clock
-        self._running: dict[str, RunningJob] = {}
+        self._ready: OrderedDict[str, Job] = OrderedDict()  # claimed from the store, not yet sent
+        self._tasks: dict[str, Task] = {}  # in a worker, waiting or running
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dispatcher: asyncio.Task[None] | None = None
@@ -73,22 +67,22 @@ class JobRunner:
 
     @property
     def busy_workers(self) -> int:
-        """Worker slots taken by running jobs."""
-        return len(self._running)
+        """Worker processes running a job right now."""
+        return len({t.worker_pid for t in self._tasks.values() if t.started_at is not None})
 
     @property
     def total_workers(self) -> int:
-        """Worker slots in the pool."""
+        """Worker processes in the pool."""
         return self._pool.size
 
     def worker_pids(self) -> list[int]:
         """PIDs of the live worker processes."""
-        return self._pool.process_ids()
+        return self._pool.process_ids
 
-    def start(self) -> None:
-        """Begin dispatching; call from the running event loop."""
+    async def start(self) -> None:
+        """Start the pool and begin dispatching; call from the running event loop."""
         self._loop = asyncio.get_running_loop()
-        self._pool.start_progress_pump(self._progress_from_thread)
+        await self._pool.start(self, self._progress_from_thread)
         self._dispatcher = asyncio.create_task(self._dispatch_forever(), name="docjobs-dispatch")
         self.wake()
 
@@ -101,14 +95,17 @@ class JobRunner:
             await self._wakeup.wait()
             self._wakeup.clear()
             try:
-                await self._dispatch_available()
+                await self._fill_workers()
             except Exception:
-                logging.getLogger("docjobs.runner").exception("dispatch failed; retrying")
+                log.exception("dispatch failed; retrying in 1 s")
                 await asyncio.sleep(1)
                 self.wake()
 
-    async def _dispatch_available(self) -> None:
-        while self._dispatching and len(self._running) < self._pool.size:
+    async def _fill_workers(self) -> None:
+        while self._dispatching:
+            self._send_ready()
+            if self._ready or len(self._tasks) >= self._pool.size * 2:
+                return  # every worker has work; the pool calls back when one frees up
             now = self._clock()
             job = await self._store.claim_next(now)
             if job is None:
@@ -116,36 +113,69 @@ class JobRunner:
             if now - job.created_at >= job.timeout_seconds:
                 await self.finish(job, expired_while_waiting(job))
                 continue
-            self._submit(job)
+            self._ready[job.id] = job
 
-    def _submit(self, job: Job) -> None:
-        endpoint = self._registry.get(job.endpoint)
-        future = self._pool.submit(endpoint.handler_ref, job.id, job.payload, job.timeout_seconds)
-        self._running[job.id] = RunningJob(job, future)
+    def _send_ready(self) -> None:
+        while self._ready and self._dispatching:
+            job_id, job = next(iter(self._ready.items()))
+            if self._clock() - job.created_at >= job.timeout_seconds:
+                del self._ready[job_id]
+                self._spawn(self.finish(job, expired_while_waiting(job)))
+                continue
+            task = Task(job, self._registry.get(job.endpoint).handler_ref)
+            if not self._pool.send(task, self._may_queue_behind):
+                return
+            del self._ready[job_id]
+            self._tasks[job_id] = task
+
+    def _may_queue_behind(self, ahead: Task) -> bool:
+        typical = self._estimator.percentiles(ahead.job.endpoint)
+        if typical is None or typical["p90"] > QUEUE_BEHIND_MAX_SECONDS:
+            return False
+        return ahead.started_at is None or self._clock() - ahead.started_at < QUEUE_BEHIND_MAX_SECONDS
+
+    # --- what the pool reports (on the event loop) ---
+
+    def task_started(self, task: Task) -> None:
+        """A worker began a job: it is running from now on, and its time limit counts."""
+        self._spawn(self._mark_running(task))
+
+    async def _mark_running(self, task: Task) -> None:
+        job = await self._store.mark_running(task.job.id, task.started_at or self._clock())
+        if job is None:
+            return
         log_event(
             "job.running",
             job_id=job.id,
             endpoint=job.endpoint,
             request_id=job.request_id,
-            queued_seconds=round((job.started_at or job.created_at) - job.created_at, 4),
+            worker_pid=task.worker_pid,
+            queued_seconds=round((job.started_at or 0) - job.created_at, 4),
         )
         self._notifier.notify(job.id)
-        future.add_done_callback(partial(self._done_from_thread, job.id))
 
-    def _done_from_thread(self, job_id: str, future: Future[Outcome]) -> None:
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._on_done, job_id, future)
+    def task_ended(self, task: Task, end: TaskEnd) -> None:
+        """A job's handler returned, raised, timed out, or its process died."""
+        self._tasks.pop(task.job.id, None)
+        self._spawn(self.finish(task.job, _final_state(task.job, end)))
 
-    def _on_done(self, job_id: str, future: Future[Outcome]) -> None:
-        running = self._running.pop(job_id, None)
+    def task_returned(self, task: Task) -> None:
+        """A job that never started came back from a dead worker: it goes first in line again."""
+        self._tasks.pop(task.job.id, None)
+        self._ready[task.job.id] = task.job
+        self._ready.move_to_end(task.job.id, last=False)
+
+    def capacity_freed(self) -> None:
+        """A worker can take more: hand it the next ready job now, then refill from the store."""
+        self._send_ready()
         self.wake()
-        if running is None or future.cancelled():
-            return  # cancelled by a delete or by shutdown, which recorded the outcome themselves
-        self._spawn(self.finish(running.job, _final_state(running.job, future)))
+
+    # --- progress (from the Manager queue's reader thread) ---
 
     def _progress_from_thread(self, job_id: str, percent: int, message: str | None) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._on_progress, job_id, percent, message)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._on_progress, job_id, percent, message)
 
     def _on_progress(self, job_id: str, percent: int, message: str | None) -> None:
         self._spawn(self._record_progress(job_id, percent, message))
@@ -163,21 +193,20 @@ class JobRunner:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    # --- endings ---
+
     async def finish(self, job: Job, final: FinalState) -> None:
         """Record a job's final state, log it, and wake whoever waits for it."""
+        self._ready.pop(job.id, None)
         done = await self._store.finish(
-            job.id,
-            final.status,
-            final.message,
-            self._clock(),
-            result_json=final.result_json,
-            error=final.error,
+            job.id, final.status, final.message, self._clock(), result_json=final.result_json, error=final.error
         )
         if done is None:
             return  # deleted meanwhile
         duration = done.duration_seconds
         if final.status is JobStatus.COMPLETED and duration is not None:
             self._estimator.record(done.endpoint, duration)
+        level = logging.INFO if final.status is JobStatus.COMPLETED else logging.WARNING
         log_event(
             "job." + final.status.value,
             job_id=done.id,
@@ -185,50 +214,46 @@ class JobRunner:
             request_id=done.request_id,
             duration_seconds=duration,
             message=final.message,
-            level=logging.INFO if final.status is JobStatus.COMPLETED else logging.WARNING,
+            level=level,
         )
         for callback in self.on_finished:
             callback(done)
         self._notifier.notify(done.id)
 
     def cancel(self, job_id: str) -> bool:
-        """Stop a running job's worker process; False when the job is not running here."""
-        running = self._running.pop(job_id, None)
-        if running is None:
+        """Take a job out of the runner; True when its running worker process was killed."""
+        if self._ready.pop(job_id, None) is not None:
             return False
-        running.future.cancel()  # pebble stops the process that runs it and starts a fresh one
-        self.wake()
-        return True
+        task = self._tasks.pop(job_id, None)
+        return task is not None and self._pool.cancel(task)
 
     async def drain(self, grace_seconds: float) -> None:
         """Shutdown: start nothing new, let running jobs finish for a while, then stop them."""
         self._dispatching = False
         deadline = self._clock() + grace_seconds
-        while self._running and self._clock() < deadline:
+        while self._tasks and self._clock() < deadline:
             await asyncio.sleep(0.05)
-        for job_id, running in list(self._running.items()):
+        stopped = FinalState(
+            JobStatus.FAILED, "Job failed: the service shut down before the job finished", error="service shut down"
+        )
+        not_started = FinalState(
+            JobStatus.FAILED, "Job failed: the service shut down before the job started", error="service shut down"
+        )
+        for job_id, task in list(self._tasks.items()):
             self.cancel(job_id)
-            await self.finish(
-                running.job,
-                FinalState(
-                    JobStatus.FAILED,
-                    "Job failed: the service shut down before the job finished",
-                    error="service shut down",
-                ),
-            )
-        while (job := await self._store.claim_next(self._clock())) is not None:
-            await self.finish(
-                job,
-                FinalState(
-                    JobStatus.FAILED,
-                    "Job failed: the service shut down before the job started",
-                    error="service shut down",
-                ),
-            )
+            await self.finish(task.job, stopped if task.started_at is not None else not_started)
+        for ready in list(self._ready.values()):
+            await self.finish(ready, not_started)
+        while (queued := await self._store.claim_next(self._clock())) is not None:
+            await self.finish(queued, not_started)
         if self._dispatcher is not None:
             self._dispatcher.cancel()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop the pool's processes."""
+        await self._pool.close()
 
 
 def expired_while_waiting(job: Job) -> FinalState:
@@ -240,29 +265,19 @@ def expired_while_waiting(job: Job) -> FinalState:
     )
 
 
-def _final_state(job: Job, future: Future[Outcome]) -> FinalState:
-    try:
-        kind, value, detail = future.result()
-    except TimeoutError:
+def _final_state(job: Job, end: TaskEnd) -> FinalState:
+    if end.kind == "ok":
+        return FinalState(JobStatus.COMPLETED, "Job completed successfully", result_json=end.value)
+    if end.kind == "error":
+        return FinalState(JobStatus.FAILED, f"Job failed: {end.detail}", error=end.detail)
+    if end.kind == "timeout":
         return FinalState(
             JobStatus.EXPIRED,
             f"Job expired: it ran longer than its {job.timeout_seconds:g} s time limit, "
             "so its worker process was stopped",
             error="timeout",
         )
-    except ProcessExpired as exc:
-        return FinalState(JobStatus.FAILED, f"Job failed: {_describe_death(exc.exitcode)}", error="worker process died")
-    except CancelledError:  # pragma: no cover - filtered out by the caller
-        return FinalState(JobStatus.FAILED, "Job failed: cancelled", error="cancelled")
-    except Exception as exc:
-        return FinalState(
-            JobStatus.FAILED,
-            f"Job failed: the worker pool could not run it ({exc})",
-            error=type(exc).__name__,
-        )
-    if kind == "ok":
-        return FinalState(JobStatus.COMPLETED, "Job completed successfully", result_json=value)
-    return FinalState(JobStatus.FAILED, f"Job failed: {detail}", error=detail)
+    return FinalState(JobStatus.FAILED, f"Job failed: {_describe_death(end.exitcode)}", error="worker process died")
 
 
 def _describe_death(exitcode: int | None) -> str:

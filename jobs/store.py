@@ -44,7 +44,10 @@ class JobStore(Protocol):
         """The job, or None when it does not exist (a delivered result past its grace is gone)."""
 
     async def claim_next(self, now: float) -> Job | None:
-        """Take the oldest pending job and mark it running, or None when none waits."""
+        """Take the oldest pending job off the queue (it stays pending), or None when none waits."""
+
+    async def mark_running(self, job_id: str, now: float) -> Job | None:
+        """A worker started the job; None when it is no longer pending (deleted, expired)."""
 
     async def set_progress(self, job_id: str, progress: int, message: str | None, now: float) -> Job | None:
         """Record progress of a running job; None when the job is no longer running."""

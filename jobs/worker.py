@@ -6,7 +6,9 @@ import importlib
 import json
 import os
 import signal
+import time
 from functools import cache
+from multiprocessing.connection import Connection
 from typing import Any
 
 from jobs.progress import ProgressSink, reporting_to
@@ -66,3 +68,22 @@ def run_handler(handler_ref: str, job_id: str, payload: dict[str, Any]) -> Outco
 def ping() -> int:
     """A no-op task that starts the pool's processes and proves they run."""
     return os.getpid()
+
+
+def worker_main(conn: Connection, sink: ProgressSink, modules: list[str]) -> None:
+    """A worker process's whole life: run the tasks that arrive on `conn` one after the other.
+
+    Each task is announced with a "started" message before its handler runs, so the server knows
+    exactly when a job starts (and when its time limit begins), then answered with "done".
+    """
+    initialize_worker(sink, modules)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return  # the server is gone
+        if message is None:
+            return
+        task_id, handler_ref, job_id, payload = message
+        conn.send(("started", task_id, time.time()))
+        conn.send(("done", task_id, run_handler(handler_ref, job_id, payload)))

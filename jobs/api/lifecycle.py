@@ -27,26 +27,25 @@ async def job_system(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: start the pool, the store, the dispatcher and the cleanup loop; stop them after."""
     settings = app[SETTINGS]
     registry = app[REGISTRY]
-    pool = await asyncio.to_thread(
-        WorkerPool, settings.worker_count, registry.handler_modules(), settings.pool.max_tasks_per_worker
-    )
-    await asyncio.to_thread(pool.warm_up)
+    pool = WorkerPool(settings.worker_count, registry.handler_modules(), settings.pool.max_tasks_per_worker)
     store = MemoryJobStore()
     notifier = ChangeNotifier()
     estimator = DurationEstimator()
     runner = JobRunner(store, pool, registry, estimator, notifier)
     service = JobService(settings, store, runner, registry, estimator, notifier)
     app[SERVICE] = service
-    runner.start()
+    await runner.start()
     cleanup = asyncio.create_task(cleanup_forever(service, settings.jobs.cleanup_interval_seconds))
-    log_event("service.started", workers=pool.size, endpoints=[e.path for e in registry])
+    log_event(
+        "service.started", workers=pool.size, worker_pids=runner.worker_pids(), endpoints=[e.path for e in registry]
+    )
     try:
         yield
     finally:
         cleanup.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await cleanup
-        await asyncio.to_thread(pool.close)
+        await runner.close()
         await store.close()
         log_event("service.stopped")
 
