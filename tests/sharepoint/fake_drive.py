@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,7 @@ SITE_HOST = "contoso.sharepoint.com"
 DRIVE_ID = "b!fakeDriveId-0123456789abcdef"
 # Graph requires every chunk but the last to be a multiple of 320 KiB.
 CHUNK_UNIT = 320 * 1024
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 
 
 @dataclass
@@ -60,6 +62,22 @@ class UploadSession:
     conflict: str
     received: bytearray = field(default_factory=bytearray)
     ranges: list[tuple[int, int, int]] = field(default_factory=list)
+
+    def accept(self, content_range: str, body: bytes) -> str:
+        """Record a chunk, or say why Graph would refuse it."""
+        match = _CONTENT_RANGE.fullmatch(content_range)
+        if match is None:
+            return f"Bad Content-Range header {content_range!r}"
+        first, last, total = (int(g) for g in match.groups())
+        if first != len(self.received):
+            return f"Unexpected range start {first}; expected {len(self.received)}"
+        if last - first + 1 != len(body) or last >= total:
+            return f"Content-Range {content_range} does not match the {len(body)}-byte body"
+        if last + 1 < total and len(body) % CHUNK_UNIT:
+            return f"Chunk of {len(body)} bytes is not a multiple of 320 KiB"
+        self.received += body
+        self.ranges.append((first, last, total))
+        return ""
 
 
 class FakeDrive:

@@ -12,11 +12,8 @@ or a `python server.py` subprocess started with `fake.env()`) can talk to it whi
 
 from __future__ import annotations
 
-import asyncio
 import re
-import ssl
 import threading
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,10 +26,10 @@ from aiohttp import web
 
 from handlers.sharepoint import SharePointSettings
 
-from .fake_drive import CHUNK_UNIT, DRIVE_ID, FakeDrive, FakeItem, UploadSession
+from .fake_drive import DRIVE_ID, FakeDrive, FakeItem, UploadSession
 from .fake_login import CLIENT_ID, CLIENT_SECRET, TENANT_ID, FakeLogin
+from .fake_server import BackgroundServer
 
-_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 _CHILD = re.compile(r"drives/([^/]+)/items/([^/:]+):/([^/:]+):/(content|createUploadSession)")
 _ITEM = re.compile(r"drives/([^/]+)/items/([^/:]+)/(content|createUploadSession)")
 _SHARE = re.compile(r"shares/([^/]+)/driveItem(/content)?")
@@ -60,19 +57,19 @@ class FakeGraph:
         # Test knobs.
         self.redirect_downloads_to: str | None = None  # Location for content requests, e.g. off-list
         self.chunked_downloads = False  # stream content without Content-Length
-        self.declared_length: int | None = None  # a Content-Length header to send instead of the real one
         # What happened.
         self.requests: list[tuple[str, str]] = []  # (method, path)
         self.leaked_authorization: list[str] = []  # paths of pre-authenticated URLs that got a token
         self._failures: list[Failure] = []
         self._finished_sessions: list[UploadSession] = []
         self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-graph", daemon=True)
-        self._runner: web.AppRunner | None = None
-        self._transports: weakref.WeakSet[asyncio.Transport] = weakref.WeakSet()
+        app = web.Application(middlewares=[self._record_and_fail])
+        self.login.add_routes(app)
+        app.router.add_route("*", "/v1.0/{tail:.*}", self._graph)
+        app.router.add_get("/download/{item_id}", self._download)
+        app.router.add_route("*", "/upload/{session_id}", self._upload_chunk)
+        self._server = BackgroundServer(app, ca)
 
-    # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> FakeGraph:
         self.start()
         return self
@@ -82,40 +79,12 @@ class FakeGraph:
 
     def start(self) -> None:
         """Listen on an ephemeral port of 127.0.0.1 with a certificate from the test CA."""
-        self._thread.start()
-        port = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        self.base_url = f"https://127.0.0.1:{port}"
+        self.base_url = f"https://127.0.0.1:{self._server.start()}"
         self.login.base_url = self.base_url
 
     def stop(self) -> None:
-        """Close the server, every connection clients left open, and the thread."""
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-
-    async def _stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        # Keep-alive clients (msal's requests session) may never answer the TLS close_notify;
-        # aborting their transports closes the sockets now instead of at garbage collection.
-        for transport in self._transports:
-            transport.abort()
-        await asyncio.sleep(0.01)
-
-    async def _start(self) -> int:
-        app = web.Application(middlewares=[self._record_and_fail])
-        self.login.add_routes(app)
-        app.router.add_route("*", "/v1.0/{tail:.*}", self._graph)
-        app.router.add_get("/download/{item_id}", self._download)
-        app.router.add_route("*", "/upload/{session_id}", self._upload_chunk)
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.ca.issue_cert("127.0.0.1", "localhost", "::1").configure_cert(context)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=context)
-        await site.start()
-        return int(self._runner.addresses[0][1])
+        """Stop the server and its thread."""
+        self._server.stop()
 
     # -- configuration for the code under test ----------------------------------------------------
     @property
@@ -185,8 +154,6 @@ class FakeGraph:
     @web.middleware
     async def _record_and_fail(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
-        if request.transport is not None:
-            self._transports.add(request.transport)
         failure = self._take_failure(request.path)
         if failure is None:
             return await handler(request)  # type: ignore[no-any-return]
@@ -238,13 +205,10 @@ class FakeGraph:
         item = self.drive.items.get(request.match_info["item_id"])
         if item is None or request.query.get("tempauth") != _TEMPAUTH:
             return _graph_error(401, "unauthenticated", "Bad tempauth.")
-        if not (self.chunked_downloads or self.declared_length is not None):
+        if not self.chunked_downloads:
             return web.Response(body=item.data, content_type=item.mime_type)
         response = web.StreamResponse(headers={"Content-Type": item.mime_type})
-        if self.declared_length is not None:
-            response.content_length = self.declared_length
-        else:
-            response.enable_chunked_encoding()
+        response.enable_chunked_encoding()
         await response.prepare(request)
         for start in range(0, len(item.data), 64 * 1024):
             await response.write(item.data[start : start + 64 * 1024])
@@ -299,7 +263,7 @@ class FakeGraph:
         if request.method == "DELETE":
             del self.drive.sessions[request.match_info["session_id"]]
             return web.Response(status=204)
-        problem = _chunk_problem(session, request.headers.get("Content-Range", ""), await request.read())
+        problem = session.accept(request.headers.get("Content-Range", ""), await request.read())
         if problem:
             return _graph_error(416, "invalidRange", problem)
         _, last, total = session.ranges[-1]
@@ -318,23 +282,6 @@ class FakeGraph:
             return web.json_response(item.to_graph())
         assert session.parent_id is not None
         return self._put_child(session.parent_id, session.name, data, "application/octet-stream", session.conflict)
-
-
-def _chunk_problem(session: UploadSession, content_range: str, body: bytes) -> str:
-    """Why Graph would refuse this chunk, or "" (and the chunk is recorded)."""
-    match = _CONTENT_RANGE.fullmatch(content_range)
-    if match is None:
-        return f"Bad Content-Range header {content_range!r}"
-    first, last, total = (int(g) for g in match.groups())
-    if first != len(session.received):
-        return f"Unexpected range start {first}; expected {len(session.received)}"
-    if last - first + 1 != len(body) or last >= total:
-        return f"Content-Range {content_range} does not match the {len(body)}-byte body"
-    if last + 1 < total and len(body) % CHUNK_UNIT:
-        return f"Chunk of {len(body)} bytes is not a multiple of 320 KiB"
-    session.received += body
-    session.ranges.append((first, last, total))
-    return ""
 
 
 def _graph_error(status: int, code: str, message: str) -> web.Response:
