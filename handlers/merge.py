@@ -143,4 +143,3 @@ def _image_size(data: bytes, name: str) -> tuple[int, int]:
 def _output_name(template_name: str) -> str:
     stem = template_name.rsplit(".", 1)[0] if "." in template_name else template_name
     return f"{stem}-merged.pptx"
-

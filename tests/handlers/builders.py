@@ -48,8 +48,10 @@ def report_workbook() -> bytes:
     sheet.write_row("A7", ["Widget", 3, 2.5])
     sheet.write_row("A8", ["Gadget", 1, 10])
     sheet.write_row("A10", ["after", "blank"])
-    sheet.add_table("E6:F8", {"name": "Sales", "columns": [{"header": "Month"}, {"header": "Amount"}],
-                              "data": [["Jan", 100], ["Feb", 150]]})
+    sheet.add_table(
+        "E6:F8",
+        {"name": "Sales", "columns": [{"header": "Month"}, {"header": "Amount"}], "data": [["Jan", 100], ["Feb", 150]]},
+    )
     sheet.insert_image("H2", "logo.png", {"image_data": io.BytesIO(png(30, 15))})
     other = book.add_worksheet("Other")
     other.write_row("A1", ["Name", "", "Name"])
@@ -110,7 +112,9 @@ def template_deck() -> bytes:
     chart_data = CategoryChartData()
     chart_data.categories = ["a", "b"]
     chart_data.add_series("S1", (1, 2))
-    chart = second.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(1), Inches(3), Inches(4), Inches(3), chart_data)
+    chart = second.shapes.add_chart(
+        XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(1), Inches(3), Inches(4), Inches(3), chart_data
+    )
     chart.name = "chart:sales"
     out = io.BytesIO()
     deck.save(out)

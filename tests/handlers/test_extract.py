@@ -50,8 +50,11 @@ def test_label_rules_match_loosely_and_step_over_a_merged_label() -> None:
 
 
 def test_a_missing_label_gives_null_and_a_warning() -> None:
-    payload = {"excel_base64": b64(report_workbook()), "sheet_names": ["Report"],
-               "config": {"sheets": {"Report": {"extraction_rules": [{"type": "label", "key": "x", "label": "Nope"}]}}}}
+    payload = {
+        "excel_base64": b64(report_workbook()),
+        "sheet_names": ["Report"],
+        "config": {"sheets": {"Report": {"extraction_rules": [{"type": "label", "key": "x", "label": "Nope"}]}}},
+    }
     data = extract(payload)["data"]
     assert data["sheets"]["Report"]["key_value_pairs"] == {"x": None}
     assert "'Nope' not found" in data["warnings"][0]
@@ -59,8 +62,13 @@ def test_a_missing_label_gives_null_and_a_warning() -> None:
 
 def test_table_from_a_range_has_header_records() -> None:
     tables = run([{"type": "table", "name": "items", "range": "A6:C8"}])["tables"]
-    assert tables == [{"name": "items", "headers": ["Item", "Qty", "Price"],
-                       "rows": [{"Item": "Widget", "Qty": 3, "Price": 2.5}, {"Item": "Gadget", "Qty": 1, "Price": 10}]}]
+    assert tables == [
+        {
+            "name": "items",
+            "headers": ["Item", "Qty", "Price"],
+            "rows": [{"Item": "Widget", "Qty": 3, "Price": 2.5}, {"Item": "Gadget", "Qty": 1, "Price": 10}],
+        }
+    ]
 
 
 def test_table_from_a_start_cell_stops_at_the_first_blank_row() -> None:
@@ -70,12 +78,15 @@ def test_table_from_a_start_cell_stops_at_the_first_blank_row() -> None:
 
 def test_named_excel_table() -> None:
     table = run([{"type": "table", "name": "sales", "excel_table": "Sales"}])["tables"][0]
-    assert table == {"name": "sales", "headers": ["Month", "Amount"],
-                     "rows": [{"Month": "Jan", "Amount": 100}, {"Month": "Feb", "Amount": 150}]}
+    assert table == {
+        "name": "sales",
+        "headers": ["Month", "Amount"],
+        "rows": [{"Month": "Jan", "Amount": 100}, {"Month": "Feb", "Amount": 150}],
+    }
 
 
 def test_an_unknown_excel_table_is_a_clear_error() -> None:
-    with pytest.raises(TableNotFound, match="'Nope' not found.*Sales"):
+    with pytest.raises(TableNotFound, match=r"'Nope' not found.*Sales"):
         run([{"type": "table", "name": "t", "excel_table": "Nope"}])
 
 
@@ -92,7 +103,11 @@ def test_a_sheet_without_rules_is_one_table_named_after_it() -> None:
     assert list(data["sheets"]) == ["Other"]
     table = data["sheets"]["Other"]["tables"][0]
     # An empty header is named after its column; a repeated one gets a suffix.
-    assert table == {"name": "Other", "headers": ["Name", "B", "Name_2"], "rows": [{"Name": "x", "B": 1, "Name_2": "y"}]}
+    assert table == {
+        "name": "Other",
+        "headers": ["Name", "B", "Name_2"],
+        "rows": [{"Name": "x", "B": 1, "Name_2": "y"}],
+    }
 
 
 def test_all_sheets_are_extracted_by_default_with_progress() -> None:
@@ -111,8 +126,14 @@ def test_a_missing_sheet_names_the_available_ones() -> None:
         ({"type": "cell", "key": "k", "cell": "B"}, r"extraction_rules\[0\]\.cell: 'B' is not a cell reference"),
         ({"type": "cell", "key": "k", "cell": "XFE1"}, r"extraction_rules\[0\]\.cell: 'XFE1' is outside the sheet"),
         ({"type": "regex", "key": "k"}, r"extraction_rules\[0\]\.type: unknown rule type 'regex'"),
-        ({"type": "label", "key": "k", "label": "x", "direction": "left"}, r"extraction_rules\[0\]\.direction: expected 'right' or 'below'"),
-        ({"type": "table", "name": "t"}, r"extraction_rules\[0\]: a table rule needs exactly one of 'range', 'start' or 'excel_table'"),
+        (
+            {"type": "label", "key": "k", "label": "x", "direction": "left"},
+            r"extraction_rules\[0\]\.direction: expected 'right' or 'below'",
+        ),
+        (
+            {"type": "table", "name": "t"},
+            r"extraction_rules\[0\]: a table rule needs exactly one of 'range', 'start' or 'excel_table'",
+        ),
         ({"type": "table", "name": "t", "range": "A1"}, r"extraction_rules\[0\]\.range: 'A1' is not a range"),
         ({"type": "cell", "key": "k", "cel": "B2"}, r"extraction_rules\[0\]: unknown field\(s\) 'cel'"),
     ],
@@ -147,6 +168,9 @@ def test_bad_payloads_are_refused_naming_the_field(payload: dict[str, Any], mess
 
 
 def test_a_data_url_is_accepted_as_base64() -> None:
-    payload = {"excel_base64": "data:application/octet-stream;base64," + b64(report_workbook()), "sheet_names": ["Other"]}
+    payload = {
+        "excel_base64": "data:application/octet-stream;base64," + b64(report_workbook()),
+        "sheet_names": ["Other"],
+    }
     validate(payload)
     assert extract(payload)["data"]["sheet_names"] == ["Other"]

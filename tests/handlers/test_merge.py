@@ -114,11 +114,17 @@ def test_the_data_can_come_from_an_excel_extract() -> None:
     excel = {
         "excel_base64": b64(report_workbook()),
         "sheet_names": ["Report"],
-        "config": {"sheets": {"Report": {"extraction_rules": [
-            {"type": "label", "key": "client", "label": "Client"},
-            {"type": "table", "name": "items", "range": "A6:C8"},
-            {"type": "table", "name": "sales", "excel_table": "Sales"},
-        ]}}},
+        "config": {
+            "sheets": {
+                "Report": {
+                    "extraction_rules": [
+                        {"type": "label", "key": "client", "label": "Client"},
+                        {"type": "table", "name": "items", "range": "A6:C8"},
+                        {"type": "table", "name": "sales", "excel_table": "Sales"},
+                    ]
+                }
+            }
+        },
     }
     data, deck = run(excel=excel, data={"key_value_pairs": {"total": 1}})
     assert deck.slides[0].shapes.title.text == "Report for ACME Ltd"

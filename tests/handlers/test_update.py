@@ -26,7 +26,9 @@ def run(updates: list[dict[str, Any]], **extra: Any) -> tuple[dict[str, Any], An
 
 
 def test_cells_are_written_keeping_style_number_format_and_everything_else() -> None:
-    data, book = run([{"sheet": "Data", "cell": "B2", "value": 42.5}, {"sheet": "Data", "cell": "A1", "value": "Label"}])
+    data, book = run(
+        [{"sheet": "Data", "cell": "B2", "value": 42.5}, {"sheet": "Data", "cell": "A1", "value": "Label"}]
+    )
     sheet = book["Data"]
     assert sheet["B2"].value == 42.5 and sheet["B2"].number_format == "#,##0.00"
     assert sheet["A1"].value == "Label" and sheet["A1"].font.bold
@@ -40,10 +42,12 @@ def test_cells_are_written_keeping_style_number_format_and_everything_else() -> 
 
 
 def test_text_starting_with_an_equals_sign_stays_text_and_formulas_are_explicit() -> None:
-    _, book = run([
-        {"sheet": "Data", "cell": "C1", "value": "=HYPERLINK(\"http://evil\")"},
-        {"sheet": "Data", "cell": "C2", "formula": "B2*2"},
-    ])
+    _, book = run(
+        [
+            {"sheet": "Data", "cell": "C1", "value": '=HYPERLINK("http://evil")'},
+            {"sheet": "Data", "cell": "C2", "formula": "B2*2"},
+        ]
+    )
     assert book["Data"]["C1"].data_type == "s"
     assert book["Data"]["C2"].value == "=B2*2"
 
@@ -106,5 +110,7 @@ def test_bad_updates_are_refused_naming_the_field(updates: list[Any], message: s
 
 
 def test_overwriting_needs_a_sharepoint_source() -> None:
-    with pytest.raises(PayloadError, match="output.overwrite_source: needs the file to come from 'sharepoint_excel_url'"):
+    with pytest.raises(
+        PayloadError, match=r"output\.overwrite_source: needs the file to come from 'sharepoint_excel_url'"
+    ):
         validate({"excel_base64": "AAAA", "updates": [{"create_sheet": "x"}], "output": {"overwrite_source": True}})
