@@ -63,29 +63,33 @@ async function runJob(endpoint, payload, pollMs, counters) {
 }
 
 async function throughput({ endpoint, payload = {}, clients = 32, seconds = 10, pollMs = 2, warmupSeconds = 1 }) {
+  // Jobs are counted by when they complete, inside a window that opens after a warm-up: a job
+  // that waited in the queue through the warm-up still counts when it completes in the window.
   const counters = { requests: 0, failed: 0, rejected: {} };
   const latencies = [];
-  let measuring = false;
+  const windowStart = performance.now() + warmupSeconds * 1000;
+  const windowEnd = windowStart + seconds * 1000;
   let jobs = 0;
-  const warmupEnd = performance.now() + warmupSeconds * 1000;
-  const end = warmupEnd + seconds * 1000;
-  let measureStart = 0;
+  let requestsAtStart = null;
+  let requestsAtEnd = null;
   async function client() {
-    while (performance.now() < end) {
-      if (!measuring && performance.now() >= warmupEnd) { measuring = true; measureStart = performance.now(); counters.requests = 0; }
-      const wasMeasuring = measuring;
+    while (performance.now() < windowEnd) {
       const latency = await runJob(endpoint, payload, pollMs, counters);
-      if (latency !== null && wasMeasuring) { latencies.push(latency); jobs++; }
+      const now = performance.now();
+      if (requestsAtStart === null && now >= windowStart) requestsAtStart = counters.requests;
+      if (latency !== null && now >= windowStart && now < windowEnd) { latencies.push(latency); jobs++; }
+      if (requestsAtEnd === null && now >= windowEnd) requestsAtEnd = counters.requests;
     }
   }
   await Promise.all(Array.from({ length: clients }, client));
-  const elapsed = (performance.now() - measureStart) / 1000;
-  return { scenario: "throughput", endpoint, clients, pollMs, seconds: Math.round(elapsed * 100) / 100,
-    jobs, jobs_per_second: Math.round((jobs / elapsed) * 10) / 10, requests_per_second: Math.round(counters.requests / elapsed),
+  const requests = (requestsAtEnd ?? counters.requests) - (requestsAtStart ?? 0);
+  return { scenario: "throughput", endpoint, clients, pollMs, seconds,
+    jobs, jobs_per_second: Math.round((jobs / seconds) * 10) / 10, requests_per_second: Math.round(requests / seconds),
+    requests_per_job: Math.round((requests / Math.max(1, jobs)) * 100) / 100,
     failed: counters.failed, rejected: counters.rejected, start_to_result: summary(latencies) };
 }
 
-async function statusUnderLoad({ clients = 8, seconds = 5, burnMs = 60000 }) {
+async function statusUnderLoad({ clients = 8, seconds = 5, burnMs = 60000, pollMs = 0 }) {
   // Occupy every worker with CPU work, then measure how fast status answers come back.
   const workers = JSON.parse((await request("GET", "/readyz")).body).workers;
   const burners = [];
@@ -103,11 +107,12 @@ async function statusUnderLoad({ clients = 8, seconds = 5, burnMs = 60000 }) {
       const t = performance.now();
       await request("GET", `/api/v1/jobs/${jobId}/status`);
       latencies.push(performance.now() - t);
+      if (pollMs > 0) await sleep(pollMs);
     }
   }
   await Promise.all(Array.from({ length: clients }, (_, i) => client(i)));
   for (const id of burners) await request("DELETE", `/api/v1/jobs/${id}`);
-  return { scenario: "status_while_workers_busy", workers_busy: busy, clients, requests: latencies.length,
+  return { scenario: "status_while_workers_busy", workers_busy: busy, clients, pollMs, requests: latencies.length,
     requests_per_second: Math.round(latencies.length / seconds), latency: summary(latencies) };
 }
 

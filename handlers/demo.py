@@ -38,7 +38,8 @@ def sleep(payload: dict[str, Any]) -> dict[str, Any]:
 def burn_cpu(payload: dict[str, Any]) -> dict[str, Any]:
     """Spin the CPU for `milliseconds` (a stand-in for parsing a big workbook)."""
     milliseconds = float(payload.get("milliseconds", 50))
-    report_progress(0, f"pid {os.getpid()} burning")
+    if payload.get("report_pid", True):
+        report_progress(0, f"pid {os.getpid()} burning")
     deadline = time.perf_counter() + milliseconds / 1000
     spins = 0
     while time.perf_counter() < deadline:

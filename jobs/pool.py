@@ -85,7 +85,7 @@ class WorkerProcess:
 class WorkerPool:
     """A fixed number of worker processes; a dead or killed one is replaced at once."""
 
-    def __init__(self, size: int, handler_modules: list[str], max_tasks_per_worker: int = 0) -> None:
+    def __init__(self, size: int, handler_modules: list[str], max_tasks_per_worker: int = 0, niceness: int = 0) -> None:
         # forkserver: workers fork from a small clean process that has the handler modules loaded,
         # not from this one, whose threads fork() would copy in an unknown state.
         self._context = multiprocessing.get_context("forkserver")
@@ -93,6 +93,7 @@ class WorkerPool:
         self._modules = handler_modules
         self.size = size
         self._max_tasks = max_tasks_per_worker
+        self._niceness = niceness
         self._manager: Any = None
         self._progress: Any = None
         self._pump: threading.Thread | None = None
@@ -119,7 +120,7 @@ class WorkerPool:
         parent_end, child_end = self._context.Pipe()
         process = self._context.Process(
             target=worker_main,
-            args=(child_end, self._progress, self._modules),
+            args=(child_end, self._progress, self._modules, self._niceness),
             daemon=True,
             name="docjobs-worker",
         )

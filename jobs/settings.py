@@ -48,6 +48,8 @@ class PoolSettings:
     workers: int = 0  # 0 means one per CPU
     # Recycling a worker now and then bounds the damage of handlers that leak memory.
     max_tasks_per_worker: int = 0  # 0 means never recycle
+    # Workers run at a lower CPU priority so the web process stays responsive while they compute.
+    niceness: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +261,8 @@ def _section_problems(settings: Settings) -> typing.Iterator[str]:
     yield from _server_problems(settings.server)
     if settings.pool.workers < 0 or settings.pool.max_tasks_per_worker < 0:
         yield "pool.workers and pool.max_tasks_per_worker must not be negative"
+    if not 0 <= settings.pool.niceness <= 19:
+        yield "pool.niceness must be between 0 and 19"
     yield from _job_problems(settings.jobs)
     for origin in settings.cors.allowed_origins:
         if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):

@@ -24,12 +24,16 @@ class _WorkerContext:
     sink: ProgressSink | None = None
 
 
-def initialize_worker(sink: ProgressSink, modules: list[str]) -> None:
-    """Pool initializer: keep the progress queue, ignore Ctrl-C, and import handler modules once."""
+def initialize_worker(sink: ProgressSink, modules: list[str], niceness: int = 0) -> None:
+    """Worker start-up: keep the progress queue, ignore Ctrl-C, lower priority, import handlers once."""
     # Ctrl-C in a terminal reaches the whole process group; the server decides what happens to
     # running jobs, so workers must not die on SIGINT on their own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WorkerContext.sink = sink
+    if niceness:
+        # Handlers burn CPU; the web process must still answer status polls at once. A nicer
+        # worker yields the CPU to it and loses nothing when the machine has cores to spare.
+        os.nice(niceness)
     for module in modules:
         importlib.import_module(module)
 
@@ -70,13 +74,13 @@ def ping() -> int:
     return os.getpid()
 
 
-def worker_main(conn: Connection, sink: ProgressSink, modules: list[str]) -> None:
+def worker_main(conn: Connection, sink: ProgressSink, modules: list[str], niceness: int = 0) -> None:
     """A worker process's whole life: run the tasks that arrive on `conn` one after the other.
 
     Each task is announced with a "started" message before its handler runs, so the server knows
     exactly when a job starts (and when its time limit begins), then answered with "done".
     """
-    initialize_worker(sink, modules)
+    initialize_worker(sink, modules, niceness)
     while True:
         try:
             message = conn.recv()
