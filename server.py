@@ -16,6 +16,7 @@ from aiohttp import web
 from jobs.api.cors import setup_cors
 from jobs.api.direct_routes import setup_direct_routes
 from jobs.api.errors import error_middleware
+from jobs.api.events_routes import setup_events_routes
 from jobs.api.health_routes import setup_health_routes
 from jobs.api.jobs_routes import setup_jobs_routes
 from jobs.api.keys import SETTINGS
@@ -39,6 +40,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[REGISTRY] = registry = EndpointRegistry(settings)
     setup_jobs_routes(app)
+    setup_events_routes(app)
     setup_health_routes(app)
     setup_direct_routes(app, registry)
     setup_cors(app, settings.cors)

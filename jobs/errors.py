@@ -93,6 +93,12 @@ class ClientLimitReached(DocjobsError):
     code = "too_many_jobs"
 
 
+class WatchLimitReached(ClientLimitReached):
+    """The client already holds the maximum number of long polls and event streams."""
+
+    code = "too_many_watches"
+
+
 class QueueFull(DocjobsError):
     """The pending queue is at its bound; try again later."""
 

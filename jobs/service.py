@@ -17,6 +17,7 @@ from jobs.errors import (
     ShuttingDown,
 )
 from jobs.estimates import DurationEstimator, Estimate
+from jobs.limits import ConcurrencyLimit
 from jobs.logs import log_event
 from jobs.model import Job, JobStatus, is_valid_job_id, new_job_id
 from jobs.notify import ChangeNotifier
@@ -58,6 +59,9 @@ class JobService:
         self.notifier = notifier
         self._clock = clock
         self.accepting = True
+        self.watches = ConcurrencyLimit(
+            "long polls or event streams", settings.jobs.max_watches_per_client, settings.jobs.max_watches
+        )
         self.finished_by_endpoint: Counter[tuple[str, str]] = Counter()
         runner.on_finished.append(self._count_finished)
 
@@ -157,6 +161,20 @@ class JobService:
             request_id=job.request_id,
         )
         return deleted
+
+    async def wait_for_change(self, job_id: str, seconds: float) -> Job:
+        """The job once its status, progress or message differs from now, or after `seconds`."""
+        job = await self.get(job_id)
+        if not job.status.is_active:
+            return job
+        before = (job.status, job.progress, job.message)
+        deadline = self._clock() + seconds
+        while (remaining := deadline - self._clock()) > 0:
+            await self.notifier.wait(job_id, remaining)
+            job = await self.get(job_id)
+            if (job.status, job.progress, job.message) != before:
+                break
+        return job
 
     async def wait_until_finished(self, job_id: str, timeout: float) -> Job | None:
         """Wait for a job to reach a final state; None when it disappeared."""

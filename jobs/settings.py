@@ -63,6 +63,9 @@ class JobSettings:
     per_client_limit: int = 10
     max_pending: int = 1000
     estimated_seconds: float = 30.0
+    # Long polls and event streams each hold a connection open; a few per client is plenty.
+    max_watches_per_client: int = 5
+    max_watches: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +296,8 @@ def _job_problems(jobs: JobSettings) -> typing.Iterator[str]:
         yield "jobs.result_grace_seconds must not be negative"
     if jobs.per_client_limit < 1 or jobs.max_pending < 1:
         yield "jobs.per_client_limit and jobs.max_pending must be at least 1"
+    if jobs.max_watches_per_client < 1 or jobs.max_watches < 1:
+        yield "jobs.max_watches_per_client and jobs.max_watches must be at least 1"
 
 
 def _endpoint_problems(endpoints: tuple[EndpointSettings, ...]) -> typing.Iterator[str]:

@@ -17,6 +17,8 @@ from jobs.stats import build_stats
 JOBS = "/api/v1/jobs"
 # Clients are told to poll at most this often, and at least this rarely, whatever the estimate.
 POLL_INTERVAL_RANGE = (1, 5)
+# Under the 60 s idle timeouts of common load balancers, with room to spare.
+MAX_WAIT_SECONDS = 30
 
 
 def setup_jobs_routes(app: web.Application) -> None:
@@ -62,8 +64,15 @@ async def start_job(request: web.Request) -> web.Response:
 
 
 async def job_status(request: web.Request) -> web.Response:
-    """GET /api/v1/jobs/{id}/status: status, progress and message."""
-    job = await request.app[SERVICE].get(request.match_info["job_id"])
+    """GET /api/v1/jobs/{id}/status[?wait=s]: status, progress and message; `wait` holds until a change."""
+    service = request.app[SERVICE]
+    job_id = request.match_info["job_id"]
+    wait = _wait_seconds(request)
+    if wait is None:
+        job = await service.get(job_id)
+    else:
+        with service.watches.hold(request[CLIENT]):
+            job = await service.wait_for_change(job_id, wait)
     headers = {"Retry-After": "1"} if job.status.is_active else {}
     return json_response({"success": True, **job.status_view()}, headers=headers)
 
@@ -106,6 +115,19 @@ async def delete_job(request: web.Request) -> web.Response:
 async def job_stats(request: web.Request) -> web.Response:
     """GET /api/v1/jobs/stats: counts by status and endpoint, durations, failures, memory."""
     return json_response({"success": True, "stats": await build_stats(request.app[SERVICE])})
+
+
+def _wait_seconds(request: web.Request) -> float | None:
+    raw = request.query.get("wait")
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= MAX_WAIT_SECONDS:
+        raise InvalidRequest(f"wait must be a number of seconds above 0 and at most {MAX_WAIT_SECONDS}")
+    return seconds
 
 
 def _now_iso() -> str:
