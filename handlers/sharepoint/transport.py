@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # workers throttled together do not come back together.
 _BACKOFF_START_SECONDS = 0.5
 _BACKOFF_CAP_SECONDS = 30.0
+# How long a failed call waits for its aborted connections to finish closing (see __aexit__).
+_SETTLE_SECONDS = 0.05
 
 
 class GuardedResolver(AbstractResolver):
@@ -132,6 +134,12 @@ class GraphTransport:
     ) -> None:
         if self._session is not None:
             await self._session.close()
+        if exc is not None:
+            # A connection dropped mid-response (timeout, size cap) closes with a TLS close_notify
+            # exchange. Giving the peer a moment to answer closes the socket now; otherwise the
+            # event loop ends first and the socket is only reclaimed, with a ResourceWarning, by
+            # the garbage collector.
+            await asyncio.sleep(_SETTLE_SECONDS)
 
     @property
     def graph_url(self) -> str:

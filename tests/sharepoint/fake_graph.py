@@ -12,6 +12,7 @@ or a `python server.py` subprocess started with `fake.env()`) can talk to it whi
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from collections.abc import Iterator
@@ -57,6 +58,7 @@ class FakeGraph:
         # Test knobs.
         self.redirect_downloads_to: str | None = None  # Location for content requests, e.g. off-list
         self.chunked_downloads = False  # stream content without Content-Length
+        self.graph_delay_seconds = 0.0  # sleep before answering Graph requests (timeouts)
         # What happened.
         self.requests: list[tuple[str, str]] = []  # (method, path)
         self.leaked_authorization: list[str] = []  # paths of pre-authenticated URLs that got a token
@@ -176,6 +178,7 @@ class FakeGraph:
         return None
 
     async def _graph(self, request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(self.graph_delay_seconds)
         if not self.login.is_valid(request.headers.get("Authorization", "")):
             return _graph_error(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
         tail = request.match_info["tail"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from dataclasses import replace
 
@@ -216,3 +217,28 @@ def test_no_token_secret_or_download_url_is_logged(
     for secret in (*fake_graph.login.issued, sharepoint_settings.client_secret, "tempauth"):
         assert secret not in caplog.text
     assert sharepoint_settings.client_secret not in repr(sharepoint_settings)
+
+
+def test_unreachable_graph_gives_up_with_a_connection_error(
+    fake_graph: FakeGraph, sharepoint_settings: SharePointSettings
+) -> None:
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = replace(sharepoint_settings, graph_base_url=f"https://127.0.0.1:{port}", retry_attempts=2)
+    item = fake_graph.drive.add_file("book.xlsx", WORKBOOK)
+
+    with pytest.raises(TransientFailure, match=r"Could not talk to Microsoft Graph \(ClientConnectorError\)"):
+        download(item.sharing_url, settings=settings)
+
+
+def test_slow_graph_hits_the_read_timeout(fake_graph: FakeGraph, sharepoint_settings: SharePointSettings) -> None:
+    settings = replace(sharepoint_settings, read_timeout_seconds=0.2, retry_attempts=1)
+    item = fake_graph.drive.add_file("book.xlsx", WORKBOOK)
+    fake_graph.graph_delay_seconds = 2
+
+    started = time.monotonic()
+    with pytest.raises(TransientFailure, match=r"did not answer in time \(connect timeout 5 s, read timeout 0.2 s\)"):
+        download(item.sharing_url, settings=settings)
+
+    assert time.monotonic() - started < 1.5
