@@ -89,7 +89,12 @@ class GraphRetry(RetryOptionsBase):
         if response.status not in RETRYABLE_STATUSES or self._remaining() <= 0:
             return True
         wait = retry_after_seconds(response)
-        return wait is not None and wait > self._remaining()
+        if wait is not None and wait > self._remaining():
+            return True
+        # aiohttp-retry drops a response it retries without releasing it; do it here so the
+        # connection goes back to the pool instead of waiting for the garbage collector.
+        response.release()
+        return False
 
     def _remaining(self) -> float:
         return self._deadline - time.monotonic()
@@ -200,7 +205,7 @@ class GraphTransport:
     @contextmanager
     def _network_errors(self, target: Target) -> Iterator[None]:
         """Map aiohttp's connection, TLS and timeout errors to TransientFailure with a plain message."""
-        where = f"while fetching the {target.kind}: {target}"
+        where = f"for the {target.kind}: {target}"
         try:
             yield
         except aiohttp.ClientSSLError as error:
