@@ -33,13 +33,24 @@ class DurationEstimator:
 
     def __init__(self) -> None:
         self._durations: dict[str, deque[float]] = {}
+        self._summaries: dict[str, dict[str, float]] = {}  # computed on demand, dropped on each record
 
     def record(self, endpoint: str, seconds: float) -> None:
         """Remember how long one successful job of this endpoint ran."""
         self._durations.setdefault(endpoint, deque(maxlen=SAMPLES_KEPT)).append(max(0.0, seconds))
+        self._summaries.pop(endpoint, None)
 
     def percentiles(self, endpoint: str) -> dict[str, float] | None:
         """p50/p90/p99 of recent durations, or None with no samples yet."""
+        summary = self._summaries.get(endpoint)
+        if summary is None:
+            summary = self._summarize(endpoint)
+            if summary is None:
+                return None
+            self._summaries[endpoint] = summary
+        return summary
+
+    def _summarize(self, endpoint: str) -> dict[str, float] | None:
         samples = sorted(self._durations.get(endpoint, ()))
         if not samples:
             return None

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, datetime
 from typing import Any
+
+from jobs.model import isoformat
 
 EVENTS_LOGGER = "docjobs.events"
 
@@ -16,7 +17,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
+            "time": isoformat(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "event": record.getMessage(),
@@ -38,8 +39,10 @@ def configure_logging(level: str) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
+_events = logging.getLogger(EVENTS_LOGGER)
+
+
 def log_event(event: str, *, level: int = logging.INFO, **fields: Any) -> None:
     """Log one lifecycle event with its fields (job id, endpoint, client, duration...)."""
-    logger = logging.getLogger(EVENTS_LOGGER)
-    if logger.isEnabledFor(level):
-        logger.log(level, event, extra={"fields": fields})
+    if _events.isEnabledFor(level):
+        _events.log(level, event, extra={"fields": fields})

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 # job_<unix ms>_<uuid4 hex>: sortable by creation time, unguessable, and safe in paths and keys.
@@ -44,8 +45,14 @@ def isoformat(timestamp: float | None) -> str | None:
     """Epoch seconds as ISO 8601 UTC with milliseconds and a `Z`, as the design shows."""
     if timestamp is None:
         return None
-    moment = datetime.fromtimestamp(timestamp, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    millis = int(timestamp * 1000)
+    return f"{_second_prefix(millis // 1000)}.{millis % 1000:03d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _second_prefix(seconds: int) -> str:
+    # Status polls format the same few seconds over and over: the date part is worth caching.
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @dataclass(slots=True)
