@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from jobs.api.keys import SERVICE
 from tests.conftest import ServiceFactory, body, start_job, status_of, wait_for
 
 Client = TestClient[Any, Any]
@@ -90,8 +91,10 @@ async def test_a_client_may_hold_only_a_few_long_polls_at_once(start_service: Se
     client = await start_service(jobs={"max_watches_per_client": 2})
     job_id = await start_job(client, "/api/v1/demo/sleep", {"seconds": 10, "steps": 1})
     await wait_for(client, job_id, lambda s: s["message"].startswith("pid "))
-    held = [asyncio.create_task(client.get(f"/api/v1/jobs/{job_id}/status?wait=2")) for _ in range(2)]
-    await asyncio.sleep(0.3)
+    held = [asyncio.create_task(client.get(f"/api/v1/jobs/{job_id}/status?wait=5")) for _ in range(2)]
+    watches = client.server.app[SERVICE].watches
+    while watches.in_use < 2:
+        await asyncio.sleep(0.01)
     third = await client.get(f"/api/v1/jobs/{job_id}/status?wait=2")
     assert third.status == 429
     assert (await third.json())["error"] == "too_many_watches"
