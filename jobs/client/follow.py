@@ -101,7 +101,9 @@ class Follower:
         if not self._long_poll:
             return None
         remaining = self._watch.remaining()
-        seconds = self._policy.long_poll_seconds if remaining is None else min(self._policy.long_poll_seconds, remaining - 1)
+        seconds = (
+            self._policy.long_poll_seconds if remaining is None else min(self._policy.long_poll_seconds, remaining - 1)
+        )
         # Under a second to go, a plain poll is as good.
         return float(int(seconds)) if seconds >= 1 else None
 
