@@ -43,15 +43,15 @@ function summary(latencies) {
 }
 
 // One job the way the design's client runs it: start, poll until not pending/running, fetch the result.
-async function runJob(endpoint, payload, pollMs, counters) {
+async function runJob(endpoint, payload, pollMs, counters, longPoll = false) {
   const began = performance.now();
   const started = await request("POST", "/api/v1/jobs/start", { endpoint, payload });
   counters.requests++;
   if (started.status !== 202) { counters.rejected[started.status] = (counters.rejected[started.status] || 0) + 1; return null; }
   const { jobId } = JSON.parse(started.body);
   for (;;) {
-    if (pollMs > 0) await sleep(pollMs);
-    const st = await request("GET", `/api/v1/jobs/${jobId}/status`);
+    if (pollMs > 0 && !longPoll) await sleep(pollMs);
+    const st = await request("GET", `/api/v1/jobs/${jobId}/status${longPoll ? "?wait=5" : ""}`);
     counters.requests++;
     const status = JSON.parse(st.body).status;
     if (status !== "pending" && status !== "running") break;
@@ -116,12 +116,12 @@ async function statusUnderLoad({ clients = 8, seconds = 5, burnMs = 60000, pollM
     requests_per_second: Math.round(latencies.length / seconds), latency: summary(latencies) };
 }
 
-async function singleClientLatency({ endpoint = "/api/v1/demo/echo", jobs = 500, pollMs = 2 }) {
+async function singleClientLatency({ endpoint = "/api/v1/demo/echo", jobs = 500, pollMs = 2, longPoll = false }) {
   const counters = { requests: 0, failed: 0, rejected: {} };
   const latencies = [];
-  for (let i = 0; i < 20; i++) await runJob(endpoint, {}, pollMs, counters);
-  for (let i = 0; i < jobs; i++) latencies.push(await runJob(endpoint, {}, pollMs, counters));
-  return { scenario: "start_to_result_single_client", endpoint, pollMs, failed: counters.failed, start_to_result: summary(latencies) };
+  for (let i = 0; i < 20; i++) await runJob(endpoint, {}, pollMs, counters, longPoll);
+  for (let i = 0; i < jobs; i++) latencies.push(await runJob(endpoint, {}, pollMs, counters, longPoll));
+  return { scenario: "start_to_result_single_client", endpoint, pollMs, longPoll, failed: counters.failed, start_to_result: summary(latencies) };
 }
 
 const scenarios = { throughput, statusUnderLoad, singleClientLatency };
