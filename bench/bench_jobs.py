@@ -6,6 +6,8 @@ Starts `server.py` on a free loopback port with two workers, then drives it with
 1. no-op jobs, 32 clients polling every 2 ms: jobs/s and start-to-result latency;
 2. 50 ms CPU jobs, 32 clients polling every 10 ms: jobs/s (ideal with 2 workers: 40);
 3. status requests while both workers burn CPU: p50/p99 latency, for 1 and 4 closed-loop clients;
+4. one client polling every 2 ms: start-to-result latency of a no-op job;
+5. the same with a long poll (`status?wait=5`) instead of the 2 ms sleep.
 
 Usage: .venv/bin/python bench/bench_jobs.py [--seconds 10] [--workers 2] [--json out.json]
 """
@@ -25,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.process import run_server  # noqa: E402 - the same launcher the tests use
+from tests.process import free_port, run_server  # noqa: E402 - the same launcher the tests use
 
 CONFIG = """
 [server]
@@ -46,7 +48,10 @@ def loadgen(url: str, scenario: str, options: dict[str, Any]) -> dict[str, Any]:
     """Run one load-generator scenario and return its JSON report."""
     done = subprocess.run(
         ["node", str(ROOT / "bench" / "loadgen.mjs"), url, scenario, json.dumps(options)],
-        capture_output=True, text=True, check=True, timeout=600,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
     )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -62,17 +67,25 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.toml"
         config.write_text(CONFIG.format(workers=args.workers))
-        with run_server(Path(tmp), args=["--config", str(config), "--port", str(port := _port())], port=port) as srv:
+        port = free_port()
+        with run_server(Path(tmp), args=["--config", str(config), "--port", str(port)], port=port) as srv:
             s = args.seconds
             results.append(loadgen(srv.url, "throughput", {"endpoint": "/api/v1/demo/echo", "seconds": s}))
-            results.append(loadgen(srv.url, "throughput", {
-                "endpoint": "/api/v1/demo/cpu", "payload": {"milliseconds": 50}, "seconds": s, "pollMs": 10}))
+            results.append(
+                loadgen(
+                    srv.url,
+                    "throughput",
+                    {"endpoint": "/api/v1/demo/cpu", "payload": {"milliseconds": 50}, "seconds": s, "pollMs": 10},
+                )
+            )
             for clients in (1, 4):
                 results.append(loadgen(srv.url, "statusUnderLoad", {"clients": clients, "seconds": min(s, 5)}))
             results.append(loadgen(srv.url, "singleClientLatency", {"jobs": 1000, "pollMs": 2}))
             results.append(loadgen(srv.url, "singleClientLatency", {"jobs": 1000, "longPoll": True}))
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"{args.workers} workers, memory store")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{args.workers} workers, memory store"
+    )
     for r in results:
         print(_line(r))
     if args.json:
@@ -80,27 +93,27 @@ def main() -> int:
     return 0
 
 
-def _port() -> int:
-    from tests.process import free_port
-
-    return free_port()
-
-
 def _line(r: dict[str, Any]) -> str:
     if r["scenario"] == "throughput":
         lat = r["start_to_result"]
-        return (f"{r['endpoint']:<20} {r['clients']} clients, poll {r['pollMs']} ms: {r['jobs_per_second']:>7} jobs/s "
-                f"({r['requests_per_second']} req/s, {r['requests_per_job']} req/job, failed {r['failed']}); "
-                f"start-to-result p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms")
+        return (
+            f"{r['endpoint']:<20} {r['clients']} clients, poll {r['pollMs']} ms: {r['jobs_per_second']:>7} jobs/s "
+            f"({r['requests_per_second']} req/s, {r['requests_per_job']} req/job, failed {r['failed']}); "
+            f"start-to-result p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms"
+        )
     if r["scenario"] == "status_while_workers_busy":
         lat = r["latency"]
-        return (f"status while {r['workers_busy']['busy']}/{r['workers_busy']['total']} workers burn CPU, "
-                f"{r['clients']} client(s): p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms "
-                f"({r['requests_per_second']} req/s)")
+        return (
+            f"status while {r['workers_busy']['busy']}/{r['workers_busy']['total']} workers burn CPU, "
+            f"{r['clients']} client(s): p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms "
+            f"({r['requests_per_second']} req/s)"
+        )
     lat = r["start_to_result"]
     how = "long-polling (status?wait=5)" if r.get("longPoll") else f"polling every {r['pollMs']} ms"
-    return (f"single client {how}, no-op job: start-to-result "
-            f"p50 {lat['p50_ms']} ms, p90 {lat['p90_ms']} ms, p99 {lat['p99_ms']} ms")
+    return (
+        f"single client {how}, no-op job: start-to-result "
+        f"p50 {lat['p50_ms']} ms, p90 {lat['p90_ms']} ms, p99 {lat['p99_ms']} ms"
+    )
 
 
 if __name__ == "__main__":
