@@ -62,6 +62,8 @@ class JobRunner:
         self._dispatcher: asyncio.Task[None] | None = None
         self._dispatching = True
         self._background: set[asyncio.Task[None]] = set()
+        # Observers (metrics, dashboards): called on the event loop, must not block.
+        self.on_started: list[Callable[[Job], None]] = []
         self.on_finished: list[Callable[[Job], None]] = []
         self.on_progress: list[Callable[[Job], None]] = []
 
@@ -144,6 +146,8 @@ class JobRunner:
         job = await self._store.mark_running(task.job.id, task.started_at or self._clock())
         if job is None:
             return
+        for callback in self.on_started:
+            callback(job)
         log_event(
             "job.running",
             job_id=job.id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,9 @@ class JobService:
             "long polls or event streams", settings.jobs.max_watches_per_client, settings.jobs.max_watches
         )
         self.finished_by_endpoint: Counter[tuple[str, str]] = Counter()
+        # Observers (metrics): called on the event loop, must not block.
+        self.on_created: list[Callable[[Job], None]] = []
+        self.on_sweep: list[Callable[[dict[str, int]], None]] = []
         runner.on_finished.append(self._count_finished)
 
     def _count_finished(self, job: Job) -> None:
@@ -94,6 +98,8 @@ class JobService:
         self.runner.wake()
         ahead = max(0, await self.store.pending_count() - 1 - self.free_workers())
         estimate = self.estimator.estimate(endpoint.path, endpoint.estimated_seconds, ahead, self.runner.total_workers)
+        for callback in self.on_created:
+            callback(job)
         log_event("job.created", job_id=job.id, endpoint=job.endpoint, client=client, request_id=request_id)
         return StartedJob(job, estimate)
 
@@ -200,5 +206,7 @@ class JobService:
             "removed_delivered": report.removed_delivered,
             "expired_pending": len(report.expired_pending),
         }
+        for callback in self.on_sweep:
+            callback(summary)
         log_event("cleanup.sweep", **summary)
         return summary
