@@ -57,3 +57,12 @@ def crash(payload: dict[str, Any]) -> dict[str, Any]:
     report_progress(5, f"pid {os.getpid()} about to crash")
     time.sleep(float(payload.get("delay", 0.05)))
     os._exit(int(payload.get("exit_code", 70)))
+
+
+def hog_memory(payload: dict[str, Any]) -> dict[str, Any]:
+    """Allocate `megabytes` of memory and hold it (a stand-in for a workbook too big to parse)."""
+    chunks = [bytearray(1024 * 1024) for _ in range(int(payload.get("megabytes", 100)))]
+    for chunk in chunks:
+        chunk[::4096] = b"x" * len(chunk[::4096])  # touch every page so it is really resident
+    time.sleep(float(payload.get("hold_seconds", 1)))
+    return {"success": True, "message": "Held memory", "data": {"megabytes": len(chunks)}}

@@ -105,6 +105,12 @@ class QueueFull(DocjobsError):
     code = "queue_full"
 
 
+class StoreFull(DocjobsError):
+    """The results held in the store are over their budget; cleanup will make room."""
+
+    code = "store_full"
+
+
 class ShuttingDown(DocjobsError):
     """The service is shutting down and takes no new work."""
 

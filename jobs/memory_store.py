@@ -21,6 +21,7 @@ class MemoryJobStore:
         self._pending: OrderedDict[str, None] = OrderedDict()  # insertion order is queue order
         self._claimed: set[str] = set()  # taken off the queue by a runner, not started yet: still pending
         self._active_by_client: Counter[str] = Counter()
+        self._result_bytes = 0  # results are ASCII JSON (json.dumps escapes the rest): characters are bytes
 
     async def add(self, job: Job, admission: Admission) -> None:
         if self._active_by_client[job.client] >= admission.per_client_limit:
@@ -87,6 +88,7 @@ class MemoryJobStore:
         job.message = message
         job.finished_at = job.updated_at = now
         job.result_json = result_json
+        self._result_bytes += len(result_json or "")
         job.error = error
         if status is JobStatus.COMPLETED:
             job.progress = 100
@@ -101,6 +103,7 @@ class MemoryJobStore:
         job = self._jobs.pop(job_id, None)
         if job is not None:
             self._release(job)
+            self._result_bytes -= len(job.result_json or "")
         return job
 
     async def list(self, status: JobStatus | None = None) -> list[Job]:
@@ -111,13 +114,14 @@ class MemoryJobStore:
     async def counts(self) -> Counts:
         by_status: Counter[str] = Counter()
         by_endpoint: Counter[str] = Counter()
-        result_bytes = 0
         for job in self._jobs.values():
-            result_bytes += len(job.result_json or "")
             if job.delivered_at is None:
                 by_status[job.status.value] += 1
                 by_endpoint[job.endpoint] += 1
-        return Counts(dict(by_status), dict(by_endpoint), result_bytes)
+        return Counts(dict(by_status), dict(by_endpoint), self._result_bytes)
+
+    async def result_bytes(self) -> int:
+        return self._result_bytes
 
     async def pending_count(self) -> int:
         return len(self._pending) + len(self._claimed)
@@ -140,6 +144,7 @@ class MemoryJobStore:
         self._pending.clear()
         self._claimed.clear()
         self._active_by_client.clear()
+        self._result_bytes = 0
 
     def _release(self, job: Job) -> None:
         if job.status.is_active:

@@ -23,12 +23,15 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, Literal, Protocol
 
+import psutil
+
 from jobs.model import Job
+from jobs.settings import PoolSettings
 from jobs.worker import Outcome, worker_main
 
 log = logging.getLogger("docjobs.pool")
 ProgressCallback = Callable[[str, int, "str | None"], None]
-EndKind = Literal["ok", "error", "timeout", "died"]
+EndKind = Literal["ok", "error", "timeout", "died", "memory"]
 
 # A worker holds at most this many tasks: the running one and, for short jobs, the next one, so
 # that it never sits idle waiting for the event loop to hand it work.
@@ -43,7 +46,7 @@ class Task:
     handler_ref: str
     started_at: float | None = None
     cancelled: bool = False
-    kill_reason: Literal["timeout", "cancelled"] | None = None
+    kill_reason: Literal["timeout", "cancelled", "memory"] | None = None
     timer: asyncio.TimerHandle | None = None
     worker_pid: int | None = None
 
@@ -75,6 +78,7 @@ class WorkerProcess:
     conn: Connection
     tasks: deque[Task] = field(default_factory=deque)
     exited: bool = False
+    kill_detail: str = ""
 
     @property
     def pid(self) -> int:
@@ -85,15 +89,16 @@ class WorkerProcess:
 class WorkerPool:
     """A fixed number of worker processes; a dead or killed one is replaced at once."""
 
-    def __init__(self, size: int, handler_modules: list[str], max_tasks_per_worker: int = 0, niceness: int = 0) -> None:
+    def __init__(self, size: int, handler_modules: list[str], options: PoolSettings, max_result_bytes: int = 0) -> None:
         # forkserver: workers fork from a small clean process that has the handler modules loaded,
         # not from this one, whose threads fork() would copy in an unknown state.
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(["jobs.worker", *handler_modules])
         self._modules = handler_modules
         self.size = size
-        self._max_tasks = max_tasks_per_worker
-        self._niceness = niceness
+        self._options = options
+        self._max_result_bytes = max_result_bytes
+        self._memory_watch: asyncio.Task[None] | None = None
         self._manager: Any = None
         self._progress: Any = None
         self._pump: threading.Thread | None = None
@@ -115,12 +120,14 @@ class WorkerPool:
         workers = await asyncio.gather(*(asyncio.to_thread(self._launch) for _ in range(self.size)))
         for worker in workers:
             self._attach(worker)
+        if self._options.max_worker_rss_bytes:
+            self._memory_watch = asyncio.create_task(self._watch_memory(), name="docjobs-memory-watch")
 
     def _launch(self) -> WorkerProcess:
         parent_end, child_end = self._context.Pipe()
         process = self._context.Process(
             target=worker_main,
-            args=(child_end, self._progress, self._modules, self._niceness),
+            args=(child_end, self._progress, self._modules, self._options.niceness, self._max_result_bytes),
             daemon=True,
             name="docjobs-worker",
         )
@@ -210,7 +217,8 @@ class WorkerPool:
         if not task.cancelled:
             self._listener.task_ended(task, TaskEnd(outcome[0], outcome[1], outcome[2]))  # type: ignore[arg-type]
         self._served[worker.pid] = self._served.get(worker.pid, 0) + 1
-        if self._max_tasks and self._served[worker.pid] >= self._max_tasks and not worker.tasks:
+        max_tasks = self._options.max_tasks_per_worker
+        if max_tasks and self._served[worker.pid] >= max_tasks and not worker.tasks:
             self._kill(worker)  # recycled: bounds the damage of handlers that leak memory
         self._listener.capacity_freed()
 
@@ -240,13 +248,28 @@ class WorkerPool:
             if task.started_at is None and not task.cancelled:
                 self._listener.task_returned(task)  # never began: safe to run elsewhere
             elif not task.cancelled or task.kill_reason == "timeout":
-                kind: EndKind = "timeout" if task.kill_reason == "timeout" else "died"
-                self._listener.task_ended(task, TaskEnd(kind, exitcode=exitcode))
+                kind: EndKind = task.kill_reason if task.kill_reason in ("timeout", "memory") else "died"
+                self._listener.task_ended(task, TaskEnd(kind, detail=worker.kill_detail, exitcode=exitcode))
         worker.tasks.clear()
         if not self._closing:
             respawn = asyncio.ensure_future(self._replace())
             self._respawning.add(respawn)
             respawn.add_done_callback(self._respawning.discard)
+
+    async def _watch_memory(self) -> None:
+        """Kill any worker whose resident memory passes the limit; its running job fails saying so."""
+        limit = self._options.max_worker_rss_bytes
+        while True:
+            await asyncio.sleep(self._options.memory_check_interval_seconds)
+            for worker in list(self._workers):
+                rss = _rss(worker.pid)
+                if rss is None or rss <= limit or worker.exited:
+                    continue
+                worker.kill_detail = f"{rss / 1048576:.1f} MiB used, limit {limit / 1048576:.1f} MiB"
+                if worker.tasks and worker.tasks[0].started_at is not None:
+                    worker.tasks[0].kill_reason = "memory"
+                log.warning("worker %d over its memory limit (%s); stopping it", worker.pid, worker.kill_detail)
+                self._kill(worker)
 
     async def _replace(self) -> None:
         assert self._listener is not None
@@ -266,6 +289,8 @@ class WorkerPool:
     async def close(self) -> None:
         """Kill every worker, then stop the progress thread and the Manager."""
         self._closing = True
+        if self._memory_watch is not None:
+            self._memory_watch.cancel()
         for task in list(self._respawning):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -288,3 +313,11 @@ class WorkerPool:
             worker.process.join(timeout=5)
             worker.conn.close()
         self._workers.clear()
+
+
+def _rss(pid: int) -> int | None:
+    try:
+        rss: int = psutil.Process(pid).memory_info().rss
+    except psutil.Error:
+        return None
+    return rss

@@ -274,6 +274,13 @@ def _final_state(job: Job, end: TaskEnd) -> FinalState:
         return FinalState(JobStatus.COMPLETED, "Job completed successfully", result_json=end.value)
     if end.kind == "error":
         return FinalState(JobStatus.FAILED, f"Job failed: {end.detail}", error=end.detail)
+    if end.kind == "memory":
+        return FinalState(
+            JobStatus.FAILED,
+            f"Job failed: the worker process went over its memory limit ({end.detail}; "
+            "pool.max_worker_rss_bytes) and was stopped",
+            error="worker memory limit",
+        )
     if end.kind == "timeout":
         return FinalState(
             JobStatus.EXPIRED,

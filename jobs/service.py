@@ -16,6 +16,7 @@ from jobs.errors import (
     JobNotFound,
     JobNotReady,
     ShuttingDown,
+    StoreFull,
 )
 from jobs.estimates import DurationEstimator, Estimate
 from jobs.limits import ConcurrencyLimit
@@ -79,6 +80,7 @@ class JobService:
         if not self.accepting:
             raise ShuttingDown("the service is shutting down; try another instance or retry shortly", retry_after=5)
         endpoint = self.registry.get(endpoint_path)
+        await self._check_store_budget()
         if payload_size > VALIDATE_INLINE_MAX_BYTES:
             await asyncio.to_thread(endpoint.validate, payload)
         else:
@@ -102,6 +104,16 @@ class JobService:
             callback(job)
         log_event("job.created", job_id=job.id, endpoint=job.endpoint, client=client, request_id=request_id)
         return StartedJob(job, estimate)
+
+    async def _check_store_budget(self) -> None:
+        budget = self.settings.jobs.max_stored_result_bytes
+        held = await self.store.result_bytes()
+        if held >= budget:
+            raise StoreFull(
+                f"the service holds {held / 1048576:.1f} MiB of results, its budget "
+                f"(jobs.max_stored_result_bytes); fetch finished results or retry after cleanup",
+                retry_after=max(1, int(self.settings.jobs.cleanup_interval_seconds)),
+            )
 
     def free_workers(self) -> int:
         """Worker slots not running a job right now."""

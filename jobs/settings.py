@@ -50,6 +50,9 @@ class PoolSettings:
     max_tasks_per_worker: int = 0  # 0 means never recycle
     # Workers run at a lower CPU priority so the web process stays responsive while they compute.
     niceness: int = 5
+    # A worker above this resident memory is killed and its job fails; 0 means no limit.
+    max_worker_rss_bytes: int = 0
+    memory_check_interval_seconds: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,10 @@ class JobSettings:
     per_client_limit: int = 10
     max_pending: int = 1000
     estimated_seconds: float = 30.0
+    # A bigger result fails its job instead of being stored: 64 MiB of JSON is far past any deck.
+    max_result_bytes: int = 64 * 1024 * 1024
+    # New jobs get 503 while the results held (not yet delivered or cleaned up) exceed this.
+    max_stored_result_bytes: int = 512 * 1024 * 1024
     # Long polls and event streams each hold a connection open; a few per client is plenty.
     max_watches_per_client: int = 5
     max_watches: int = 1000
@@ -266,6 +273,8 @@ def _section_problems(settings: Settings) -> typing.Iterator[str]:
         yield "pool.workers and pool.max_tasks_per_worker must not be negative"
     if not 0 <= settings.pool.niceness <= 19:
         yield "pool.niceness must be between 0 and 19"
+    if settings.pool.max_worker_rss_bytes < 0 or settings.pool.memory_check_interval_seconds <= 0:
+        yield "pool.max_worker_rss_bytes must not be negative; pool.memory_check_interval_seconds must be positive"
     yield from _job_problems(settings.jobs)
     for origin in settings.cors.allowed_origins:
         if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
@@ -296,6 +305,8 @@ def _job_problems(jobs: JobSettings) -> typing.Iterator[str]:
         yield "jobs.result_grace_seconds must not be negative"
     if jobs.per_client_limit < 1 or jobs.max_pending < 1:
         yield "jobs.per_client_limit and jobs.max_pending must be at least 1"
+    if jobs.max_result_bytes < 1 or jobs.max_stored_result_bytes < 1:
+        yield "jobs.max_result_bytes and jobs.max_stored_result_bytes must be at least 1"
     if jobs.max_watches_per_client < 1 or jobs.max_watches < 1:
         yield "jobs.max_watches_per_client and jobs.max_watches must be at least 1"
 

@@ -76,6 +76,9 @@ class JobStore(Protocol):
     async def counts(self) -> Counts:
         """How many jobs there are, by status and endpoint."""
 
+    async def result_bytes(self) -> int:
+        """Bytes of results held (delivered ones included until they are deleted)."""
+
     async def pending_count(self) -> int:
         """How many jobs wait for a worker."""
 

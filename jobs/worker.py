@@ -53,7 +53,7 @@ def _call(handler_ref: str, job_id: str, payload: dict[str, Any]) -> Any:
         return handler(payload)
 
 
-def run_handler(handler_ref: str, job_id: str, payload: dict[str, Any]) -> Outcome:
+def run_handler(handler_ref: str, job_id: str, payload: dict[str, Any], max_result_bytes: int = 0) -> Outcome:
     """Run one handler call and return its JSON-encoded result, or its error."""
     try:
         result = _call(handler_ref, job_id, payload)
@@ -66,7 +66,18 @@ def run_handler(handler_ref: str, job_id: str, payload: dict[str, Any]) -> Outco
         text = json.dumps(result, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         return ("error", type(exc).__name__, f"the handler's result is not valid JSON: {exc}")
+    if max_result_bytes and len(text) > max_result_bytes:
+        return (
+            "error",
+            "ResultTooLarge",
+            f"the result is {_mib(len(text))} of JSON, over the configured "
+            f"limit of {_mib(max_result_bytes)} (jobs.max_result_bytes)",
+        )
     return ("ok", text, "")
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1048576:.1f} MiB"
 
 
 def ping() -> int:
@@ -74,7 +85,9 @@ def ping() -> int:
     return os.getpid()
 
 
-def worker_main(conn: Connection, sink: ProgressSink, modules: list[str], niceness: int = 0) -> None:
+def worker_main(
+    conn: Connection, sink: ProgressSink, modules: list[str], niceness: int = 0, max_result_bytes: int = 0
+) -> None:
     """A worker process's whole life: run the tasks that arrive on `conn` one after the other.
 
     Each task is announced with a "started" message before its handler runs, so the server knows
@@ -90,4 +103,4 @@ def worker_main(conn: Connection, sink: ProgressSink, modules: list[str], nicene
             return
         task_id, handler_ref, job_id, payload = message
         conn.send(("started", task_id, time.time()))
-        conn.send(("done", task_id, run_handler(handler_ref, job_id, payload)))
+        conn.send(("done", task_id, run_handler(handler_ref, job_id, payload, max_result_bytes)))

@@ -27,9 +27,7 @@ async def job_system(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: start the pool, the store, the dispatcher and the cleanup loop; stop them after."""
     settings = app[SETTINGS]
     registry = app[REGISTRY]
-    pool = WorkerPool(
-        settings.worker_count, registry.handler_modules(), settings.pool.max_tasks_per_worker, settings.pool.niceness
-    )
+    pool = WorkerPool(settings.worker_count, registry.handler_modules(), settings.pool, settings.jobs.max_result_bytes)
     store = MemoryJobStore()
     notifier = ChangeNotifier()
     estimator = DurationEstimator()
