@@ -10,7 +10,16 @@
 //   DOCJOBS_MODE         "wait" (default) or "async": answer 202 with the job id at once
 //   DOCJOBS_STATUS_PATH  where the status function is served (default /.netlify/functions/docjobs-status)
 
-import { DEFAULTS, DocjobsError, DocjobsTimeoutError, JOB_ID_PATTERN, getResult, getStatus, runJob, startJob } from './docjobs.mjs';
+import {
+  DEFAULTS,
+  DocjobsError,
+  DocjobsTimeoutError,
+  JOB_ID_PATTERN,
+  getResult,
+  getStatus,
+  runJob,
+  startJob,
+} from './docjobs.mjs';
 
 const DEFAULT_ENDPOINTS = ['/api/v1/extract', '/api/v1/merge', '/api/v1/update'];
 // A status request from the browser may be held this long at most, well inside the function's limit.

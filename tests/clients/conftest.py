@@ -3,38 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.process import free_port, run_server
-
-CONFIG = """
-[server]
-shutdown_grace_seconds = 1
-use_uvloop = false
-
-[pool]
-workers = 2
-
-[jobs]
-per_client_limit = {limit}
-timeout_seconds = 30
-
-[endpoints]
-"/api/v1/demo/echo" = {{ handler = "handlers.demo:echo", estimated_seconds = 1 }}
-"/api/v1/demo/sleep" = {{ handler = "handlers.demo:sleep", validator = "handlers.demo:validate_sleep" }}
-"/api/v1/demo/fail" = {{ handler = "handlers.demo:fail", estimated_seconds = 1 }}
-"""
-
-
-def serve(folder: Path, limit: int = 10) -> Iterator[str]:
-    """Run the service with the demo endpoints and `limit` jobs per client; yield its URL."""
-    config = folder / "config.toml"
-    config.write_text(CONFIG.format(limit=limit), encoding="utf-8")
-    port = free_port()
-    with run_server(folder, args=["--config", str(config), "--port", str(port)], port=port) as server:
-        yield server.url
+from tests.clients.service import serve
 
 
 @pytest.fixture(scope="module")

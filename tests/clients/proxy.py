@@ -22,15 +22,26 @@ class Proxy:
 
 
 @asynccontextmanager
-async def start_proxy(target: str, drop_first: str | None = None) -> AsyncIterator[Proxy]:
-    """Forward everything to `target`; the first request whose path ends with `drop_first` is sent on,
-    its answer read in full, and then the client's connection is reset instead of answering."""
+async def start_proxy(
+    target: str, drop_first: str | None = None, unavailable_first: str | None = None
+) -> AsyncIterator[Proxy]:
+    """Forward everything to `target`, except:
+
+    - the first request whose path ends with `drop_first` is sent on, its answer read in full, and
+      then the client's connection is reset instead of answering;
+    - the first request whose path ends with `unavailable_first` gets a 503 with Retry-After: 1.
+    """
     proxy = Proxy()
     pending_drop = [drop_first] if drop_first else []
+    pending_503 = [unavailable_first] if unavailable_first else []
 
     async def forward(request: web.Request) -> web.StreamResponse:
         proxy.seen.append(request.path_qs)
         proxy.authorizations.add(request.headers.get("Authorization"))
+        if pending_503 and request.path.endswith(pending_503[0]):
+            pending_503.clear()
+            body = {"success": False, "error": "queue_full", "message": "busy, try again"}
+            return web.json_response(body, status=503, headers={"Retry-After": "1"})
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         async with session.request(
             request.method, f"{target}{request.path_qs}", headers=headers, data=await request.read()

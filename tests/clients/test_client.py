@@ -129,6 +129,16 @@ async def test_a_dropped_result_answer_is_fetched_again_with_the_api_key(service
     assert proxy.authorizations == {"Bearer secret-key"}
 
 
+async def test_a_503_on_a_status_request_is_retried_after_its_retry_after(service_url: str) -> None:
+    async with start_proxy(service_url, unavailable_first="/status") as proxy, DocjobsClient(proxy.url) as client:
+        started = await client.start("/api/v1/demo/echo", {})
+        began = time.monotonic()
+        status = await client.status(started.job_id)
+    assert status.job_id == started.job_id
+    assert time.monotonic() - began >= 0.9, "Retry-After: 1 was honoured"
+    assert len([p for p in proxy.seen if p.endswith("/status")]) == 2
+
+
 async def test_an_unreachable_service_is_connection_failed() -> None:
     async with DocjobsClient(f"http://127.0.0.1:{free_port()}", attempts=2) as client:
         with pytest.raises(ConnectionFailed) as failed:

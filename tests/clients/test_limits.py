@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from jobs.client import DocjobsClient, TooManyJobs
-from tests.clients.conftest import serve
+from tests.clients.service import serve
 
 
 @pytest.fixture(scope="module")

@@ -172,6 +172,21 @@ describe('docjobs client', () => {
     assert.ok(proxy.seen.every((r) => r.authorization === 'Bearer secret-key'));
   });
 
+  test('a 503 on a GET is retried after its Retry-After', async () => {
+    let refused = 0;
+    const proxy = await startProxy(baseUrl, { unavailable: (req) => req.url.includes('/status') && refused++ === 0 });
+    try {
+      const started = await startJob({ baseUrl: proxy.url, endpoint: '/api/v1/demo/echo' });
+      const began = performance.now();
+      const status = await getStatus({ baseUrl: proxy.url, jobId: started.jobId });
+      assert.equal(status.jobId, started.jobId);
+      assert.ok(performance.now() - began >= 900, 'Retry-After: 1 was honoured');
+    } finally {
+      await proxy.stop();
+    }
+    assert.equal(proxy.seen.filter((r) => r.url.includes('/status')).length, 2);
+  });
+
   test('an unreachable service is a network_error', async () => {
     const proxy = await startProxy(baseUrl);
     await proxy.stop();

@@ -80,14 +80,21 @@ export async function startService({ perClientLimit = 10 } = {}) {
 }
 
 /**
- * A proxy to `target` that passes requests through (their URL through `rewrite`), except that for a
- * request `drop(req)` picks it forwards the request, waits for the service's full answer, and then
- * resets the client's connection instead of answering: the answer is lost after the service made it.
+ * A proxy to `target` that passes requests through (their URL through `rewrite`), except:
+ * - a request `unavailable(req)` picks gets a 503 with Retry-After: 1;
+ * - a request `drop(req)` picks is forwarded, the service's full answer read, and then the client's
+ *   connection is reset instead of answering: the answer is lost after the service made it.
  */
-export async function startProxy(target, { drop = () => false, rewrite = (url) => url } = {}) {
+export async function startProxy(target, { drop = () => false, rewrite = (url) => url, unavailable = () => false } = {}) {
   const seen = [];
   const server = http.createServer(async (req, res) => {
     seen.push({ method: req.method, url: req.url, authorization: req.headers.authorization ?? null });
+    if (unavailable(req)) {
+      // As a busy service or gateway answers: nothing done, come back after Retry-After.
+      res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' });
+      res.end(JSON.stringify({ success: false, error: 'queue_full', message: 'busy, try again' }));
+      return;
+    }
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
     const headers = { ...req.headers };
