@@ -21,9 +21,14 @@ class MemoryJobStore:
         self._pending: OrderedDict[str, None] = OrderedDict()  # insertion order is queue order
         self._claimed: set[str] = set()  # taken off the queue by a runner, not started yet: still pending
         self._active_by_client: Counter[str] = Counter()
+        self._by_idempotency_key: dict[tuple[str, str], str] = {}
         self._result_bytes = 0  # results are ASCII JSON (json.dumps escapes the rest): characters are bytes
 
-    async def add(self, job: Job, admission: Admission) -> None:
+    async def add(self, job: Job, admission: Admission) -> Job:
+        if job.idempotency_key is not None:
+            existing = self._by_idempotency_key.get((job.client, job.idempotency_key))
+            if existing is not None:
+                return self._jobs[existing]
         if self._active_by_client[job.client] >= admission.per_client_limit:
             raise ClientLimitReached(
                 f"you already have {admission.per_client_limit} pending or running jobs, the maximum; "
@@ -38,6 +43,9 @@ class MemoryJobStore:
         self._jobs[job.id] = job
         self._pending[job.id] = None
         self._active_by_client[job.client] += 1
+        if job.idempotency_key is not None:
+            self._by_idempotency_key[(job.client, job.idempotency_key)] = job.id
+        return job
 
     async def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
@@ -104,6 +112,8 @@ class MemoryJobStore:
         if job is not None:
             self._release(job)
             self._result_bytes -= len(job.result_json or "")
+            if job.idempotency_key is not None:
+                self._by_idempotency_key.pop((job.client, job.idempotency_key), None)
         return job
 
     async def list(self, status: JobStatus | None = None) -> list[Job]:
@@ -144,6 +154,7 @@ class MemoryJobStore:
         self._pending.clear()
         self._claimed.clear()
         self._active_by_client.clear()
+        self._by_idempotency_key.clear()
         self._result_bytes = 0
 
     def _release(self, job: Job) -> None:

@@ -76,6 +76,7 @@ class Job:
     error: str | None = None
     retry_count: int = 0
     request_id: str | None = None
+    idempotency_key: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -140,6 +141,7 @@ class Job:
             "error": self.error,
             "retry_count": self.retry_count,
             "request_id": self.request_id,
+            "idempotency_key": self.idempotency_key,
             "extra": self.extra,
         }
 

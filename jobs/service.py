@@ -23,7 +23,7 @@ from jobs.limits import ConcurrencyLimit
 from jobs.logs import log_event
 from jobs.model import Job, JobStatus, is_valid_job_id, new_job_id
 from jobs.notify import ChangeNotifier
-from jobs.registry import EndpointRegistry
+from jobs.registry import Endpoint, EndpointRegistry
 from jobs.runner import Clock, JobRunner, expired_while_waiting
 from jobs.settings import Settings
 from jobs.store import Admission, JobStore
@@ -74,7 +74,13 @@ class JobService:
         self.finished_by_endpoint[(job.endpoint, job.status.value)] += 1
 
     async def start(
-        self, endpoint_path: Any, payload: Any, client: str, request_id: str | None, payload_size: int = 0
+        self,
+        endpoint_path: Any,
+        payload: Any,
+        client: str,
+        request_id: str | None,
+        payload_size: int = 0,
+        idempotency_key: str | None = None,
     ) -> StartedJob:
         """Validate and queue a job; raises on a bad request or when a limit is reached."""
         if not self.accepting:
@@ -94,16 +100,22 @@ class JobService:
             timeout_seconds=endpoint.timeout_seconds,
             created_at=now,
             request_id=request_id,
+            idempotency_key=idempotency_key,
         )
         jobs = self.settings.jobs
-        await self.store.add(job, Admission(jobs.per_client_limit, jobs.max_pending))
+        stored = await self.store.add(job, Admission(jobs.per_client_limit, jobs.max_pending))
+        if stored is not job:
+            log_event("job.start_replayed", job_id=stored.id, client=client, request_id=request_id)
+            return StartedJob(stored, await self._estimate(endpoint))
         self.runner.wake()
-        ahead = max(0, await self.store.pending_count() - 1 - self.free_workers())
-        estimate = self.estimator.estimate(endpoint.path, endpoint.estimated_seconds, ahead, self.runner.total_workers)
         for callback in self.on_created:
             callback(job)
         log_event("job.created", job_id=job.id, endpoint=job.endpoint, client=client, request_id=request_id)
-        return StartedJob(job, estimate)
+        return StartedJob(job, await self._estimate(endpoint))
+
+    async def _estimate(self, endpoint: Endpoint) -> Estimate:
+        ahead = max(0, await self.store.pending_count() - 1 - self.free_workers())
+        return self.estimator.estimate(endpoint.path, endpoint.estimated_seconds, ahead, self.runner.total_workers)
 
     async def _check_store_budget(self) -> None:
         budget = self.settings.jobs.max_stored_result_bytes

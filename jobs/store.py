@@ -37,8 +37,12 @@ class Counts:
 class JobStore(Protocol):
     """Where jobs live: their records, the pending queue and the per-client counts."""
 
-    async def add(self, job: Job, admission: Admission) -> None:
-        """Insert a pending job, or raise ClientLimitReached / QueueFull, atomically."""
+    async def add(self, job: Job, admission: Admission) -> Job:
+        """Insert a pending job, or raise ClientLimitReached / QueueFull, atomically.
+
+        When `job.idempotency_key` is set and the same client already has a job with that key, nothing
+        is inserted and that job is returned instead; otherwise `job` itself is returned.
+        """
 
     async def get(self, job_id: str) -> Job | None:
         """The job, or None when it does not exist (a delivered result past its grace is gone)."""

@@ -199,3 +199,15 @@ async def test_registered_endpoints_are_listed(service: Client) -> None:
     paths = {e["endpoint"]: e for e in data["endpoints"]}
     assert paths["/api/v1/demo/quick-timeout"]["timeout_seconds"] == 1
     assert paths["/api/v1/demo/sleep"]["validates_payload"] is True
+
+
+async def test_the_same_idempotency_key_returns_the_same_job(service: Client) -> None:
+    start = {"endpoint": "/api/v1/demo/sleep", "payload": {"seconds": 0.2}}
+    first = await body(await service.post("/api/v1/jobs/start", json=start, headers={"Idempotency-Key": "order-42"}))
+    again = await body(await service.post("/api/v1/jobs/start", json=start, headers={"Idempotency-Key": "order-42"}))
+    other = await body(await service.post("/api/v1/jobs/start", json=start, headers={"Idempotency-Key": "order-43"}))
+    assert again["jobId"] == first["jobId"]
+    assert other["jobId"] != first["jobId"]
+    assert (await body(await service.get("/api/v1/jobs")))["total_jobs"] == 2
+    bad = await service.post("/api/v1/jobs/start", json=start, headers={"Idempotency-Key": "has space"})
+    assert bad.status == 400

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from jobs.stats import build_stats
 JOBS = "/api/v1/jobs"
 # Clients are told to poll at most this often, and at least this rarely, whatever the estimate.
 POLL_INTERVAL_RANGE = (1, 5)
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 # Under the 60 s idle timeouts of common load balancers, with room to spare.
 MAX_WAIT_SECONDS = 30
 
@@ -38,7 +40,12 @@ async def start_job(request: web.Request) -> web.Response:
     endpoint = request_json_field(body, "endpoint")
     payload = body.get("payload", {})
     started = await request.app[SERVICE].start(
-        endpoint, payload, request[CLIENT], request[REQUEST_ID], payload_size=size
+        endpoint,
+        payload,
+        request[CLIENT],
+        request[REQUEST_ID],
+        payload_size=size,
+        idempotency_key=_idempotency_key(request),
     )
     job, estimate = started.job, started.estimate
     status_url = f"{JOBS}/{job.id}/status"
@@ -115,6 +122,15 @@ async def delete_job(request: web.Request) -> web.Response:
 async def job_stats(request: web.Request) -> web.Response:
     """GET /api/v1/jobs/stats: counts by status and endpoint, durations, failures, memory."""
     return json_response({"success": True, "stats": await build_stats(request.app[SERVICE])})
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidRequest("Idempotency-Key must be 1-255 visible ASCII characters")
+    return key
 
 
 def _wait_seconds(request: web.Request) -> float | None:
