@@ -148,11 +148,17 @@ function deadlineError(ctx, jobId) {
 
 async function sleep(ctx, ms, jobId) {
   const left = remainingMs(ctx);
-  if (ms >= left) {
-    await sleepFor(Math.max(left, 0), undefined, ctx.signal ? { signal: ctx.signal } : undefined);
-    throw deadlineError(ctx, jobId);
+  await pause(ctx, Math.max(Math.min(ms, left), 0));
+  if (ms >= left) throw deadlineError(ctx, jobId);
+}
+
+async function pause(ctx, ms) {
+  try {
+    await sleepFor(ms, undefined, ctx.signal ? { signal: ctx.signal } : undefined);
+  } catch (error) {
+    // Aborted by the caller: throw the caller's reason, as an aborted fetch does.
+    throw ctx.signal?.aborted ? ctx.signal.reason : error;
   }
-  await sleepFor(ms, undefined, ctx.signal ? { signal: ctx.signal } : undefined);
 }
 
 async function startWithRetry(ctx, endpoint, payload) {
@@ -168,7 +174,7 @@ async function startWithRetry(ctx, endpoint, payload) {
       const busy = error instanceof DocjobsError && (error.status === 429 || error.status === 503);
       const waitMs = busy ? secondsToMs(error.retryAfter ?? 1) : null;
       if (!busy || waitMs >= remainingMs(ctx)) throw error;
-      await sleepFor(waitMs, undefined, ctx.signal ? { signal: ctx.signal } : undefined);
+      await pause(ctx, waitMs);
     }
   }
 }

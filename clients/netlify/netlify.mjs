@@ -124,7 +124,9 @@ function pending(config, jobId, last) {
 function failure(error) {
   if (!(error instanceof DocjobsError)) throw error;
   // The service's own 4xx answers pass through; its 5xx and network failures are a bad gateway here.
-  const status = error.status >= 400 && error.status < 500 ? error.status : 502;
+  // A deadline before the job even started (the service too slow to answer) is a gateway timeout.
+  const gateway = error.code === 'deadline_exceeded' ? 504 : 502;
+  const status = error.status >= 400 && error.status < 500 ? error.status : gateway;
   const headers = error.retryAfter != null ? { 'Retry-After': String(Math.ceil(error.retryAfter)) } : {};
   return answer(status, { success: false, error: error.code, message: error.message, jobId: error.jobId }, headers);
 }

@@ -196,6 +196,24 @@ describe('docjobs client', () => {
     assert.match(error.message, /ECONNREFUSED/);
   });
 
+  test('an abort signal stops the wait with its reason', async () => {
+    let jobId;
+    const controller = new AbortController();
+    const reason = new Error('user went away');
+    setTimeout(() => controller.abort(reason), 300);
+    const error = await runJob({
+      baseUrl,
+      endpoint: SLEEP,
+      payload: { seconds: 3, steps: 1 },
+      longPoll: false,
+      pollIntervalMs: 100,
+      signal: controller.signal,
+      onStart: (s) => (jobId = s.jobId),
+    }).catch((e) => e);
+    assert.equal(error, reason);
+    await cancelJob({ baseUrl, jobId });
+  });
+
   test('a malformed job id is refused before any request', async () => {
     const error = await getStatus({ baseUrl, jobId: '../stats' }).catch((e) => e);
     assert.equal(error.code, 'invalid_job_id');
