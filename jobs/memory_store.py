@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator
 
 from jobs.errors import ClientLimitReached, QueueFull
 from jobs.model import Job, JobStatus
@@ -22,6 +24,7 @@ class MemoryJobStore:
         self._claimed: set[str] = set()  # taken off the queue by a runner, not started yet: still pending
         self._active_by_client: Counter[str] = Counter()
         self._by_idempotency_key: dict[tuple[str, str], str] = {}
+        self._subscribers: list[asyncio.Queue[tuple[str, str]]] = []
         self._result_bytes = 0  # results are ASCII JSON (json.dumps escapes the rest): characters are bytes
 
     async def add(self, job: Job, admission: Admission) -> Job:
@@ -116,7 +119,7 @@ class MemoryJobStore:
                 self._by_idempotency_key.pop((job.client, job.idempotency_key), None)
         return job
 
-    async def list(self, status: JobStatus | None = None) -> list[Job]:
+    async def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
         return [
             job for job in self._jobs.values() if job.delivered_at is None and (status is None or job.status is status)
         ]
@@ -148,6 +151,38 @@ class MemoryJobStore:
             elif job.status is JobStatus.PENDING and now - job.created_at >= job.timeout_seconds:
                 report.expired_pending.append(job)
         return report
+
+    async def heartbeat(self, now: float) -> None:
+        return None  # one process: nobody else could take over its jobs
+
+    async def orphans(self, now: float) -> list[Job]:
+        return []
+
+    async def requeue(self, job_id: str, now: float) -> Job | None:
+        job = self._jobs.get(job_id)
+        if job is None or not job.status.is_active:
+            return None
+        self._claimed.discard(job_id)
+        job.status = JobStatus.PENDING
+        job.retry_count += 1
+        job.started_at = None
+        job.updated_at = now
+        self._pending[job_id] = None
+        self._pending.move_to_end(job_id, last=False)
+        return job
+
+    async def publish(self, kind: str, job_id: str) -> None:
+        for queue in self._subscribers:
+            queue.put_nowait((kind, job_id))
+
+    async def events(self) -> AsyncIterator[tuple[str, str]]:
+        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._subscribers.append(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._subscribers.remove(queue)
 
     async def close(self) -> None:
         self._jobs.clear()

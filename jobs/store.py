@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -74,7 +75,7 @@ class JobStore(Protocol):
     async def delete(self, job_id: str) -> Job | None:
         """Remove a job in any state (a pending one leaves the queue); returns what was removed."""
 
-    async def list(self, status: JobStatus | None = None) -> list[Job]:
+    async def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
         """Jobs, oldest first, optionally of one status; delivered ones are left out."""
 
     async def counts(self) -> Counts:
@@ -88,6 +89,23 @@ class JobStore(Protocol):
 
     async def sweep(self, now: float, retention_seconds: float, grace_seconds: float) -> SweepReport:
         """Delete finished jobs past retention, delivered ones past grace; expire overdue pending ones."""
+
+    # --- several instances sharing one store (no-ops for the in-process store) ---
+
+    async def heartbeat(self, now: float) -> None:
+        """Renew this instance's lease on the jobs it claimed (call every few seconds)."""
+
+    async def orphans(self, now: float) -> list[Job]:
+        """Active jobs claimed by an instance whose lease expired; each is returned to one caller only."""
+
+    async def requeue(self, job_id: str, now: float) -> Job | None:
+        """Put an orphaned job back at the head of the queue as pending, with `retry_count` + 1."""
+
+    async def publish(self, kind: str, job_id: str) -> None:
+        """Tell every instance about a job: kind "changed" (status/progress) or "cancel" (stop it)."""
+
+    def events(self) -> AsyncIterator[tuple[str, str]]:
+        """(kind, job_id) for every `publish` from any instance, this one included, as they happen."""
 
     async def close(self) -> None:
         """Release the store's resources."""

@@ -102,7 +102,7 @@ async def list_jobs(request: web.Request) -> web.Response:
         except ValueError:
             choices = ", ".join(s.value for s in JobStatus)
             raise InvalidRequest(f"status must be one of {choices}") from None
-    jobs = await request.app[SERVICE].store.list(status)
+    jobs = await request.app[SERVICE].store.list_jobs(status)
     return json_response({"success": True, "total_jobs": len(jobs), "jobs": [j.summary_view() for j in jobs]})
 
 

@@ -1,0 +1,93 @@
+"""GET /metrics, and the middlewares that count HTTP latency and refused job requests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+from prometheus_client.exposition import choose_encoder
+
+from jobs import errors
+from jobs.api.errors import Handler, status_for
+from jobs.api.jobs_routes import JOBS
+from jobs.api.keys import SERVICE
+from jobs.api.lifecycle import REGISTRY
+from jobs.metrics import JobMetrics
+
+METRICS = web.AppKey("metrics", JobMetrics)
+
+# The answers that refuse a job before it exists (bad request, too large, wrong type, limits, draining).
+REJECTION_STATUSES = frozenset({400, 413, 415, 429, 503})
+
+
+def setup_metrics(app: web.Application) -> None:
+    """Add GET /metrics and the counting middlewares; call after the job system's cleanup_ctx is added."""
+    paths = frozenset({f"{JOBS}/start", *(endpoint.path for endpoint in app[REGISTRY])})
+    app[METRICS] = JobMetrics(endpoint.path for endpoint in app[REGISTRY])
+    # Outermost, to time the whole request and see the final status the error middleware chose.
+    app.middlewares.insert(0, http_metrics_middleware)
+    # Innermost, to see the domain error itself before it becomes a JSON answer.
+    app.middlewares.append(rejections_middleware(paths))
+    app.router.add_get("/metrics", metrics_endpoint)
+    app.cleanup_ctx.append(count_job_events)
+
+
+async def count_job_events(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: feed the service's job events to the metrics while the app runs."""
+    metrics, service = app[METRICS], app[SERVICE]
+    metrics.attach(service)
+    try:
+        yield
+    finally:
+        metrics.detach(service)
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    """GET /metrics: the Prometheus text format (or OpenMetrics, when the scraper asks for it)."""
+    scrape = await request.app[METRICS].scrape(request.app[SERVICE])
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return web.Response(body=encode(scrape), headers={"Content-Type": content_type})
+
+
+@web.middleware
+async def http_metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Time each request, labelled by its route template (never the raw path), method and status class."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as http_error:
+        status = http_error.status
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        request.app[METRICS].request_served(
+            resource.canonical if resource is not None else None,
+            request.method,
+            status,
+            time.perf_counter() - started,
+        )
+
+
+def rejections_middleware(paths: frozenset[str]) -> Middleware:
+    """Count job requests (POST /api/v1/jobs/start and direct calls) refused before a job exists."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method != "POST" or request.path not in paths:
+            return await handler(request)
+        try:
+            return await handler(request)
+        except errors.DocjobsError as error:
+            if status_for(error) in REJECTION_STATUSES:
+                request.app[METRICS].rejected(error.code)
+            raise
+        except web.HTTPRequestEntityTooLarge:
+            request.app[METRICS].rejected(errors.BodyTooLarge.code)
+            raise
+
+    return middleware
