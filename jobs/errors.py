@@ -111,6 +111,12 @@ class StoreFull(DocjobsError):
     code = "store_full"
 
 
+class StoreUnavailable(DocjobsError):
+    """The shared job store (Redis) cannot be reached right now."""
+
+    code = "store_unavailable"
+
+
 class ShuttingDown(DocjobsError):
     """The service is shutting down and takes no new work."""
 

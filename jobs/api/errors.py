@@ -25,6 +25,7 @@ STATUS_BY_ERROR: dict[type[errors.DocjobsError], int] = {
     errors.ClientLimitReached: 429,
     errors.QueueFull: 503,
     errors.StoreFull: 503,
+    errors.StoreUnavailable: 503,
     errors.ShuttingDown: 503,
     errors.WorkerCrashed: 502,
     errors.DocjobsError: 500,
