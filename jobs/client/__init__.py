@@ -16,6 +16,7 @@ from jobs.client.errors import (
     RequestRejected,
     ServiceUnavailable,
     TooManyJobs,
+    Unauthorized,
 )
 from jobs.client.follow import PollPolicy, ProgressCallback
 from jobs.client.models import JobState, JobStatus, StartedJob
@@ -39,4 +40,5 @@ __all__ = [
     "ServiceUnavailable",
     "StartedJob",
     "TooManyJobs",
+    "Unauthorized",
 ]

@@ -36,6 +36,12 @@ class RequestRejected(DocjobsClientError):
     default_code = "invalid_request"
 
 
+class Unauthorized(DocjobsClientError):
+    """401/403: the API key is missing, unknown, or not allowed to do this."""
+
+    default_code = "unauthorized"
+
+
 class JobNotFound(DocjobsClientError):
     """No such job: never created, cancelled, cleaned up, or its result's grace period is over."""
 
@@ -104,6 +110,8 @@ CLASS_BY_CODE: dict[str, type[DocjobsClientError]] = {
 }
 
 CLASS_BY_STATUS: dict[int, type[DocjobsClientError]] = {
+    401: Unauthorized,
+    403: Unauthorized,
     404: JobNotFound,
     409: JobNotReady,
     410: JobExpired,
