@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from jobs.api.cors import setup_cors
+from jobs.api.dashboard_routes import setup_dashboard
 from jobs.api.direct_routes import setup_direct_routes
 from jobs.api.errors import error_middleware
 from jobs.api.events_routes import setup_events_routes
@@ -21,6 +22,7 @@ from jobs.api.health_routes import setup_health_routes
 from jobs.api.jobs_routes import setup_jobs_routes
 from jobs.api.keys import SETTINGS
 from jobs.api.lifecycle import REGISTRY, drain_on_shutdown, job_system
+from jobs.api.metrics_routes import setup_metrics
 from jobs.api.middleware import context_middleware
 from jobs.api.requests import parse_networks
 from jobs.errors import ConfigError
@@ -45,6 +47,8 @@ def create_app(settings: Settings) -> web.Application:
     setup_direct_routes(app, registry)
     setup_cors(app, settings.cors)
     app.cleanup_ctx.append(job_system)
+    setup_metrics(app)  # after job_system: its hooks need the service
+    setup_dashboard(app)
     app.on_shutdown.append(drain_on_shutdown)
     return app
 
