@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from jobs.api.auth_middleware import auth_middleware
 from jobs.api.cors import setup_cors
 from jobs.api.dashboard_routes import setup_dashboard
 from jobs.api.direct_routes import setup_direct_routes
@@ -25,6 +26,7 @@ from jobs.api.lifecycle import REGISTRY, drain_on_shutdown, job_system
 from jobs.api.metrics_routes import setup_metrics
 from jobs.api.middleware import context_middleware
 from jobs.api.requests import parse_networks
+from jobs.auth import ApiKeys
 from jobs.errors import ConfigError
 from jobs.logs import configure_logging, log_event
 from jobs.registry import EndpointRegistry
@@ -35,9 +37,14 @@ DEFAULT_CONFIG = Path(__file__).with_name("config.toml")
 
 def create_app(settings: Settings) -> web.Application:
     """The application for these settings: routes, middlewares, and the job system's lifecycle."""
+    keys = ApiKeys(settings.auth)
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
-        middlewares=[context_middleware(parse_networks(settings.server.trusted_proxies)), error_middleware],
+        middlewares=[
+            context_middleware(parse_networks(settings.server.trusted_proxies)),
+            error_middleware,
+            auth_middleware(keys, settings.auth.protect_metrics),
+        ],
     )
     app[SETTINGS] = settings
     app[REGISTRY] = registry = EndpointRegistry(settings)
@@ -98,6 +105,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.server.use_uvloop:
         _install_uvloop()
     log_event("service.listening", host=settings.server.host, port=settings.server.port)
+    if settings.auth.disabled and not settings.auth.keys:
+        log_event(
+            "service.auth_disabled",
+            level=logging.WARNING,
+            message="authentication is disabled (auth.disabled = true): anyone who can reach the port "
+            "can start jobs and read every result",
+        )
     web.run_app(
         app,
         host=settings.server.host,

@@ -57,6 +57,12 @@ class EndpointNotAllowed(DocjobsError):
     code = "endpoint_not_allowed"
 
 
+class Unauthorized(DocjobsError):
+    """No API key, or one that matches no configured key."""
+
+    code = "unauthorized"
+
+
 class InvalidJobId(DocjobsError):
     """The job id in the path does not have the job id format."""
 

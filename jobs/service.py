@@ -131,8 +131,11 @@ class JobService:
         """Worker slots not running a job right now."""
         return max(0, self.runner.total_workers - self.runner.busy_workers)
 
-    async def get(self, job_id: str) -> Job:
-        """The job with this id; InvalidJobId for a malformed id, JobNotFound when there is none."""
+    async def get(self, job_id: str, owner: str | None = None) -> Job:
+        """The job with this id; InvalidJobId for a malformed id, JobNotFound when there is none.
+
+        With an `owner`, another client's job is not found either: its existence is not revealed.
+        """
         if not is_valid_job_id(job_id):
             raise InvalidJobId("job ids look like job_<13 digits>_<32 lowercase hex characters>")
         job = await self.store.get(job_id)
@@ -140,16 +143,16 @@ class JobService:
         if job is not None and job.delivered_at is not None and self._clock() - job.delivered_at >= grace:
             await self.store.delete(job_id)  # the grace period is over: the result is gone for good
             job = None
-        if job is None:
+        if job is None or (owner is not None and job.client != owner):
             raise JobNotFound(
                 f"job {job_id!r} not found: it never existed, was deleted, "
                 "expired from storage, or its result was already retrieved"
             )
         return job
 
-    async def collect(self, job_id: str) -> Job:
+    async def collect(self, job_id: str, owner: str | None = None) -> Job:
         """The job's outcome for `/result`: a finished job is delivered, then kept only for the grace."""
-        job = await self.get(job_id)
+        job = await self.get(job_id, owner)
         if job.status.is_active:
             raise JobNotReady(
                 "Job still processing",
@@ -174,9 +177,9 @@ class JobService:
             raise JobExpired(job.message, job_id=job.id, status=job.status.value)
         return job
 
-    async def delete(self, job_id: str) -> Job:
+    async def delete(self, job_id: str, owner: str | None = None) -> Job:
         """Cancel a job: a running one has its worker process stopped, a pending one leaves the queue."""
-        job = await self.get(job_id)
+        job = await self.get(job_id, owner)
         was_running = self.runner.cancel(job.id)
         deleted = await self.store.delete(job.id)
         if deleted is None:
@@ -192,19 +195,24 @@ class JobService:
         )
         return deleted
 
-    async def wait_for_change(self, job_id: str, seconds: float) -> Job:
+    async def wait_for_change(self, job_id: str, seconds: float, owner: str | None = None) -> Job:
         """The job once its status, progress or message differs from now, or after `seconds`."""
-        job = await self.get(job_id)
+        job = await self.get(job_id, owner)
         if not job.status.is_active:
             return job
         before = (job.status, job.progress, job.message)
         deadline = self._clock() + seconds
         while (remaining := deadline - self._clock()) > 0:
             await self.notifier.wait(job_id, remaining)
-            job = await self.get(job_id)
+            job = await self.get(job_id, owner)
             if (job.status, job.progress, job.message) != before:
                 break
         return job
+
+    async def list_jobs(self, status: JobStatus | None, owner: str | None = None) -> list[Job]:
+        """Jobs held, oldest first; only the owner's when there is one."""
+        jobs = await self.store.list_jobs(status)
+        return jobs if owner is None else [job for job in jobs if job.client == owner]
 
     async def wait_until_finished(self, job_id: str, timeout: float) -> Job | None:
         """Wait for a job to reach a final state; None when it disappeared."""

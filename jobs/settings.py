@@ -91,6 +91,20 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """API keys: who may call, and who may see every client's jobs."""
+
+    # (client name, key) pairs; a key may be given as "sha256:<hex digest>" so the file holds no secret.
+    keys: tuple[tuple[str, str], ...] = ()
+    # A TOML or JSON file with more `name = "key"` pairs: a mounted secret, kept out of config.toml.
+    keys_file: str = ""
+    admin: tuple[str, ...] = ()
+    # Needed to listen beyond loopback without keys; the service then logs a warning at start-up.
+    disabled: bool = False
+    protect_metrics: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class EndpointSettings:
     """One registered endpoint: its path, its handler and its options."""
 
@@ -111,6 +125,7 @@ class Settings:
     jobs: JobSettings = field(default_factory=JobSettings)
     cors: CorsSettings = field(default_factory=CorsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
     endpoints: tuple[EndpointSettings, ...] = ()
 
     @property
@@ -129,6 +144,7 @@ SECTIONS: dict[str, type[Any]] = {
     "jobs": JobSettings,
     "cors": CorsSettings,
     "logging": LoggingSettings,
+    "auth": AuthSettings,
 }
 
 
@@ -157,9 +173,25 @@ def load_settings(
     endpoints_raw = raw.get("endpoints", {})
     if "DOCJOBS_ENDPOINTS" in environ:
         endpoints_raw = _parse_json_env("DOCJOBS_ENDPOINTS", environ["DOCJOBS_ENDPOINTS"])
+    if built["auth"].keys_file:
+        built["auth"] = dataclasses.replace(built["auth"], keys=_merge_keys_file(built["auth"]))
     settings = Settings(**built, endpoints=parse_endpoints(endpoints_raw))
     validate(settings)
     return settings
+
+
+def _merge_keys_file(auth: AuthSettings) -> tuple[tuple[str, str], ...]:
+    path = Path(auth.keys_file)
+    try:
+        text = path.read_text(encoding="utf-8")
+        loaded = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except FileNotFoundError:
+        raise ConfigError(f"auth.keys_file not found: {path}") from None
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"auth.keys_file {path} is not valid: {exc}") from None
+    merged = dict(auth.keys)
+    merged.update(_coerce_pairs(f"auth.keys_file {path}", loaded.get("keys", loaded)))
+    return tuple(sorted(merged.items()))
 
 
 def _apply_environment(sections: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> None:
@@ -199,6 +231,8 @@ def _coerce(name: str, hint: Any, value: Any) -> Any:
         return _coerce_bool(name, value)
     if hint in (int, float):
         return _coerce_number(name, hint, value)
+    if origin is tuple and typing.get_args(hint)[0] is not str:
+        return _coerce_pairs(name, value)
     if origin is tuple:
         return _coerce_strings(name, value)
     if hint is str and isinstance(value, str):
@@ -227,6 +261,17 @@ def _coerce_number(name: str, kind: type[int] | type[float], value: Any) -> int 
     except (TypeError, ValueError):
         what = "an integer" if kind is int else "a number"
         raise ConfigError(f"{name} must be {what}, not {value!r}") from None
+
+
+def _coerce_pairs(name: str, value: Any) -> tuple[tuple[str, str], ...]:
+    # A TOML table, or from the environment a JSON object: {"netlify": "sha256:..."}.
+    if isinstance(value, str):
+        value = _parse_json_env(name, value) if value.strip() else {}
+    if isinstance(value, tuple):
+        value = dict(value)
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ConfigError(f'{name} must be a table of name = "string"')
+    return tuple(sorted(value.items()))
 
 
 def _coerce_strings(name: str, value: Any) -> tuple[str, ...]:
@@ -281,6 +326,36 @@ def _section_problems(settings: Settings) -> typing.Iterator[str]:
             yield f"cors.allowed_origins: {origin!r} must look like https://host[:port] with no path"
     if settings.logging.level.upper() not in LOG_LEVELS:
         yield f"logging.level must be one of {', '.join(LOG_LEVELS)}"
+    yield from _auth_problems(settings.auth, settings.server.host)
+
+
+def _auth_problems(auth: AuthSettings, host: str) -> typing.Iterator[str]:
+    names = {name for name, _ in auth.keys}
+    for name, key in auth.keys:
+        if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", name):
+            yield f"auth.keys: client name {name!r} must be 1-64 letters, digits, or _ . @ -"
+        if key.startswith("sha256:"):
+            if not re.fullmatch(r"[0-9a-f]{64}", key[7:]):
+                yield f"auth.keys.{name}: a sha256: key must be followed by 64 lowercase hex digits"
+        elif len(key) < 16 or not re.fullmatch(r"[\x21-\x7e]+", key):
+            yield f"auth.keys.{name}: a key must be at least 16 visible ASCII characters, no spaces"
+    for name in auth.admin:
+        if name not in names:
+            yield f"auth.admin: {name!r} has no key in auth.keys"
+    if not auth.keys and not auth.disabled and not _is_loopback(host):
+        yield (
+            f"server.host {host!r} is reachable from other machines but no API keys are configured: "
+            "set auth.keys (or auth.keys_file), or auth.disabled = true to run without authentication"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _server_problems(server: ServerSettings) -> typing.Iterator[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from typing import Any
 
 import psutil
@@ -10,16 +11,24 @@ import psutil
 from jobs.service import JobService
 
 
-async def build_stats(service: JobService) -> dict[str, Any]:
-    """The design's counts, plus durations, failure rates, workers and memory."""
+async def build_stats(service: JobService, owner: str | None = None) -> dict[str, Any]:
+    """The design's counts, plus durations, failure rates, workers and memory.
+
+    With an `owner`, the job counts are that client's own; the queue, workers and memory are shared.
+    """
     counts = await service.store.counts()
+    status_counts, endpoint_counts = counts.by_status, counts.by_endpoint
+    if owner is not None:
+        own = await service.list_jobs(None, owner)
+        status_counts = dict(Counter(job.status.value for job in own))
+        endpoint_counts = dict(Counter(job.endpoint for job in own))
     by_status = {
-        status: counts.by_status.get(status, 0) for status in ("pending", "running", "completed", "failed", "expired")
+        status: status_counts.get(status, 0) for status in ("pending", "running", "completed", "failed", "expired")
     }
     return {
-        "total_jobs": sum(counts.by_status.values()),
+        "total_jobs": sum(status_counts.values()),
         "by_status": by_status,
-        "by_endpoint": counts.by_endpoint,
+        "by_endpoint": endpoint_counts,
         "active_jobs": by_status["pending"] + by_status["running"],
         "pending_queue": await service.store.pending_count(),
         "workers": {"total": service.runner.total_workers, "busy": service.runner.busy_workers},

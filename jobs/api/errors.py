@@ -16,6 +16,7 @@ STATUS_BY_ERROR: dict[type[errors.DocjobsError], int] = {
     errors.InvalidRequest: 400,
     errors.EndpointNotAllowed: 400,
     errors.InvalidJobId: 400,
+    errors.Unauthorized: 401,
     errors.JobNotFound: 404,
     errors.JobNotReady: 409,
     errors.JobFailed: 422,
@@ -59,6 +60,8 @@ def error_response(error: errors.DocjobsError) -> web.Response:
     headers = {}
     if error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, errors.Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer realm="docjobs"'
     return json_response(body, status=status_for(error), headers=headers)
 
 

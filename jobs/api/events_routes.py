@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from jobs.api.keys import CLIENT, SERVICE
+from jobs.api.keys import CLIENT, SERVICE, owner_of
 from jobs.api.responses import dumps
 from jobs.errors import JobNotFound
 
@@ -20,7 +20,8 @@ def setup_events_routes(app: web.Application) -> None:
 async def job_events(request: web.Request) -> web.StreamResponse:
     """Stream `event: status` with the status JSON at once and after each change, until the job ends."""
     service = request.app[SERVICE]
-    job = await service.get(request.match_info["job_id"])  # a bad or unknown id is a plain JSON error
+    owner = owner_of(request)
+    job = await service.get(request.match_info["job_id"], owner)  # a bad or unknown id is a plain JSON error
     with service.watches.hold(request[CLIENT]):
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -38,7 +39,7 @@ async def job_events(request: web.Request) -> web.StreamResponse:
             if not job.status.is_active:
                 break
             try:
-                job = await service.wait_for_change(job.id, HEARTBEAT_SECONDS)
+                job = await service.wait_for_change(job.id, HEARTBEAT_SECONDS, owner)
             except JobNotFound:
                 await response.write(f"event: deleted\ndata: {dumps({'jobId': job.id})}\n\n".encode())
                 break

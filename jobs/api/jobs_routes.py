@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from jobs.api.keys import CLIENT, REQUEST_ID, SERVICE, SETTINGS
+from jobs.api.keys import CLIENT, REQUEST_ID, SERVICE, SETTINGS, owner_of
 from jobs.api.requests import read_json, request_json_field
 from jobs.api.responses import json_response, json_response_with_raw
 from jobs.errors import InvalidRequest
@@ -76,17 +76,17 @@ async def job_status(request: web.Request) -> web.Response:
     job_id = request.match_info["job_id"]
     wait = _wait_seconds(request)
     if wait is None:
-        job = await service.get(job_id)
+        job = await service.get(job_id, owner_of(request))
     else:
         with service.watches.hold(request[CLIENT]):
-            job = await service.wait_for_change(job_id, wait)
+            job = await service.wait_for_change(job_id, wait, owner_of(request))
     headers = {"Retry-After": "1"} if job.status.is_active else {}
     return json_response({"success": True, **job.status_view()}, headers=headers)
 
 
 async def job_result(request: web.Request) -> web.Response:
     """GET /api/v1/jobs/{id}/result: the handler's result; deleted after the retry grace period."""
-    job = await request.app[SERVICE].collect(request.match_info["job_id"])
+    job = await request.app[SERVICE].collect(request.match_info["job_id"], owner_of(request))
     head = {"success": True, "jobId": job.id, "status": job.status.value, "endpoint": job.endpoint}
     retrieved = isoformat(job.delivered_at) or _now_iso()
     return json_response_with_raw(head, "data", job.result_json or "null", {"retrieved_at": retrieved})
@@ -102,13 +102,13 @@ async def list_jobs(request: web.Request) -> web.Response:
         except ValueError:
             choices = ", ".join(s.value for s in JobStatus)
             raise InvalidRequest(f"status must be one of {choices}") from None
-    jobs = await request.app[SERVICE].store.list_jobs(status)
+    jobs = await request.app[SERVICE].list_jobs(status, owner_of(request))
     return json_response({"success": True, "total_jobs": len(jobs), "jobs": [j.summary_view() for j in jobs]})
 
 
 async def delete_job(request: web.Request) -> web.Response:
     """DELETE /api/v1/jobs/{id}: cancel a job (its worker process is stopped) and forget it."""
-    job = await request.app[SERVICE].delete(request.match_info["job_id"])
+    job = await request.app[SERVICE].delete(request.match_info["job_id"], owner_of(request))
     return json_response(
         {
             "success": True,
@@ -121,7 +121,7 @@ async def delete_job(request: web.Request) -> web.Response:
 
 async def job_stats(request: web.Request) -> web.Response:
     """GET /api/v1/jobs/stats: counts by status and endpoint, durations, failures, memory."""
-    return json_response({"success": True, "stats": await build_stats(request.app[SERVICE])})
+    return json_response({"success": True, "stats": await build_stats(request.app[SERVICE], owner_of(request))})
 
 
 def _idempotency_key(request: web.Request) -> str | None:

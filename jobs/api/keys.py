@@ -13,3 +13,10 @@ SERVICE = web.AppKey("service", JobService)
 # Per-request values set by the context middleware.
 CLIENT = web.RequestKey("client", str)
 REQUEST_ID = web.RequestKey("request_id", str)
+# True for an admin key, or when authentication is off: the request may touch every client's jobs.
+SEES_ALL = web.RequestKey("sees_all", bool)
+
+
+def owner_of(request: web.Request) -> str | None:
+    """The client whose jobs this request may touch, or None for any."""
+    return None if request[SEES_ALL] else request[CLIENT]

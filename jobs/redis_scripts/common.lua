@@ -1,0 +1,84 @@
+-- Prepended to every script. ARGV[1] is the key prefix; every key is built from it, so a prefix with a
+-- hash tag ("{docjobs}") keeps a deployment's keys in one cluster slot.
+local P = ARGV[1]
+local QUEUE = P .. ":queue"            -- zset: job ids waiting for a claim, by position (FIFO)
+local PENDING = P .. ":pending"        -- zset: every pending job (queued or claimed), by deadline
+local JOBS = P .. ":jobs"              -- zset: every job id, by insertion order (listing)
+local FINISHED = P .. ":finished"      -- zset: finished job ids, by finished_at
+local DELIVERED = P .. ":delivered"    -- zset: delivered job ids, by delivered_at
+local RESULTS = P .. ":results"        -- hash: job id -> bytes of result held
+local RESULT_BYTES = P .. ":result_bytes"
+local INSTANCES = P .. ":instances"    -- set: instances that may hold claims
+
+local function job_key(id) return P .. ":job:" .. id end
+local function active_key(client) return P .. ":active:" .. client end
+local function claimed_key(instance) return P .. ":claimed:" .. instance end
+local function lease_key(instance) return P .. ":lease:" .. instance end
+local function idem_key(client, key) return P .. ":idem:" .. #client .. ":" .. client .. ":" .. key end
+
+local function is_active(status) return status == "pending" or status == "running" end
+
+-- Claimed by another instance: that one runs it, so this one must not write its state.
+local function fenced(owner, me) return owner and owner ~= "" and owner ~= me end
+
+local function claim_for(id, me)
+  redis.call("HSET", job_key(id), "claimed_by", me)
+  redis.call("SADD", claimed_key(me), id)
+  redis.call("SADD", INSTANCES, me)
+end
+
+-- Take an active job out of the queue, its client's count and its claimer's list.
+local function release(id, client, owner)
+  redis.call("ZREM", QUEUE, id)
+  redis.call("ZREM", PENDING, id)
+  redis.call("SREM", active_key(client), id)
+  if owner then
+    redis.call("SREM", claimed_key(owner), id)
+    redis.call("HDEL", job_key(id), "claimed_by")
+  end
+end
+
+local function drop_result(id)
+  local bytes = redis.call("HGET", RESULTS, id)
+  if bytes then
+    redis.call("HDEL", RESULTS, id)
+    redis.call("DECRBY", RESULT_BYTES, bytes)
+  end
+end
+
+-- Remove every index entry of a job whose record is gone (or about to be).
+local function forget(id)
+  redis.call("ZREM", JOBS, id)
+  redis.call("ZREM", FINISHED, id)
+  redis.call("ZREM", DELIVERED, id)
+  redis.call("ZREM", QUEUE, id)
+  redis.call("ZREM", PENDING, id)
+  drop_result(id)
+end
+
+-- Delete an existing record and everything that points to it; returns the record as it was.
+local function delete_job(id)
+  local key = job_key(id)
+  local record = redis.call("HGETALL", key)
+  local f = redis.call("HMGET", key, "status", "client", "claimed_by", "idempotency_key")
+  if is_active(f[1]) then release(id, f[2], f[3]) end
+  if f[4] then
+    local ik = idem_key(f[2], f[4])
+    if redis.call("GET", ik) == id then redis.call("DEL", ik) end
+  end
+  forget(id)
+  redis.call("DEL", key)
+  return record
+end
+
+-- Expire the record (and its idempotency key) after `ms`, unless it already expires sooner.
+local function expire_within(id, ms)
+  local key = job_key(id)
+  local ttl = redis.call("PTTL", key)
+  if ttl < 0 or ms < ttl then redis.call("PEXPIRE", key, ms) else ms = ttl end
+  local f = redis.call("HMGET", key, "client", "idempotency_key")
+  if f[2] then
+    local ik = idem_key(f[1], f[2])
+    if redis.call("GET", ik) == id then redis.call("PEXPIRE", ik, ms) end
+  end
+end
