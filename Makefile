@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest nodetest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ run: $(VENV)/.runtime
 	$(BIN)/python server.py $(ARGS)
 
 ## Install everything the tests need, then lint, type-check and run the whole test suite.
-test: $(VENV)/.dev lint typecheck pytest
+test: $(VENV)/.dev lint typecheck nodetest pytest
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
@@ -30,6 +30,10 @@ lint: $(VENV)/.dev
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
+
+# The Netlify client's tests start the real service with .venv's Python.
+nodetest: $(VENV)/.dev
+	node --test clients/netlify/test/*.test.mjs
 
 pytest: $(VENV)/.dev
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
