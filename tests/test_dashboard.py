@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from jobs.settings import AuthSettings
 from tests.conftest import ServiceFactory, start_job, wait_finished, wait_for
 from tests.external_tools import require_module, require_program
 
@@ -32,7 +33,13 @@ SLEEP = "/api/v1/demo/sleep"
 
 
 @pytest.fixture
-async def page() -> AsyncIterator[Page]:
+def browser_errors() -> list[str]:
+    """Script errors and console errors of the page (a CSP violation shows up here); none are expected."""
+    return []
+
+
+@pytest.fixture
+async def page(browser_errors: list[str]) -> AsyncIterator[Page]:
     """A fresh page in headless Debian chromium."""
     chromium = require_program("chromium", "chromium")
     require_module("playwright", "playwright (requirements-dev.txt)")
@@ -43,11 +50,10 @@ async def page() -> AsyncIterator[Page]:
         try:
             context = await browser.new_context(viewport={"width": 1280, "height": 820})
             page = await context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.on("pageerror", lambda error: browser_errors.append(str(error)))
+            page.on("console", lambda msg: browser_errors.append(msg.text) if msg.type == "error" else None)
             yield page
-            assert errors == [], errors  # a CSP violation or a script error shows up here
+            assert browser_errors == [], browser_errors
         finally:
             await browser.close()
 
@@ -125,3 +131,31 @@ async def _above(value: Awaitable[int | None], floor: int) -> int | None:
 
 async def _gone(page: Page, job_id: str) -> bool:
     return await page.locator(f'tr[data-job-id="{job_id}"]').count() == 0
+
+
+async def test_with_api_keys_the_page_asks_for_a_key_and_sends_it(
+    start_service: ServiceFactory, page: Page, browser_errors: list[str]
+) -> None:
+    from playwright.async_api import Route
+
+    key = "dashboard-admin-key-0123456789"
+    client = await start_service(auth=AuthSettings(keys=(("ops", key),), admin=("ops",)))
+    headers = {"Authorization": f"Bearer {key}"}
+    job_id = await start_job(client, "/api/v1/demo/echo", {"hello": "keys"}, headers=headers)
+
+    async def authorize_page_only(route: Route) -> None:
+        # Stands in for a proxy that authenticates the page itself; the API calls carry no key.
+        await route.continue_(headers={**route.request.headers, **headers})
+
+    await page.route("**/dashboard", authorize_page_only)
+    await page.goto(str(client.make_url("/dashboard")))
+    await page.locator("#key-form").wait_for(state="visible")
+    assert await page.locator(f'tr[data-job-id="{job_id}"]').count() == 0
+
+    await page.fill("#key", key)
+    await page.click("#key-form button")
+
+    await page.locator(f'tr[data-job-id="{job_id}"]').wait_for(state="attached", timeout=10_000)
+    assert await page.locator("#key-form").is_hidden()
+    # Chromium logs each refused call before the key was given; those are expected.
+    browser_errors[:] = [e for e in browser_errors if "status of 401" not in e]
