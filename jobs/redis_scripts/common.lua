@@ -74,11 +74,16 @@ end
 -- Expire the record (and its idempotency key) after `ms`, unless it already expires sooner.
 local function expire_within(id, ms)
   local key = job_key(id)
-  local ttl = redis.call("PTTL", key)
-  if ttl < 0 or ms < ttl then redis.call("PEXPIRE", key, ms) else ms = ttl end
   local f = redis.call("HMGET", key, "client", "idempotency_key")
-  if f[2] then
-    local ik = idem_key(f[1], f[2])
-    if redis.call("GET", ik) == id then redis.call("PEXPIRE", ik, ms) end
+  local ttl = redis.call("PTTL", key)
+  if ttl >= 0 and ttl < ms then ms = ttl end
+  local ik = f[2] and idem_key(f[1], f[2])
+  if ik and redis.call("GET", ik) ~= id then ik = nil end
+  if ms <= 0 then
+    redis.call("DEL", key)
+    if ik then redis.call("DEL", ik) end
+    return
   end
+  redis.call("PEXPIRE", key, ms)
+  if ik then redis.call("PEXPIRE", ik, ms) end
 end

@@ -1,0 +1,85 @@
+"""A private `redis-server` on a free loopback port, for tests (never the machine's own Redis)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.process import free_port
+
+
+def redis_server_binary() -> str:
+    """The path of `redis-server`; skips without it, but fails in CI (env CI set), where it must run."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        message = "redis-server is not installed (Debian package redis-server); the Redis store tests need it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return binary
+
+
+class RedisServer:
+    """One redis-server process without persistence; stop and start it again on the same port."""
+
+    def __init__(self, binary: str, workdir: Path, port: int | None = None) -> None:
+        self.binary = binary
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the server and wait until it answers PING."""
+        log = (self.workdir / f"redis-{self.port}.log").open("ab")
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen([*args, "--dir", str(self.workdir)], stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout
+        while not self.answers():
+            if self.process.poll() is not None:
+                raise AssertionError(f"redis-server exited with {self.process.returncode}; see {log.name}")
+            assert time.monotonic() < deadline, f"redis-server on port {self.port} did not come up"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL) and wait until the port is closed."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def answers(self) -> bool:
+        """True when something on the port answers PING with PONG."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+@contextmanager
+def running_redis(workdir: Path) -> Iterator[RedisServer]:
+    """A started RedisServer, stopped when the block ends."""
+    server = RedisServer(redis_server_binary(), workdir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
