@@ -40,6 +40,7 @@ REJECTION_REASONS = (
     "too_many_jobs",
     "queue_full",
     "store_full",
+    "store_unavailable",
     "shutting_down",
     "other",
 )

@@ -11,7 +11,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from jobs import errors
+from jobs.api.errors import status_for
 from jobs.api.keys import SERVICE
+from jobs.api.metrics_routes import REJECTION_STATUSES
 from jobs.metrics import FINAL_STATUSES, REJECTION_REASONS
 from tests.conftest import DEMO_ENDPOINTS, ServiceFactory, body, start_job, wait_finished, wait_for
 from tests.external_tools import require_program
@@ -273,3 +276,13 @@ async def test_promtool_accepts_the_live_output(start_service: ServiceFactory) -
 
     assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
     assert checked.stdout.decode().strip() == "", checked.stdout.decode()
+
+
+def test_every_refusal_error_has_its_own_reason_label() -> None:
+    def subclasses(cls: type[errors.DocjobsError]) -> list[type[errors.DocjobsError]]:
+        return [cls, *(sub for direct in cls.__subclasses__() for sub in subclasses(direct))]
+
+    refusals = {cls.code for cls in subclasses(errors.DocjobsError) if status_for(cls("x")) in REJECTION_STATUSES}
+
+    # A start or a direct call has no job id in its path and holds no watch: those two never refuse one.
+    assert refusals - {"invalid_job_id", "too_many_watches"} <= set(REJECTION_REASONS)
