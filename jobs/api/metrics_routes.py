@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -18,6 +19,8 @@ from jobs.metrics import JobMetrics
 
 METRICS = web.AppKey("metrics", JobMetrics)
 
+# Counted for a request whose client hung up before the answer (nginx's "client closed request").
+CLIENT_CLOSED_REQUEST = 499
 # The answers that refuse a job before it exists (bad request, too large, wrong type, limits, draining).
 REJECTION_STATUSES = frozenset({400, 413, 415, 429, 503})
 
@@ -62,6 +65,9 @@ async def http_metrics_middleware(request: web.Request, handler: Handler) -> web
         return response
     except web.HTTPException as http_error:
         status = http_error.status
+        raise
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED_REQUEST
         raise
     finally:
         resource = request.match_info.route.resource
