@@ -137,13 +137,13 @@ class RedisJobStore:
         return decode_job(_texts(record)) if record else None
 
     async def claim_next(self, now: float) -> Job | None:
-        return _job_or_none(await self._run("claim", self.instance_id, now, self._lease_ms))
+        return _job_or_none(await self._run("claim", now))
 
     async def mark_running(self, job_id: str, now: float) -> Job | None:
-        return _job_or_none(await self._run("mark_running", self.instance_id, job_id, now))
+        return _job_or_none(await self._run("mark_running", job_id, now))
 
     async def set_progress(self, job_id: str, progress: int, message: str | None, now: float) -> Job | None:
-        return _job_or_none(await self._run("progress", self.instance_id, job_id, int(progress), message or "", now))
+        return _job_or_none(await self._run("progress", job_id, int(progress), message or "", now))
 
     async def finish(
         self,
@@ -157,7 +157,6 @@ class RedisJobStore:
     ) -> Job | None:
         reply = await self._run(
             "finish",
-            self.instance_id,
             job_id,
             status.value,
             message,
@@ -193,7 +192,7 @@ class RedisJobStore:
 
     async def sweep(self, now: float, retention_seconds: float, grace_seconds: float) -> SweepReport:
         report = SweepReport()
-        overdue = await self._run("expire_pending", self.instance_id, now)
+        overdue = await self._run("expire_pending", now)
         report.expired_pending = [decode_job(record) for record in overdue]
         with self._available():
             ids = set(cast(list[str], await self._client.zrange(self.key("finished"), 0, -1)))
@@ -212,10 +211,10 @@ class RedisJobStore:
                 await pipe.execute()
 
     async def orphans(self, now: float) -> list[Job]:
-        return [decode_job(record) for record in await self._run("orphans", self.instance_id)]
+        return [decode_job(record) for record in await self._run("orphans")]
 
     async def requeue(self, job_id: str, now: float) -> Job | None:
-        return _job_or_none(await self._run("requeue", self.instance_id, job_id, now))
+        return _job_or_none(await self._run("requeue", job_id, now))
 
     async def publish(self, kind: str, job_id: str) -> None:
         with self._available():
@@ -249,7 +248,7 @@ class RedisJobStore:
 
     async def _run(self, script: str, *args: str | int | float) -> Any:
         with self._available():
-            return await self._scripts[script](args=[self.prefix, *args])
+            return await self._scripts[script](args=[self.prefix, self.instance_id, self._lease_ms, *args])
 
     @contextmanager
     def _available(self) -> Iterator[None]:

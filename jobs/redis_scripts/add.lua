@@ -1,7 +1,7 @@
 -- Admission and insertion in one step, so concurrent starts on many instances cannot pass a limit.
--- ARGV: prefix, id, client, idempotency key ("" for none), per-client limit, max pending, deadline,
--- then the record's field/value pairs.
-local id, client, idem = ARGV[2], ARGV[3], ARGV[4]
+-- ARGV[4..]: id, client, idempotency key ("" for none), per-client limit, max pending, deadline, then the
+-- record's field/value pairs.
+local id, client, idem = ARGV[4], ARGV[5], ARGV[6]
 if idem ~= "" then
   local existing = redis.call("GET", idem_key(client, idem))
   if existing and redis.call("EXISTS", job_key(existing)) == 1 then
@@ -11,12 +11,12 @@ end
 if redis.call("EXISTS", job_key(id)) == 1 then
   return {"replay", redis.call("HGETALL", job_key(id))}  -- the same start sent twice
 end
-if redis.call("SCARD", active_key(client)) >= tonumber(ARGV[5]) then return {"client_limit"} end
-if redis.call("ZCARD", PENDING) >= tonumber(ARGV[6]) then return {"queue_full"} end
-redis.call("HSET", job_key(id), unpack(ARGV, 8))
+if redis.call("SCARD", active_key(client)) >= tonumber(ARGV[7]) then return {"client_limit"} end
+if redis.call("ZCARD", PENDING) >= tonumber(ARGV[8]) then return {"queue_full"} end
+redis.call("HSET", job_key(id), unpack(ARGV, 10))
 local seq = redis.call("INCR", P .. ":seq")
 redis.call("ZADD", QUEUE, seq, id)
-redis.call("ZADD", PENDING, ARGV[7], id)
+redis.call("ZADD", PENDING, ARGV[9], id)
 redis.call("ZADD", JOBS, seq, id)
 redis.call("SADD", active_key(client), id)
 if idem ~= "" then redis.call("SET", idem_key(client, idem), id) end

@@ -1,6 +1,7 @@
--- Prepended to every script. ARGV[1] is the key prefix; every key is built from it, so a prefix with a
--- hash tag ("{docjobs}") keeps a deployment's keys in one cluster slot.
-local P = ARGV[1]
+-- Prepended to every script. Every script gets ARGV[1] the key prefix, ARGV[2] the calling instance and
+-- ARGV[3] its lease in ms; its own arguments start at ARGV[4]. Every key is built from the prefix, so a
+-- prefix with a hash tag ("{docjobs}") keeps a deployment's keys in one cluster slot.
+local P, ME, LEASE_MS = ARGV[1], ARGV[2], ARGV[3]
 local QUEUE = P .. ":queue"            -- zset: job ids waiting for a claim, by position (FIFO)
 local PENDING = P .. ":pending"        -- zset: every pending job (queued or claimed), by deadline
 local JOBS = P .. ":jobs"              -- zset: every job id, by insertion order (listing)
@@ -19,12 +20,15 @@ local function idem_key(client, key) return P .. ":idem:" .. #client .. ":" .. c
 local function is_active(status) return status == "pending" or status == "running" end
 
 -- Claimed by another instance: that one runs it, so this one must not write its state.
-local function fenced(owner, me) return owner and owner ~= "" and owner ~= me end
+local function fenced(owner) return owner and owner ~= "" and owner ~= ME end
 
-local function claim_for(id, me)
-  redis.call("HSET", job_key(id), "claimed_by", me)
-  redis.call("SADD", claimed_key(me), id)
-  redis.call("SADD", INSTANCES, me)
+-- The caller takes the job. Its lease is created if missing: a claim made before the instance's first
+-- heartbeat must not look like a dead instance's.
+local function claim(id)
+  redis.call("HSET", job_key(id), "claimed_by", ME)
+  redis.call("SADD", claimed_key(ME), id)
+  redis.call("SADD", INSTANCES, ME)
+  redis.call("SET", lease_key(ME), "claimed", "PX", LEASE_MS, "NX")
 end
 
 -- Take an active job out of the queue, its client's count and its claimer's list.

@@ -1,4 +1,4 @@
--- Jobs by status and by endpoint (delivered ones left out), and the result bytes held. ARGV: prefix.
+-- Jobs by status and by endpoint (delivered ones left out), and the result bytes held.
 local by_status, by_endpoint = {}, {}
 for _, id in ipairs(redis.call("ZRANGE", JOBS, 0, -1)) do
   local f = redis.call("HMGET", job_key(id), "status", "endpoint", "delivered_at")

@@ -1,12 +1,10 @@
--- Active jobs of instances whose lease expired move to this instance's claims: one caller gets each.
--- ARGV: prefix, instance.
-local me = ARGV[2]
+-- Active jobs of instances whose lease expired become the caller's claims: one caller gets each.
 local out = {}
 for _, instance in ipairs(redis.call("SMEMBERS", INSTANCES)) do
-  if instance ~= me and redis.call("EXISTS", lease_key(instance)) == 0 then
+  if instance ~= ME and redis.call("EXISTS", lease_key(instance)) == 0 then
     for _, id in ipairs(redis.call("SMEMBERS", claimed_key(instance))) do
       if is_active(redis.call("HGET", job_key(id), "status")) then
-        claim_for(id, me)
+        claim(id)
         out[#out + 1] = redis.call("HGETALL", job_key(id))
       end
     end

@@ -1,9 +1,9 @@
 -- Remove finished jobs past retention and delivered ones past grace, and the index entries of records
 -- that already expired. An id counts only while it is still indexed, so concurrent sweeps count it once.
--- ARGV: prefix, now, retention seconds, grace seconds, ids...
-local now, retention, grace = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+-- ARGV[4..]: now, retention seconds, grace seconds, ids...
+local now, retention, grace = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local finished, delivered = 0, 0
-for i = 5, #ARGV do
+for i = 7, #ARGV do
   local id = ARGV[i]
   local was_delivered = redis.call("ZSCORE", DELIVERED, id)
   if was_delivered or redis.call("ZSCORE", FINISHED, id) then

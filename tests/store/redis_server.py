@@ -42,13 +42,14 @@ class RedisServer:
 
     def start(self, timeout: float = 10.0) -> None:
         """Start the server and wait until it answers PING."""
-        log = (self.workdir / f"redis-{self.port}.log").open("ab")
+        log_path = self.workdir / f"redis-{self.port}.log"
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen([*args, "--dir", str(self.workdir)], stdout=log, stderr=log)
+        with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen([*args, "--dir", str(self.workdir)], stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while not self.answers():
             if self.process.poll() is not None:
-                raise AssertionError(f"redis-server exited with {self.process.returncode}; see {log.name}")
+                raise AssertionError(f"redis-server exited with {self.process.returncode}; see {log_path}")
             assert time.monotonic() < deadline, f"redis-server on port {self.port} did not come up"
             time.sleep(0.02)
 

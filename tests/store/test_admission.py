@@ -1,0 +1,81 @@
+"""Contract: adding jobs, the per-client limit, the queue bound and idempotency keys (every backend)."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.errors import ClientLimitReached, QueueFull
+from jobs.model import JobStatus
+from jobs.store import Admission, JobStore
+from tests.store.helpers import ROOMY, T0, make_job, start_running
+
+
+async def test_added_job_reads_back_unchanged(store: JobStore) -> None:
+    job = make_job(key="k1")
+    job.request_id = "req-1"
+    job.extra = {"source": {"kind": "test"}}
+    assert await store.add(job, ROOMY) is job
+    stored = await store.get(job.id)
+    assert stored is not None
+    assert stored.to_dict() == job.to_dict()
+    assert await store.pending_count() == 1
+
+
+async def test_unknown_job_is_none(store: JobStore) -> None:
+    assert await store.get(make_job().id) is None
+
+
+async def test_client_limit_counts_pending_and_running_jobs(store: JobStore) -> None:
+    limit = Admission(per_client_limit=2, max_pending=100)
+    first = await store.add(make_job("a"), limit)
+    await store.add(make_job("a"), limit)
+    await start_running(store, first)
+    with pytest.raises(ClientLimitReached) as raised:
+        await store.add(make_job("a"), limit)
+    assert raised.value.retry_after is not None
+    assert "2 pending or running jobs" in raised.value.message
+    await store.add(make_job("b"), limit)  # other clients are not affected
+
+
+async def test_queue_bound_counts_claimed_but_not_started_jobs(store: JobStore) -> None:
+    bound = Admission(per_client_limit=100, max_pending=2)
+    first = await store.add(make_job("a"), bound)
+    await store.add(make_job("b"), bound)
+    assert await store.claim_next(T0) is not None  # claimed, still pending
+    with pytest.raises(QueueFull):
+        await store.add(make_job("c"), bound)
+    await store.mark_running(first.id, T0)  # running jobs do not take queue room
+    await store.add(make_job("c"), bound)
+    assert await store.pending_count() == 2
+
+
+async def test_same_idempotency_key_returns_the_first_job(store: JobStore) -> None:
+    first = await store.add(make_job("a", key="same"), ROOMY)
+    again = await store.add(make_job("a", key="same"), ROOMY)
+    assert again.id == first.id
+    assert await store.pending_count() == 1
+    other_client = await store.add(make_job("b", key="same"), ROOMY)
+    no_key = await store.add(make_job("a"), ROOMY)
+    assert len({first.id, other_client.id, no_key.id}) == 3
+
+
+async def test_idempotent_replay_is_answered_even_at_the_limit(store: JobStore) -> None:
+    one = Admission(per_client_limit=1, max_pending=1)
+    first = await store.add(make_job("a", key="k"), one)
+    assert (await store.add(make_job("a", key="k"), one)).id == first.id
+
+
+async def test_idempotent_replay_returns_a_finished_job(store: JobStore) -> None:
+    first = await store.add(make_job("a", key="k"), ROOMY)
+    await start_running(store, first)
+    await store.finish(first.id, JobStatus.COMPLETED, "done", T0 + 2, result_json="{}")
+    replayed = await store.add(make_job("a", key="k"), ROOMY)
+    assert replayed.id == first.id
+    assert replayed.status is JobStatus.COMPLETED
+
+
+async def test_idempotency_key_is_free_again_once_its_job_is_deleted(store: JobStore) -> None:
+    first = await store.add(make_job("a", key="k"), ROOMY)
+    await store.delete(first.id)
+    second = await store.add(make_job("a", key="k"), ROOMY)
+    assert second.id != first.id

@@ -1,0 +1,151 @@
+"""Contract: claiming, running, progress, finishing, deleting, listing and counting (every backend)."""
+
+from __future__ import annotations
+
+from jobs.model import JobStatus
+from jobs.store import Admission, Counts, JobStore
+from tests.store.helpers import ROOMY, T0, add_jobs, make_job, start_running
+
+
+async def test_claims_follow_insertion_order_and_leave_jobs_pending(store: JobStore) -> None:
+    jobs = await add_jobs(store, 3)
+    claimed = [await store.claim_next(T0 + 1) for _ in jobs]
+    assert [job.id for job in claimed if job is not None] == [job.id for job in jobs]
+    assert await store.claim_next(T0 + 1) is None
+    for job in jobs:
+        stored = await store.get(job.id)
+        assert stored is not None and stored.status is JobStatus.PENDING
+    assert await store.pending_count() == 3
+
+
+async def test_mark_running_succeeds_only_from_pending(store: JobStore) -> None:
+    job = await store.add(make_job(), ROOMY)
+    await store.claim_next(T0)
+    running = await store.mark_running(job.id, T0 + 2)
+    assert running is not None
+    assert (running.status, running.started_at, running.updated_at) == (JobStatus.RUNNING, T0 + 2, T0 + 2)
+    assert running.message == f"Processing {job.endpoint} request..."
+    assert await store.mark_running(job.id, T0 + 3) is None
+    assert await store.pending_count() == 0
+    await store.delete(job.id)
+    assert await store.mark_running(job.id, T0 + 4) is None
+
+
+async def test_progress_only_while_running_never_backwards_and_at_most_99(store: JobStore) -> None:
+    job = await store.add(make_job(), ROOMY)
+    assert await store.set_progress(job.id, 10, "early", T0) is None  # still pending
+    await start_running(store, job)
+    steps = [(40, "reading", 40, "reading"), (20, None, 40, "reading"), (150, "", 99, "reading")]
+    for percent, message, shown, shown_message in steps:
+        updated = await store.set_progress(job.id, percent, message, T0 + 5)
+        assert updated is not None
+        assert (updated.progress, updated.message, updated.updated_at) == (shown, shown_message, T0 + 5)
+    await store.finish(job.id, JobStatus.FAILED, "failed", T0 + 6, error="boom")
+    assert await store.set_progress(job.id, 99, "late", T0 + 7) is None
+    assert await store.set_progress(make_job().id, 50, None, T0) is None
+
+
+async def test_completed_job_has_its_result_and_shows_100(store: JobStore) -> None:
+    job = await store.add(make_job(), ROOMY)
+    await start_running(store, job)
+    done = await store.finish(job.id, JobStatus.COMPLETED, "Job completed successfully", T0 + 3, result_json='{"a":1}')
+    assert done is not None
+    assert (done.status, done.progress, done.finished_at, done.result_json) == (
+        JobStatus.COMPLETED,
+        100,
+        T0 + 3,
+        '{"a":1}',
+    )
+    assert done.duration_seconds == 2
+    assert await store.finish(job.id, JobStatus.FAILED, "again", T0 + 4) is None
+    assert await store.finish(make_job().id, JobStatus.FAILED, "unknown", T0) is None
+
+
+async def test_failed_job_keeps_its_progress_and_error(store: JobStore) -> None:
+    job = await store.add(make_job(), ROOMY)
+    await start_running(store, job)
+    await store.set_progress(job.id, 30, None, T0 + 2)
+    failed = await store.finish(job.id, JobStatus.FAILED, "Job failed: boom", T0 + 3, error="boom")
+    assert failed is not None
+    assert (failed.progress, failed.error, failed.result_json) == (30, "boom", None)
+
+
+async def test_finishing_a_pending_job_takes_it_off_the_queue(store: JobStore) -> None:
+    job = await store.add(make_job(), ROOMY)
+    expired = await store.finish(job.id, JobStatus.EXPIRED, "Job expired", T0 + 40, error="expired while pending")
+    assert expired is not None and expired.status is JobStatus.EXPIRED
+    assert await store.claim_next(T0 + 41) is None
+    assert await store.pending_count() == 0
+
+
+async def test_finish_and_delete_release_the_client_limit(store: JobStore) -> None:
+    one = Admission(per_client_limit=1, max_pending=100)
+    first = await store.add(make_job("a"), one)
+    await start_running(store, first)
+    await store.finish(first.id, JobStatus.COMPLETED, "done", T0 + 2, result_json="1")
+    second = await store.add(make_job("a"), one)
+    await store.claim_next(T0 + 3)
+    await store.delete(second.id)
+    third = await store.add(make_job("a"), one)
+    await store.delete(third.id)  # a queued one
+    await store.add(make_job("a"), one)
+
+
+async def test_deleting_a_pending_job_removes_it_from_the_queue(store: JobStore) -> None:
+    first, second = await add_jobs(store, 2)
+    deleted = await store.delete(first.id)
+    assert deleted is not None and deleted.id == first.id
+    assert await store.get(first.id) is None
+    assert await store.delete(first.id) is None
+    claimed = await store.claim_next(T0 + 1)
+    assert claimed is not None and claimed.id == second.id
+    assert await store.pending_count() == 1
+
+
+async def test_result_bytes_count_held_results_until_deleted(store: JobStore) -> None:
+    first, second = await add_jobs(store, 2)
+    for job, result in ((first, '{"rows":[1,2,3]}'), (second, '"ok"')):
+        await start_running(store, job)
+        await store.finish(job.id, JobStatus.COMPLETED, "done", T0 + 2, result_json=result)
+    assert await store.result_bytes() == 20
+    await store.mark_delivered(first.id, T0 + 3)
+    assert (await store.counts()).result_bytes == 20  # delivered results are held until deleted
+    await store.delete(first.id)
+    assert await store.result_bytes() == 4
+    await store.delete(second.id)
+    assert await store.result_bytes() == 0
+
+
+async def test_delivery_is_noted_once_and_hides_the_job_from_lists(store: JobStore) -> None:
+    job = await store.add(make_job(), ROOMY)
+    await start_running(store, job)
+    await store.finish(job.id, JobStatus.COMPLETED, "done", T0 + 2, result_json="1")
+    await store.mark_delivered(job.id, T0 + 3)
+    await store.mark_delivered(job.id, T0 + 4)
+    await store.mark_delivered(make_job().id, T0 + 4)  # unknown: nothing happens
+    delivered = await store.get(job.id)
+    assert delivered is not None and delivered.delivered_at == T0 + 3
+    assert await store.list_jobs() == []
+    assert (await store.counts()).by_status == {}
+
+
+async def test_list_jobs_oldest_first_optionally_by_status(store: JobStore) -> None:
+    jobs = await add_jobs(store, 3)
+    other = await store.add(make_job("b", at=T0 + 1, endpoint="/api/v1/demo/sleep"), ROOMY)
+    await start_running(store, jobs[0])
+    assert [job.id for job in await store.list_jobs()] == [*(job.id for job in jobs), other.id]
+    assert [job.id for job in await store.list_jobs(JobStatus.RUNNING)] == [jobs[0].id]
+    assert [job.id for job in await store.list_jobs(JobStatus.PENDING)] == [jobs[1].id, jobs[2].id, other.id]
+    assert await store.list_jobs(JobStatus.FAILED) == []
+
+
+async def test_counts_by_status_and_endpoint(store: JobStore) -> None:
+    assert await store.counts() == Counts({}, {}, 0)
+    jobs = await add_jobs(store, 3)
+    await store.add(make_job("b", endpoint="/api/v1/demo/sleep"), ROOMY)
+    await start_running(store, jobs[0])
+    await store.finish(jobs[0].id, JobStatus.COMPLETED, "done", T0 + 2, result_json="[]")
+    counts = await store.counts()
+    assert counts.by_status == {"completed": 1, "pending": 3}
+    assert counts.by_endpoint == {"/api/v1/demo/echo": 3, "/api/v1/demo/sleep": 1}
+    assert counts.result_bytes == 2
