@@ -110,3 +110,12 @@ async def test_sweep_leaves_overdue_jobs_claimed_by_a_live_instance_to_it(redis_
 
 async def _gone(store: JobStore, job_id: str) -> bool:
     return await store.get(job_id) is None
+
+
+async def test_an_overdue_job_is_handed_out_again_when_its_expiry_was_not_finished(redis_stores: StoreFactory) -> None:
+    store = await redis_stores(lease_seconds=10)
+    job = await store.add(make_job(timeout=30), ROOMY)
+    assert len((await store.sweep(T0 + 31, RETENTION, GRACE)).expired_pending) == 1
+    assert (await store.sweep(T0 + 35, RETENTION, GRACE)).expired_pending == []
+    # The first sweeper never finished it (it crashed or lost Redis): a lease later it is handed out again.
+    assert [j.id for j in (await store.sweep(T0 + 42, RETENTION, GRACE)).expired_pending] == [job.id]
