@@ -39,8 +39,10 @@ EVERY_CALL: dict[str, Call] = {
 }
 
 
-def open_store(url: str, **kwargs: float) -> RedisJobStore:
-    return RedisJobStore(url, instance_id="outage", retention_seconds=60, grace_seconds=60, **kwargs)
+def open_store(url: str, socket_timeout: float = 2.0) -> RedisJobStore:
+    return RedisJobStore(
+        url, instance_id="outage", retention_seconds=60, grace_seconds=60, socket_timeout=socket_timeout
+    )
 
 
 async def test_every_call_fails_fast_while_redis_is_down_then_recovers(own_redis: RedisServer) -> None:
