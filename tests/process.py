@@ -74,3 +74,12 @@ def run_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def server_start_failure(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run server.py with `args`, expecting it to refuse to start; returns the finished process."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), *args], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return done

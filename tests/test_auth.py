@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from jobs.auth import hash_key
 from jobs.errors import ConfigError
 from jobs.settings import AuthSettings, load_settings
 from tests.conftest import ServiceFactory, body, make_settings, start_job, wait_finished
-from tests.process import ROOT, free_port, run_server
+from tests.process import free_port, run_server, server_start_failure
 
 Client = TestClient[Any, Any]
 ALICE_KEY = "alice-key-0123456789abcdef"
@@ -159,13 +157,7 @@ def test_keys_can_come_from_a_secrets_file(tmp_path: Path) -> None:
 
 
 def test_the_server_refuses_to_start_open_on_all_interfaces(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), "--host", "0.0.0.0", "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    done = server_start_failure(["--host", "0.0.0.0", "--port", "0"])
     assert done.returncode == 2
     assert "no API keys are configured" in done.stderr
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ from typing import Any
 import aiohttp
 import psutil
 
-from tests.process import ROOT, free_port, run_server
+from tests.process import free_port, run_server, server_start_failure
 
 TEST_CONFIG = """
 [server]
@@ -77,30 +75,17 @@ async def test_the_default_config_beside_server_py_serves_the_demo_endpoints(tmp
 def test_a_bad_config_exits_with_a_clear_message(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[jobs]\nper_client_limit = 0\ntimeout_seconds = -1\n[endpoints]\n"/x" = "no-colon"\n')
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), "--config", str(bad)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    done = server_start_failure(["--config", str(bad)])
     assert done.returncode == 2
     assert "jobs.timeout_seconds must be positive" in done.stderr
     assert "jobs.per_client_limit and jobs.max_pending must be at least 1" in done.stderr
     assert 'must look like "package.module:function"' in done.stderr
-    assert "Traceback" not in done.stderr
 
 
 def test_an_unimportable_handler_is_reported_at_start_up(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[endpoints]\n"/api/v1/x" = "handlers.nope:run"\n')
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), "--config", str(bad)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    done = server_start_failure(["--config", str(bad)])
     assert done.returncode == 2
     assert "cannot import 'handlers.nope'" in done.stderr
 
@@ -151,7 +136,7 @@ async def test_sigterm_lets_a_running_job_finish_within_the_grace_then_stops(tmp
     assert events.index("service.draining") < events.index("job.completed") < events.index("service.stopped")
     assert elapsed < 10
     # Workers are killed at shutdown; the forkserver and resource tracker exit once our pipes close.
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=10)
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
 
 
