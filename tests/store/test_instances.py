@@ -95,6 +95,13 @@ async def test_concurrent_starts_on_many_instances_never_pass_the_limits(redis_s
     assert await instances[1].pending_count() == 12
 
 
+async def test_concurrent_starts_with_one_idempotency_key_make_one_job(redis_stores: StoreFactory) -> None:
+    instances = [await redis_stores() for _ in range(4)]
+    started = await asyncio.gather(*(instances[i % 4].add(make_job("a", key="once"), ROOMY) for i in range(20)))
+    assert len({job.id for job in started}) == 1
+    assert await instances[0].pending_count() == 1
+
+
 async def test_a_claim_records_the_instance_and_fences_out_the_others(
     redis_stores: StoreFactory, redis_server: RedisServer
 ) -> None:
