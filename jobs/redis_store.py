@@ -43,6 +43,8 @@ UNAVAILABLE_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
 class RedisJobStore:
     """Jobs in Redis under one key prefix, shared by every instance that uses the same URL and prefix."""
 
+    shared = True
+
     def __init__(
         self,
         url: str,
