@@ -25,6 +25,7 @@ from jobs.api.keys import SETTINGS
 from jobs.api.lifecycle import REGISTRY, drain_on_shutdown, job_system
 from jobs.api.metrics_routes import setup_metrics
 from jobs.api.middleware import context_middleware
+from jobs.api.openapi_routes import setup_openapi
 from jobs.api.requests import parse_networks
 from jobs.auth import ApiKeys
 from jobs.errors import ConfigError
@@ -51,6 +52,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_jobs_routes(app)
     setup_events_routes(app)
     setup_health_routes(app)
+    setup_openapi(app)
     setup_direct_routes(app, registry)
     setup_cors(app, settings.cors)
     app.cleanup_ctx.append(job_system)
