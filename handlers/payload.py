@@ -73,11 +73,33 @@ def one_source(payload: Mapping[str, Any], url_key: str, base64_key: str) -> Non
     if has_url == has_inline:
         raise PayloadError(f"give exactly one of '{url_key}' and '{base64_key}'")
     if has_url:
-        url = require_str(payload[url_key], url_key)
-        if not url.lower().startswith("https://"):
-            raise PayloadError(f"{url_key}: must be an https:// URL")
+        check_url(payload[url_key], url_key)
     else:
         check_base64(payload[base64_key], base64_key)
+
+
+def check_url(value: object, field: str) -> str:
+    """`value` as a URL the SharePoint client would fetch (https, allow-list, public address).
+
+    Network-free (host names are resolved and checked when the connection is made), so a URL that
+    can never be fetched is a 400 at /jobs/start instead of a failed job.
+    """
+    url = require_str(value, field)
+    if not url.lower().startswith("https://"):
+        raise PayloadError(f"{field}: must be an https:// URL")
+    try:
+        from handlers import sharepoint  # noqa: PLC0415 - optional, only for SharePoint payloads
+    except ImportError:
+        return url  # the job will say that SharePoint is unavailable
+    try:
+        sharepoint.validate_url(url)
+    except sharepoint.UrlNotAllowed as error:
+        raise PayloadError(f"{field}: {error}") from None
+    except sharepoint.SharePointError:
+        # A server misconfiguration (an invalid DOCJOBS_SHAREPOINT_* value), not a payload fault:
+        # the job reports it, and the download checks the URL again anyway.
+        pass
+    return url
 
 
 def type_name(value: object) -> str:

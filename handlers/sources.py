@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.errors import PayloadError, SourceUnavailable
-from handlers.payload import check_keys, decode_base64, optional_str, require_mapping
+from handlers.payload import check_keys, check_url, decode_base64, optional_str, require_mapping
 from handlers.safety import Limits
 
 _MIB = 1024 * 1024
@@ -87,9 +87,9 @@ def check_output(payload: Mapping[str, Any], *, can_overwrite: bool, source_url_
     allowed = {"file_name", "sharepoint_folder_url", "return_file"} | ({"overwrite_source"} if can_overwrite else set())
     check_keys(output, allowed, "output")
     optional_str(output, "file_name", "output.file_name")
-    folder = optional_str(output, "sharepoint_folder_url", "output.sharepoint_folder_url")
-    if folder is not None and not folder.lower().startswith("https://"):
-        raise PayloadError("output.sharepoint_folder_url: must be an https:// URL")
+    folder = output.get("sharepoint_folder_url")
+    if folder is not None:
+        check_url(folder, "output.sharepoint_folder_url")
     for flag in ("overwrite_source", "return_file"):
         if not isinstance(output.get(flag, False), bool):
             raise PayloadError(f"output.{flag}: expected true or false")
