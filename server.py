@@ -49,15 +49,16 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[REGISTRY] = registry = EndpointRegistry(settings)
-    setup_jobs_routes(app)
-    setup_events_routes(app)
     setup_health_routes(app)
-    setup_openapi(app)
-    setup_direct_routes(app, registry)
-    setup_cors(app, settings.cors)
+    if settings.server.role != "worker":  # a worker instance serves only probes and metrics
+        setup_jobs_routes(app)
+        setup_events_routes(app)
+        setup_openapi(app)
+        setup_direct_routes(app, registry)
+        setup_dashboard(app)
+        setup_cors(app, settings.cors)
     app.cleanup_ctx.append(job_system)
     setup_metrics(app)  # after job_system: its hooks need the service
-    setup_dashboard(app)
     app.on_shutdown.append(drain_on_shutdown)
     return app
 
@@ -74,6 +75,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=int, help="port to bind (default 8080, or $PORT)")
     parser.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--role",
+        choices=["all", "api", "worker"],
+        help="all (default): API and workers; api: HTTP only; worker: jobs only, health probes on the port",
+    )
     return parser.parse_args(argv)
 
 
@@ -89,6 +95,8 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str]) -> Settings
         overrides["server"]["port"] = args.port
     if args.workers is not None:
         overrides["pool"]["workers"] = args.workers
+    if args.role:
+        overrides["server"]["role"] = args.role
     if args.log_level:
         overrides["logging"]["level"] = args.log_level
     return load_settings(config, environ, overrides)

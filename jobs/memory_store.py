@@ -18,6 +18,8 @@ RETRY_AFTER_SECONDS = 5
 class MemoryJobStore:
     """Jobs in this process's memory; lost on restart, invisible to other instances."""
 
+    shared = False
+
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
         self._pending: OrderedDict[str, None] = OrderedDict()  # insertion order is queue order

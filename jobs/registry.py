@@ -37,6 +37,7 @@ class Endpoint:
     timeout_seconds: float
     estimated_seconds: float
     description: str
+    retries: int = 0
 
     def validate(self, payload: Any) -> None:
         """Run the payload validator; any ValueError becomes a 400 naming what is wrong."""
@@ -69,6 +70,7 @@ class EndpointRegistry:
             timeout_seconds=settings.timeout_for(spec),
             estimated_seconds=spec.estimated_seconds or settings.jobs.estimated_seconds,
             description=spec.description,
+            retries=spec.retries,
         )
 
     def get(self, path: Any) -> Endpoint:

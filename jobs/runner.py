@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from jobs.errors import StoreUnavailable
 from jobs.estimates import DurationEstimator
 from jobs.logs import log_event
 from jobs.model import Job, JobStatus
@@ -25,6 +27,8 @@ log = logging.getLogger("docjobs.runner")
 # A job may wait inside a busy worker, behind the one it runs, only when that one is this quick:
 # short jobs then never wait for the event loop, and a long job never holds another one hostage.
 QUEUE_BEHIND_MAX_SECONDS = 0.05
+# How long a job's start or outcome is retried while the store is unreachable.
+STORE_RETRY_SECONDS = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +47,7 @@ class JobRunner:
     def __init__(
         self,
         store: JobStore,
-        pool: WorkerPool,
+        pool: WorkerPool | None,
         registry: EndpointRegistry,
         estimator: DurationEstimator,
         notifier: ChangeNotifier,
@@ -75,15 +79,22 @@ class JobRunner:
     @property
     def total_workers(self) -> int:
         """Worker processes in the pool."""
-        return self._pool.size
+        return self._pool.size if self._pool is not None else 0
 
     def worker_pids(self) -> list[int]:
         """PIDs of the live worker processes."""
-        return self._pool.process_ids
+        return self._pool.process_ids if self._pool is not None else []
+
+    @property
+    def runs_jobs(self) -> bool:
+        """False on an API-only instance, which has no worker pool."""
+        return self._pool is not None
 
     async def start(self) -> None:
         """Start the pool and begin dispatching; call from the running event loop."""
         self._loop = asyncio.get_running_loop()
+        if self._pool is None:
+            return
         await self._pool.start(self, self._progress_from_thread)
         self._dispatcher = asyncio.create_task(self._dispatch_forever(), name="docjobs-dispatch")
         self.wake()
@@ -93,21 +104,31 @@ class JobRunner:
         self._wakeup.set()
 
     async def _dispatch_forever(self) -> None:
+        backoff = 0.0
         while True:
-            await self._wakeup.wait()
+            # A shared queue also fills from other instances: look at it at least once a second even
+            # if a "queued" event was lost while the store was unreachable.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0 if self._store.shared else None):
+                    await self._wakeup.wait()
             self._wakeup.clear()
             try:
                 await self._fill_workers()
-            except Exception:
-                log.exception("dispatch failed; retrying in 1 s")
-                await asyncio.sleep(1)
+                backoff = 0.0
+            except Exception as exc:
+                backoff = min(10.0, backoff * 2 or 0.5)
+                log.warning("dispatch failed (%s); retrying in %.1f s", exc, backoff)
+                await asyncio.sleep(backoff)
                 self.wake()
 
     async def _fill_workers(self) -> None:
+        assert self._pool is not None
         while self._dispatching:
             self._send_ready()
             if self._ready or len(self._tasks) >= self._pool.size * 2:
                 return  # every worker has work; the pool calls back when one frees up
+            if self._store.shared and len(self._tasks) >= self._pool.size:
+                return  # leave the shared queue to instances with an idle worker
             now = self._clock()
             job = await self._store.claim_next(now)
             if job is None:
@@ -118,6 +139,7 @@ class JobRunner:
             self._ready[job.id] = job
 
     def _send_ready(self) -> None:
+        assert self._pool is not None
         while self._ready and self._dispatching:
             job_id, job = next(iter(self._ready.items()))
             if self._clock() - job.created_at >= job.timeout_seconds:
@@ -143,11 +165,13 @@ class JobRunner:
         self._spawn(self._mark_running(task))
 
     async def _mark_running(self, task: Task) -> None:
-        job = await self._store.mark_running(task.job.id, task.started_at or self._clock())
+        started_at = task.started_at or self._clock()
+        job = await self._persist(lambda: self._store.mark_running(task.job.id, started_at))
         if job is None:
             return
         for callback in self.on_started:
             callback(job)
+        await self._announce(job.id)
         log_event(
             "job.running",
             job_id=job.id,
@@ -191,6 +215,7 @@ class JobRunner:
         for callback in self.on_progress:
             callback(job)
         self._notifier.notify(job_id)
+        await self._announce(job_id)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -202,8 +227,11 @@ class JobRunner:
     async def finish(self, job: Job, final: FinalState) -> None:
         """Record a job's final state, log it, and wake whoever waits for it."""
         self._ready.pop(job.id, None)
-        done = await self._store.finish(
-            job.id, final.status, final.message, self._clock(), result_json=final.result_json, error=final.error
+        finished_at = self._clock()
+        done = await self._persist(
+            lambda: self._store.finish(
+                job.id, final.status, final.message, finished_at, result_json=final.result_json, error=final.error
+            )
         )
         if done is None:
             return  # deleted meanwhile
@@ -223,13 +251,39 @@ class JobRunner:
         for callback in self.on_finished:
             callback(done)
         self._notifier.notify(done.id)
+        await self._announce(done.id)
+
+    async def _persist(self, write: Callable[[], Awaitable[Job | None]]) -> Job | None:
+        """Run a store write that must not be lost, retrying while the store is unreachable.
+
+        A job's outcome exists only here until it is stored: giving up would leave the job running
+        forever. After STORE_RETRY_SECONDS the lease rules take over (another instance recovers it).
+        """
+        delay, deadline = 0.1, self._clock() + STORE_RETRY_SECONDS
+        while True:
+            try:
+                return await write()
+            except StoreUnavailable as exc:
+                if self._clock() >= deadline:
+                    log.error("giving up on a store write after %.0f s: %s", STORE_RETRY_SECONDS, exc)
+                    return None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _announce(self, job_id: str) -> None:
+        # Long polls and event streams on other instances learn of the change through the store.
+        if self._store.shared:
+            try:
+                await self._store.publish("changed", job_id)
+            except Exception as exc:  # the change itself is stored; pollers still see it
+                log.warning("could not announce a change of %s: %s", job_id, exc)
 
     def cancel(self, job_id: str) -> bool:
         """Take a job out of the runner; True when its running worker process was killed."""
         if self._ready.pop(job_id, None) is not None:
             return False
         task = self._tasks.pop(job_id, None)
-        return task is not None and self._pool.cancel(task)
+        return task is not None and self._pool is not None and self._pool.cancel(task)
 
     async def drain(self, grace_seconds: float) -> None:
         """Shutdown: start nothing new, let running jobs finish for a while, then stop them."""
@@ -248,16 +302,22 @@ class JobRunner:
             await self.finish(task.job, stopped if task.started_at is not None else not_started)
         for ready in list(self._ready.values()):
             await self.finish(ready, not_started)
-        while (queued := await self._store.claim_next(self._clock())) is not None:
+        # A shared queue belongs to every instance: the others will run what waits in it.
+        while not self._store.shared and (queued := await self._store.claim_next(self._clock())) is not None:
             await self.finish(queued, not_started)
         if self._dispatcher is not None:
             self._dispatcher.cancel()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
+    def holds(self, job_id: str) -> bool:
+        """True when this instance has the job in hand (waiting to be sent, or in a worker)."""
+        return job_id in self._ready or job_id in self._tasks
+
     async def close(self) -> None:
         """Stop the pool's processes."""
-        await self._pool.close()
+        if self._pool is not None:
+            await self._pool.close()
 
 
 def expired_while_waiting(job: Job) -> FinalState:

@@ -108,6 +108,8 @@ class JobService:
             log_event("job.start_replayed", job_id=stored.id, client=client, request_id=request_id)
             return StartedJob(stored, await self._estimate(endpoint))
         self.runner.wake()
+        if self.store.shared:
+            await self.store.publish("queued", job.id)
         for callback in self.on_created:
             callback(job)
         log_event("job.created", job_id=job.id, endpoint=job.endpoint, client=client, request_id=request_id)
@@ -161,9 +163,10 @@ class JobService:
                 hint=f"Use /api/v1/jobs/{job.id}/status to check progress",
                 retry_after=1,
             )
-        first_delivery = job.delivered_at is None
-        if first_delivery:
-            await self.store.mark_delivered(job.id, self._clock())
+        if job.delivered_at is None:
+            # The same time is kept here and in the store, so a retried fetch gets an identical answer.
+            job.delivered_at = self._clock()
+            await self.store.mark_delivered(job.id, job.delivered_at)
             log_event(
                 "job.result_retrieved",
                 job_id=job.id,
@@ -180,8 +183,11 @@ class JobService:
     async def delete(self, job_id: str, owner: str | None = None) -> Job:
         """Cancel a job: a running one has its worker process stopped, a pending one leaves the queue."""
         job = await self.get(job_id, owner)
+        held_here = self.runner.holds(job.id)
         was_running = self.runner.cancel(job.id)
         deleted = await self.store.delete(job.id)
+        if self.store.shared and not held_here:
+            await self.store.publish("cancel", job.id)  # the instance running it stops its worker
         if deleted is None:
             raise JobNotFound(f"job {job_id!r} not found")
         self.notifier.notify(job.id)

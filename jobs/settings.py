@@ -39,6 +39,8 @@ class ServerSettings:
     shutdown_grace_seconds: float = 30.0
     # uvloop roughly doubles request throughput; off only where it is not installed.
     use_uvloop: bool = True
+    # "all": HTTP API and workers; "api": HTTP only; "worker": runs jobs, serves only health probes.
+    role: str = "all"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,18 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """Where jobs live: this process's memory, or a Redis shared by every instance."""
+
+    backend: str = "memory"
+    url: str = "redis://127.0.0.1:6379/0"
+    # Several deployments can share one Redis, each under its own prefix.
+    prefix: str = "docjobs"
+    # An instance that has not renewed its lease for this long is presumed dead; its jobs are recovered.
+    lease_seconds: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class AuthSettings:
     """API keys: who may call, and who may see every client's jobs."""
 
@@ -114,6 +128,8 @@ class EndpointSettings:
     timeout_seconds: float | None = None
     estimated_seconds: float | None = None
     description: str = ""
+    # Times a job is run again when the instance running it is lost (never after a handler error).
+    retries: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +142,7 @@ class Settings:
     cors: CorsSettings = field(default_factory=CorsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     endpoints: tuple[EndpointSettings, ...] = ()
 
     @property
@@ -145,6 +162,7 @@ SECTIONS: dict[str, type[Any]] = {
     "cors": CorsSettings,
     "logging": LoggingSettings,
     "auth": AuthSettings,
+    "store": StoreSettings,
 }
 
 
@@ -327,6 +345,25 @@ def _section_problems(settings: Settings) -> typing.Iterator[str]:
     if settings.logging.level.upper() not in LOG_LEVELS:
         yield f"logging.level must be one of {', '.join(LOG_LEVELS)}"
     yield from _auth_problems(settings.auth, settings.server.host)
+    yield from _store_problems(settings.store, settings.server.role)
+
+
+ROLES = ("all", "api", "worker")
+
+
+def _store_problems(store: StoreSettings, role: str) -> typing.Iterator[str]:
+    if store.backend not in ("memory", "redis"):
+        yield f"store.backend must be memory or redis, not {store.backend!r}"
+    if role not in ROLES:
+        yield f"server.role must be one of {', '.join(ROLES)}, not {role!r}"
+    elif role != "all" and store.backend != "redis":
+        yield f'server.role {role!r} needs store.backend = "redis": in-memory jobs cannot be shared'
+    if store.backend == "redis" and not store.url.startswith(("redis://", "rediss://", "unix://")):
+        yield "store.url must start with redis://, rediss:// or unix://"
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", store.prefix):
+        yield "store.prefix must be 1-64 letters, digits, or _ . : -"
+    if store.lease_seconds < 1:
+        yield "store.lease_seconds must be at least 1"
 
 
 def _auth_problems(auth: AuthSettings, host: str) -> typing.Iterator[str]:
@@ -401,3 +438,5 @@ def _endpoint_problems(endpoints: tuple[EndpointSettings, ...]) -> typing.Iterat
             value = getattr(endpoint, key)
             if value is not None and value <= 0:
                 yield f"{name}.{key} must be positive"
+        if not 0 <= endpoint.retries <= 10:
+            yield f"{name}.retries must be between 0 and 10"

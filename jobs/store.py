@@ -38,6 +38,9 @@ class Counts:
 class JobStore(Protocol):
     """Where jobs live: their records, the pending queue and the per-client counts."""
 
+    # True when other instances share the store: changes are then announced through `publish`.
+    shared: bool
+
     async def add(self, job: Job, admission: Admission) -> Job:
         """Insert a pending job, or raise ClientLimitReached / QueueFull, atomically.
 

@@ -60,9 +60,12 @@ async def test_every_api_route_needs_a_valid_key(secured: Client, headers: dict[
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-async def test_probes_stay_open_without_a_key(secured: Client) -> None:
+async def test_probes_and_the_static_dashboard_page_stay_open_without_a_key(secured: Client) -> None:
     assert (await secured.get("/healthz")).status == 200
     assert (await secured.get("/readyz")).status == 200
+    page = await secured.get("/dashboard")
+    assert page.status == 200 and page.content_type == "text/html"
+    assert (await secured.get("/metrics")).status == 401, "metrics are protected by default"
 
 
 async def test_a_key_given_as_its_sha256_digest_works(secured: Client) -> None:

@@ -10,8 +10,10 @@ from jobs.api.keys import CLIENT, SEES_ALL
 from jobs.auth import ApiKeys
 from jobs.errors import Unauthorized
 
-# Probes must work without a key; everything else under these prefixes needs one.
-PROTECTED_PREFIXES = ("/api/", "/dashboard")
+# Probes must work without a key, and so must the dashboard page itself: a browser cannot send a
+# header when it opens a page, and the page is static HTML with no data. Its data comes from /api/,
+# for which the page asks the user for a key.
+PROTECTED_PREFIXES = ("/api/",)
 
 
 def auth_middleware(keys: ApiKeys, protect_metrics: bool) -> Middleware:

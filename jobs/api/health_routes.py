@@ -26,7 +26,7 @@ async def readyz(request: web.Request) -> web.Response:
     problems = []
     if not service.accepting:
         problems.append("shutting down")
-    if not service.runner.worker_pids():
+    if service.runner.runs_jobs and not service.runner.worker_pids():
         problems.append("no live worker processes")
     try:
         await service.store.pending_count()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from jobs.api.keys import SERVICE, SETTINGS
 from jobs.cleanup import cleanup_forever
+from jobs.cluster import follow_events, keep_leases
 from jobs.estimates import DurationEstimator
 from jobs.logs import log_event
 from jobs.memory_store import MemoryJobStore
@@ -19,6 +22,8 @@ from jobs.pool import WorkerPool
 from jobs.registry import EndpointRegistry
 from jobs.runner import JobRunner
 from jobs.service import JobService
+from jobs.settings import Settings
+from jobs.store import JobStore
 
 REGISTRY = web.AppKey("registry", EndpointRegistry)
 
@@ -27,27 +32,56 @@ async def job_system(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: start the pool, the store, the dispatcher and the cleanup loop; stop them after."""
     settings = app[SETTINGS]
     registry = app[REGISTRY]
-    pool = WorkerPool(settings.worker_count, registry.handler_modules(), settings.pool, settings.jobs.max_result_bytes)
-    store = MemoryJobStore()
+    store = await open_store(settings)
+    pool = None
+    if settings.server.role != "api":
+        pool = WorkerPool(
+            settings.worker_count, registry.handler_modules(), settings.pool, settings.jobs.max_result_bytes
+        )
     notifier = ChangeNotifier()
     estimator = DurationEstimator()
     runner = JobRunner(store, pool, registry, estimator, notifier)
     service = JobService(settings, store, runner, registry, estimator, notifier)
     app[SERVICE] = service
     await runner.start()
-    cleanup = asyncio.create_task(cleanup_forever(service, settings.jobs.cleanup_interval_seconds))
+    background = [asyncio.create_task(cleanup_forever(service, settings.jobs.cleanup_interval_seconds))]
+    if store.shared:
+        background.append(asyncio.create_task(follow_events(store, runner, notifier)))
+        if pool is not None:
+            background.append(asyncio.create_task(keep_leases(store, runner, registry, settings.store.lease_seconds)))
     log_event(
-        "service.started", workers=pool.size, worker_pids=runner.worker_pids(), endpoints=[e.path for e in registry]
+        "service.started",
+        role=settings.server.role,
+        store=settings.store.backend,
+        workers=runner.total_workers,
+        worker_pids=runner.worker_pids(),
+        endpoints=[e.path for e in registry],
     )
     try:
         yield
     finally:
-        cleanup.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await cleanup
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await runner.close()
         await store.close()
         log_event("service.stopped")
+
+
+async def open_store(settings: Settings) -> JobStore:
+    """The configured store: this process's memory, or Redis (which must answer at start-up)."""
+    if settings.store.backend == "memory":
+        return MemoryJobStore()
+    from jobs.redis_store import RedisJobStore  # noqa: PLC0415 - redis is needed only for this backend
+
+    return await RedisJobStore.connect(
+        settings.store.url,
+        instance_id=f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+        retention_seconds=settings.jobs.retention_seconds,
+        grace_seconds=settings.jobs.result_grace_seconds,
+        prefix=settings.store.prefix,
+        lease_seconds=settings.store.lease_seconds,
+    )
 
 
 async def drain_on_shutdown(app: web.Application) -> None:

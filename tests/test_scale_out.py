@@ -1,0 +1,205 @@
+"""Several instances on one Redis act as one service: any API answers for any job, work is shared,
+cancellation reaches the worker that runs the job, a lost instance's jobs are recovered, and the
+service rides out a Redis restart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+import pytest
+
+from tests.process import ServerProcess, free_port, run_server
+from tests.store.redis_server import RedisServer, redis_server_binary
+
+CONFIG = """
+[server]
+shutdown_grace_seconds = 1
+[pool]
+workers = 1
+[jobs]
+per_client_limit = 1000
+cleanup_interval_seconds = 0.5
+[store]
+backend = "redis"
+lease_seconds = 2
+[endpoints]
+"/api/v1/demo/echo" = "handlers.demo:echo"
+"/api/v1/demo/sleep" = { handler = "handlers.demo:sleep", validator = "handlers.demo:validate_sleep" }
+"/api/v1/demo/sleep-retried" = { handler = "handlers.demo:sleep", retries = 1 }
+"""
+
+
+@dataclass
+class Cluster:
+    """Two API instances and two worker instances on one private Redis."""
+
+    redis: RedisServer
+    apis: list[ServerProcess]
+    workers: list[ServerProcess]
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    redis = RedisServer(redis_server_binary(), tmp_path)
+    redis.start()
+    config = tmp_path / "cluster.toml"
+    config.write_text(CONFIG)
+    env = {"DOCJOBS_STORE_URL": redis.url, "DOCJOBS_STORE_PREFIX": f"t{os.getpid()}"}
+    try:
+        with ExitStack() as stack:
+            instances = []
+            for role in ("api", "api", "worker", "worker"):
+                port = free_port()
+                args = ["--config", str(config), "--port", str(port), "--role", role]
+                instances.append(stack.enter_context(run_server(tmp_path, args=args, env=env, port=port)))
+            yield Cluster(redis, instances[:2], instances[2:])
+    finally:
+        redis.stop()
+
+
+async def call(method: str, url: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+    async with aiohttp.ClientSession() as session, session.request(method, url, **kwargs) as response:
+        return response.status, await response.json()
+
+
+async def start(api: ServerProcess, endpoint: str, payload: dict[str, Any]) -> str:
+    status, data = await call("POST", f"{api.url}/api/v1/jobs/start", json={"endpoint": endpoint, "payload": payload})
+    assert status == 202, data
+    job_id: str = data["jobId"]
+    return job_id
+
+
+async def wait_status(api: ServerProcess, job_id: str, done: Any, timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        status, data = await call("GET", f"{api.url}/api/v1/jobs/{job_id}/status")
+        if status == 200 and done(data):
+            return data
+        assert time.monotonic() < deadline, data
+        await asyncio.sleep(0.05)
+
+
+def finished(data: dict[str, Any]) -> bool:
+    return data["status"] not in ("pending", "running")
+
+
+async def test_a_job_started_on_one_api_is_followed_and_collected_on_the_other(cluster: Cluster) -> None:
+    first, second = cluster.apis
+    job_id = await start(first, "/api/v1/demo/sleep", {"seconds": 0.6, "steps": 3})
+    running = await wait_status(second, job_id, lambda d: d["status"] == "running")
+    assert running["jobId"] == job_id
+    status, changed = await call("GET", f"{second.url}/api/v1/jobs/{job_id}/status?wait=5")
+    assert status == 200 and changed["progress"] >= running["progress"]
+    await wait_status(second, job_id, finished)
+    status, result = await call("GET", f"{second.url}/api/v1/jobs/{job_id}/result")
+    assert status == 200 and result["data"]["message"] == "Slept 0.6 s"
+    status, again = await call("GET", f"{first.url}/api/v1/jobs/{job_id}/result")
+    assert status == 200 and again == result, "the retry grace holds across instances"
+
+
+async def test_cancel_through_the_other_api_kills_the_worker_process_on_its_instance(cluster: Cluster) -> None:
+    first, second = cluster.apis
+    job_id = await start(first, "/api/v1/demo/sleep", {"seconds": 30, "steps": 1})
+    running = await wait_status(second, job_id, lambda d: d["message"].startswith("pid "))
+    pid = int(running["message"].split()[1])
+    status, _ = await call("DELETE", f"{second.url}/api/v1/jobs/{job_id}")
+    assert status == 200
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the worker process running the cancelled job is still alive"
+        await asyncio.sleep(0.05)
+    status, _ = await call("GET", f"{first.url}/api/v1/jobs/{job_id}/status")
+    assert status == 404
+
+
+def instance_running(cluster: Cluster, job_id: str) -> ServerProcess:
+    """The worker instance whose log says it started the job."""
+    for worker in cluster.workers:
+        if any('"job.running"' in line and job_id in line for line in worker.logs().splitlines()):
+            return worker
+    raise AssertionError(f"no worker instance has started {job_id}")
+
+
+async def kill_instance_running(cluster: Cluster, job_id: str) -> None:
+    await wait_status(cluster.apis[0], job_id, lambda d: d["message"].startswith("pid "))
+    victim = instance_running(cluster, job_id)
+    victim.process.send_signal(signal.SIGKILL)
+    victim.process.wait(timeout=10)
+
+
+async def test_a_job_of_a_killed_worker_instance_fails_saying_the_worker_was_lost(cluster: Cluster) -> None:
+    api = cluster.apis[0]
+    job_id = await start(api, "/api/v1/demo/sleep", {"seconds": 60, "steps": 1})
+    await kill_instance_running(cluster, job_id)
+    began = time.monotonic()
+    final = await wait_status(api, job_id, finished, timeout=30)
+    assert final["status"] == "failed"
+    assert "the worker running it was lost" in final["message"]
+    assert time.monotonic() - began < 15, "detected within a few lease periods (lease_seconds = 2)"
+
+
+async def test_a_job_with_retries_runs_again_on_another_instance(cluster: Cluster) -> None:
+    api = cluster.apis[1]
+    job_id = await start(api, "/api/v1/demo/sleep-retried", {"seconds": 1, "steps": 1})
+    await kill_instance_running(cluster, job_id)
+    final = await wait_status(api, job_id, finished, timeout=30)
+    assert final["status"] == "completed"
+    assert final["retry_count"] == 1
+
+
+async def test_the_service_answers_503_while_redis_is_down_and_recovers_by_itself(cluster: Cluster) -> None:
+    api = cluster.apis[0]
+    before = await start(api, "/api/v1/demo/echo", {"n": 1})
+    await wait_status(api, before, finished)
+    cluster.redis.stop()
+    status, data = await call("POST", f"{api.url}/api/v1/jobs/start", json={"endpoint": "/api/v1/demo/echo"})
+    assert status == 503 and data["error"] == "store_unavailable", data
+    status, data = await call("GET", f"{api.url}/readyz")
+    assert status == 503 and "store" in data["message"]
+    cluster.redis.start()
+    deadline = time.monotonic() + 20
+    while True:
+        status, data = await call(
+            "POST", f"{api.url}/api/v1/jobs/start", json={"endpoint": "/api/v1/demo/echo", "payload": {"n": 2}}
+        )
+        if status == 202:
+            break
+        assert time.monotonic() < deadline, data
+        await asyncio.sleep(0.2)
+    final = await wait_status(cluster.apis[1], data["jobId"], finished, 30)
+    assert final["status"] == "completed", "the workers took work again after Redis came back"
+
+
+async def test_two_hundred_jobs_from_twenty_clients_are_all_accounted_for_and_none_ran_twice(
+    cluster: Cluster,
+) -> None:
+    async def client(index: int) -> list[str]:
+        api = cluster.apis[index % 2]
+        return [await start(api, "/api/v1/demo/echo", {"client": index, "n": n}) for n in range(10)]
+
+    job_ids = [job for jobs in await asyncio.gather(*(client(i) for i in range(20))) for job in jobs]
+    assert len(set(job_ids)) == 200
+    for job_id in job_ids:
+        assert (await wait_status(cluster.apis[1], job_id, finished, 60))["status"] == "completed"
+    runs: dict[str, int] = {}
+    for worker in cluster.workers:
+        for line in worker.logs().splitlines():
+            if line.startswith("{") and '"job.running"' in line:
+                job = json.loads(line)["job_id"]
+                runs[job] = runs.get(job, 0) + 1
+    assert set(runs) == set(job_ids)
+    assert max(runs.values()) == 1, "a job ran twice"
+    assert all(sum(1 for line in w.logs().splitlines() if '"job.running"' in line) > 0 for w in cluster.workers), (
+        "both worker instances took work"
+    )
