@@ -229,9 +229,9 @@ async def wait_until_store_empty(url: str, timeout: float = 30.0) -> dict[str, A
 
 def settled_rss(pid: int) -> int:
     """The server's resident memory, as the lowest of a few samples a moment apart."""
-    samples = []
+    samples: list[int] = []
     for _ in range(5):
-        samples.append(psutil.Process(pid).memory_info().rss)
+        samples.append(int(psutil.Process(pid).memory_info().rss))
         time.sleep(0.2)
     return min(samples)
 
