@@ -12,7 +12,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
-COPY server.py config.toml ./
+COPY server.py config.toml openapi.yaml ./
 COPY jobs ./jobs
 COPY handlers ./handlers
 

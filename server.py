@@ -24,7 +24,7 @@ from jobs.api.jobs_routes import setup_jobs_routes
 from jobs.api.keys import SETTINGS
 from jobs.api.lifecycle import REGISTRY, drain_on_shutdown, job_system
 from jobs.api.metrics_routes import setup_metrics
-from jobs.api.middleware import context_middleware
+from jobs.api.middleware import context_middleware, echo_request_id
 from jobs.api.openapi_routes import setup_openapi
 from jobs.api.requests import parse_networks
 from jobs.auth import ApiKeys
@@ -47,6 +47,7 @@ def create_app(settings: Settings) -> web.Application:
             auth_middleware(keys, settings.auth.protect_metrics),
         ],
     )
+    app.on_response_prepare.append(echo_request_id)
     app[SETTINGS] = settings
     app[REGISTRY] = registry = EndpointRegistry(settings)
     setup_health_routes(app)

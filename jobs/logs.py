@@ -7,6 +7,8 @@ import logging
 import sys
 from typing import Any
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 from jobs.model import isoformat
 
 EVENTS_LOGGER = "docjobs.events"
@@ -37,6 +39,21 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
     # The access log duplicates what lifecycle events say, at a line per status poll.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.server").addFilter(quiet_malformed_requests)
+
+
+def quiet_malformed_requests(record: logging.LogRecord) -> bool:
+    """Shorten aiohttp's report of a request it could not parse to one line without the request.
+
+    aiohttp logs the offending header line and a traceback at ERROR: a client could write an API key
+    into the logs that way (a key followed by a control character), or flood them with tracebacks.
+    """
+    error = record.exc_info[1] if record.exc_info else None
+    if isinstance(error, HttpProcessingError):
+        record.msg, record.args = "rejected a malformed HTTP request (%s)", (type(error).__name__,)
+        record.exc_info = record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return True
 
 
 _events = logging.getLogger(EVENTS_LOGGER)

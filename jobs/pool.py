@@ -15,10 +15,12 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import socket
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, Literal, Protocol
@@ -26,6 +28,7 @@ from typing import Any, Literal, Protocol
 import psutil
 
 from jobs.model import Job
+from jobs.pipe import FramedPipe
 from jobs.settings import PoolSettings
 from jobs.worker import Outcome, worker_main
 
@@ -49,6 +52,7 @@ class Task:
     kill_reason: Literal["timeout", "cancelled", "memory"] | None = None
     timer: asyncio.TimerHandle | None = None
     worker_pid: int | None = None
+    marked_running: bool = False  # set by the runner once the store says the job runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +79,8 @@ class WorkerProcess:
     """One worker: its process, its end of the pipe, and the tasks sent to it, in order."""
 
     process: BaseProcess
-    conn: Connection
+    socket: socket.socket
+    pipe: FramedPipe | None = None
     tasks: deque[Task] = field(default_factory=deque)
     exited: bool = False
     kill_detail: str = ""
@@ -119,27 +124,32 @@ class WorkerPool:
         self._pump.start()
         workers = await asyncio.gather(*(asyncio.to_thread(self._launch) for _ in range(self.size)))
         for worker in workers:
-            self._attach(worker)
+            await self._attach(worker)
         if self._options.max_worker_rss_bytes:
             self._memory_watch = asyncio.create_task(self._watch_memory(), name="docjobs-memory-watch")
 
     def _launch(self) -> WorkerProcess:
-        parent_end, child_end = self._context.Pipe()
+        parent_end, child_end = socket.socketpair()
+        child_conn = Connection(child_end.detach())
         process = self._context.Process(
             target=worker_main,
-            args=(child_end, self._progress, self._modules, self._options.niceness, self._max_result_bytes),
+            args=(child_conn, self._progress, self._modules, self._options.niceness, self._max_result_bytes),
             daemon=True,
             name="docjobs-worker",
         )
         process.start()
-        child_end.close()
+        child_conn.close()
         return WorkerProcess(process, parent_end)
 
-    def _attach(self, worker: WorkerProcess) -> None:
+    async def _attach(self, worker: WorkerProcess) -> None:
         assert self._loop is not None
+        _, worker.pipe = await self._loop.create_unix_connection(
+            lambda: FramedPipe(partial(self._handle_message, worker), partial(self._on_exit, worker)),
+            sock=worker.socket,
+        )
         self._workers.append(worker)
-        self._loop.add_reader(worker.conn.fileno(), self._on_readable, worker)
-        self._loop.add_reader(worker.process.sentinel, self._on_exit, worker)
+        # The pipe closes when the process dies; the sentinel is a second witness in case it does not.
+        self._loop.add_reader(worker.process.sentinel, self._on_sentinel, worker)
 
     def _pump_progress(self, callback: ProgressCallback) -> None:
         while True:
@@ -166,10 +176,9 @@ class WorkerPool:
         )
         if target is None:
             return False
-        try:
-            target.conn.send((task.job.id, task.handler_ref, task.job.id, task.job.payload))
-        except (OSError, ValueError):
-            return False  # the worker just died; its sentinel callback will replace it
+        assert target.pipe is not None
+        if not target.pipe.send((task.job.id, task.handler_ref, task.job.id, task.job.payload)):
+            return False  # the worker just died; its pipe's closing replaces it
         task.worker_pid = target.pid
         target.tasks.append(task)
         return True
@@ -190,15 +199,20 @@ class WorkerPool:
     def _worker_of(self, task: Task) -> WorkerProcess | None:
         return next((w for w in self._workers if task in w.tasks), None)
 
-    def _on_readable(self, worker: WorkerProcess) -> None:
-        try:
-            while not worker.exited and worker.conn.poll():
-                self._handle_message(worker, worker.conn.recv())
-        except (EOFError, OSError):
-            pass  # the process is exiting; _on_exit does the rest once its sentinel fires
+    def _on_sentinel(self, worker: WorkerProcess) -> None:
+        assert self._loop is not None
+        self._loop.remove_reader(worker.process.sentinel)
+        # Let the pipe deliver what the process wrote before it died, then close it if it has not.
+        self._loop.call_later(1.0, self._abort_pipe, worker)
+
+    def _abort_pipe(self, worker: WorkerProcess) -> None:
+        if not worker.exited and worker.pipe is not None:
+            worker.pipe.abort()
 
     def _handle_message(self, worker: WorkerProcess, message: tuple[str, str, Any]) -> None:
         assert self._listener is not None and self._loop is not None
+        if worker.exited or not worker.tasks:
+            return
         kind, _task_id, value = message
         task = worker.tasks[0]
         if kind == "started":
@@ -232,14 +246,15 @@ class WorkerPool:
             worker.process.kill()
 
     def _on_exit(self, worker: WorkerProcess) -> None:
+        """The worker's pipe closed: its process is gone (or going); settle its tasks and replace it."""
         assert self._listener is not None and self._loop is not None
-        self._on_readable(worker)  # a result written just before the process died still counts
+        if worker.exited:
+            return
         worker.exited = True
-        self._loop.remove_reader(worker.conn.fileno())
         self._loop.remove_reader(worker.process.sentinel)
+        self._kill(worker)  # a pipe that closed under a live process leaves it of no use
         worker.process.join(timeout=1)
         exitcode = worker.process.exitcode
-        worker.conn.close()
         self._workers.remove(worker)
         self._served.pop(worker.pid, None)
         for task in worker.tasks:
@@ -282,8 +297,9 @@ class WorkerPool:
             return
         if self._closing:
             self._kill(worker)
+            worker.socket.close()
             return
-        self._attach(worker)
+        await self._attach(worker)
         self._listener.capacity_freed()
 
     async def close(self) -> None:
@@ -296,9 +312,11 @@ class WorkerPool:
                 await task
         assert self._loop is not None
         for worker in list(self._workers):
-            self._loop.remove_reader(worker.conn.fileno())
+            worker.exited = True
             self._loop.remove_reader(worker.process.sentinel)
             self._kill(worker)
+            if worker.pipe is not None:
+                worker.pipe.abort()
         await asyncio.to_thread(self._join_all)
         if self._progress is not None:
             with contextlib.suppress(EOFError, OSError):
@@ -311,7 +329,6 @@ class WorkerPool:
     def _join_all(self) -> None:
         for worker in self._workers:
             worker.process.join(timeout=5)
-            worker.conn.close()
         self._workers.clear()
 
 

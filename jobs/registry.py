@@ -11,6 +11,8 @@ from jobs.errors import ConfigError, EndpointNotAllowed, InvalidPayload
 from jobs.settings import EndpointSettings, Settings
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+# Real payloads nest a handful of levels; hundreds would overflow the pickler that hands them to a worker.
+MAX_PAYLOAD_DEPTH = 64
 Validator = Callable[[dict[str, Any]], None]
 
 
@@ -43,12 +45,31 @@ class Endpoint:
         """Run the payload validator; any ValueError becomes a 400 naming what is wrong."""
         if not isinstance(payload, dict):
             raise InvalidPayload("payload must be a JSON object")
+        depth = nesting_depth(payload)
+        if depth > MAX_PAYLOAD_DEPTH:
+            raise InvalidPayload(f"payload is nested {depth} levels deep; at most {MAX_PAYLOAD_DEPTH} are accepted")
         if self.validator is None:
             return
         try:
             self.validator(payload)
         except ValueError as exc:
             raise InvalidPayload(str(exc) or "the payload is not valid for this endpoint") from None
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply lists and objects nest in a JSON value (without recursion, so any depth is safe)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 class EndpointRegistry:

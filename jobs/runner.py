@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import pickle
 import signal
 import time
 from collections import OrderedDict
@@ -61,6 +62,7 @@ class JobRunner:
         self._clock = clock
         self._ready: OrderedDict[str, Job] = OrderedDict()  # claimed from the store, not yet sent
         self._tasks: dict[str, Task] = {}  # in a worker, waiting or running
+        self._early_progress: dict[str, tuple[int, str | None]] = {}
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dispatcher: asyncio.Task[None] | None = None
@@ -147,8 +149,23 @@ class JobRunner:
                 self._spawn(self.finish(job, expired_while_waiting(job)))
                 continue
             task = Task(job, self._registry.get(job.endpoint).handler_ref)
-            if not self._pool.send(task, self._may_queue_behind):
-                return
+            try:
+                if not self._pool.send(task, self._may_queue_behind):
+                    return
+            except (pickle.PicklingError, RecursionError, TypeError, ValueError) as exc:
+                # One job that cannot be handed over must not hold up the queue behind it.
+                del self._ready[job_id]
+                self._spawn(
+                    self.finish(
+                        job,
+                        FinalState(
+                            JobStatus.FAILED,
+                            f"Job failed: its payload could not be handed to a worker ({exc})",
+                            error="payload not transferable",
+                        ),
+                    )
+                )
+                continue
             del self._ready[job_id]
             self._tasks[job_id] = task
 
@@ -169,6 +186,10 @@ class JobRunner:
         job = await self._persist(lambda: self._store.mark_running(task.job.id, started_at))
         if job is None:
             return
+        task.marked_running = True
+        early = self._early_progress.pop(job.id, None)
+        if early is not None:
+            job = await self._store.set_progress(job.id, early[0], early[1], self._clock()) or job
         for callback in self.on_started:
             callback(job)
         await self._announce(job.id)
@@ -185,6 +206,7 @@ class JobRunner:
     def task_ended(self, task: Task, end: TaskEnd) -> None:
         """A job's handler returned, raised, timed out, or its process died."""
         self._tasks.pop(task.job.id, None)
+        self._early_progress.pop(task.job.id, None)
         self._spawn(self.finish(task.job, _final_state(task.job, end)))
 
     def task_returned(self, task: Task) -> None:
@@ -211,7 +233,12 @@ class JobRunner:
     async def _record_progress(self, job_id: str, percent: int, message: str | None) -> None:
         job = await self._store.set_progress(job_id, percent, message, self._clock())
         if job is None:
-            return  # a late event from a job that has ended or was deleted
+            task = self._tasks.get(job_id)
+            if task is not None and not task.marked_running:
+                # Progress travels on its own queue and can overtake the worker's "started" message:
+                # keep the latest report and apply it once the job is marked running.
+                self._early_progress[job_id] = (percent, message)
+            return  # otherwise a late event from a job that has ended or was deleted
         for callback in self.on_progress:
             callback(job)
         self._notifier.notify(job_id)

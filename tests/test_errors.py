@@ -176,3 +176,15 @@ async def test_request_id_is_echoed_when_safe_and_replaced_when_not(service: Cli
     assert len(hostile.headers["X-Request-ID"]) == 32
     error = await service.get("/api/v1/nothing", headers={"X-Request-ID": "trace-9"})
     assert error.headers["X-Request-ID"] == "trace-9"
+
+
+async def test_a_payload_nested_too_deep_for_a_worker_is_refused_and_blocks_nobody(service: Client) -> None:
+    deep: Any = "bottom"
+    for _ in range(600):
+        deep = [deep]
+    response = await service.post(START, json={"endpoint": "/api/v1/demo/echo", "payload": {"deep": deep}})
+    await assert_error(response, 400, "invalid_payload", contains="nested")
+    direct = await service.post("/api/v1/demo/echo", json={"deep": deep})
+    await assert_error(direct, 400, "invalid_payload", contains="at most 64")
+    follow_up = await service.post("/api/v1/demo/echo", json={"fine": [[1]]})
+    assert follow_up.status == 200

@@ -58,9 +58,6 @@ timeout_seconds = 1 }}
 #   than that by design, and a valid-looking payload may fail its job (no SharePoint here), so a
 #   schema-valid body may be refused with 400 or fail with 410/422/502. The same holds for a job
 #   started for them, and for the result of such a job.
-# - DELETE /api/v1/jobs/{jobId} also matches /api/v1/jobs/start and /api/v1/jobs/stats (the id is
-#   "start" or "stats"), so those answer DELETE with 400 invalid_job_id and advertise DELETE in Allow:
-#   pinned by test_delete_on_start_and_stats_is_method_not_allowed (xfail) until the routes are fixed.
 SCHEMATHESIS_CONFIG = f"""
 seed = {SEED}
 workers = 1
@@ -79,10 +76,6 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "429"]
 [[operations]]
 include-operation-id = "getJobResult"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "409", "410", "422", "429"]
-[[operations]]
-include-path-regex = "^/api/v1/jobs/(start|stats)$"
-checks.allow_header_conformance.enabled = false
-checks.unsupported_method.enabled = false
 """
 
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
@@ -254,11 +247,6 @@ async def _secured_client(start_service: ServiceFactory) -> Client:
     return client
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: DELETE /api/v1/jobs/{job_id} also matches /api/v1/jobs/start and /stats, "
-    "so DELETE there is a 400 invalid_job_id and OPTIONS advertises 'Allow: DELETE,POST'",
-)
 @pytest.mark.parametrize("path", ["/api/v1/jobs/start", "/api/v1/jobs/stats"])
 async def test_delete_on_start_and_stats_is_method_not_allowed(start_service: ServiceFactory, path: str) -> None:
     client = await _secured_client(start_service)
@@ -268,11 +256,6 @@ async def test_delete_on_start_and_stats_is_method_not_allowed(start_service: Se
     assert "DELETE" not in response.headers["Allow"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: the event stream is prepared inside the handler, so the context middleware's "
-    "X-Request-ID is set after the headers went out (docs/api.md: every answer carries it)",
-)
 async def test_the_event_stream_carries_the_request_id(start_service: ServiceFactory) -> None:
     client = await _secured_client(start_service)
     headers = {"Authorization": f"Bearer {KEY}"}

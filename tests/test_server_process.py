@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import time
@@ -156,3 +157,18 @@ async def test_sigterm_stops_a_job_that_outlives_the_grace(tmp_path: Path) -> No
         assert time.monotonic() - began < 10
         failed = [json.loads(line) for line in server.logs().splitlines() if '"job.failed"' in line]
     assert failed and "shut down before the job finished" in failed[0]["message"]
+
+
+async def test_large_payloads_and_results_cross_the_worker_pipe_intact_under_uvloop(tmp_path: Path) -> None:
+    """Regression: uvloop makes the worker socket non-blocking; messages over 16 KiB arrive in pieces."""
+    port = free_port()
+    with run_server(tmp_path, args=["--config", str(write_config(tmp_path)), "--port", str(port)], port=port) as srv:
+        async with aiohttp.ClientSession() as session:
+            for size in (20_000, 300_000, 3_000_000):
+                blob = "x" * size
+                body = io.BytesIO(json.dumps({"blob": blob}).encode())
+                headers = {"Content-Type": "application/json"}
+                async with session.post(f"{srv.url}/api/v1/demo/echo", data=body, headers=headers) as response:
+                    assert response.status == 200, await response.text()
+                    assert (await response.json())["data"]["blob"] == blob
+        assert "Traceback" not in srv.logs()

@@ -30,7 +30,8 @@ def setup_jobs_routes(app: web.Application) -> None:
     app.router.add_get(f"{JOBS}/stats", job_stats)
     app.router.add_get(f"{JOBS}/{{job_id}}/status", job_status)
     app.router.add_get(f"{JOBS}/{{job_id}}/result", job_result)
-    app.router.add_delete(f"{JOBS}/{{job_id}}", delete_job)
+    # "start" and "stats" are routes of their own: DELETE on them is a 405, not an attempt on a job id.
+    app.router.add_delete(f"{JOBS}/{{job_id:(?!start$|stats$)[^/]+}}", delete_job)
 
 
 async def start_job(request: web.Request) -> web.Response:

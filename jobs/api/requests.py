@@ -39,6 +39,8 @@ async def read_json(request: web.Request, max_bytes: int) -> tuple[Any, int]:
         return json.loads(text), len(raw)
     except json.JSONDecodeError as exc:
         raise InvalidJson(f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:  # e.g. an integer too long to convert (Python caps them at 4,300 digits)
+        raise InvalidJson(f"the body's JSON cannot be read: {exc}") from None
     except RecursionError:
         raise InvalidJson("the body's JSON is nested too deeply") from None
 

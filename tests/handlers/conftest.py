@@ -12,11 +12,6 @@ from tests.sharepoint.fake_graph import FakeGraph, running_fake_graph
 # Small caps, so that the oversized download and the zip bomb stay small files.
 MAX_DOWNLOAD_BYTES = 2 * MIB
 MAX_UNCOMPRESSED_MB = 10
-# Under uvloop, jobs.pool's add_reader leaves the worker pipes non-blocking, so a worker message over
-# 16 KiB (any merge or update result) can be read half-way and the job then never finishes
-# ("UnpicklingError: invalid load key" in the server log). Until the pool is fixed these tests run on
-# the standard event loop; remove this line to reproduce.
-WORKAROUND_POOL_PIPE_BUG = {"DOCJOBS_SERVER_USE_UVLOOP": "false"}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +27,6 @@ def live(live_graph: FakeGraph, tmp_path_factory: pytest.TempPathFactory) -> Ite
     env = {
         **live_graph.env(MAX_DOWNLOAD_BYTES=str(MAX_DOWNLOAD_BYTES)),
         "DOCJOBS_MAX_UNCOMPRESSED_MB": str(MAX_UNCOMPRESSED_MB),
-        **WORKAROUND_POOL_PIPE_BUG,
     }
     with live_service(tmp_path_factory.mktemp("server"), env) as service:
         yield service

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.handlers.builders import b64, report_workbook, rezip, template_deck
-from tests.handlers.conftest import MAX_DOWNLOAD_BYTES, WORKAROUND_POOL_PIPE_BUG
+from tests.handlers.conftest import MAX_DOWNLOAD_BYTES
 from tests.handlers.live import MIB, LiveService, live_service
 from tests.handlers.test_safety import BILLION_LAUGHS
 from tests.sharepoint.fake_graph import FakeGraph
@@ -27,7 +27,6 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     """A server with the default address rule (no private addresses) and no SharePoint credentials."""
     env = {
         "DOCJOBS_SHAREPOINT_ALLOWED_HOSTS": ",".join(("*.sharepoint.com", "graph.microsoft.com", *PRIVATE_HOSTS)),
-        **WORKAROUND_POOL_PIPE_BUG,
     }
     with live_service(tmp_path_factory.mktemp("strict"), env) as service:
         yield service
