@@ -9,7 +9,8 @@ Starts `server.py` on a free loopback port with two workers, then drives it with
 4. one client polling every 2 ms: start-to-result latency of a no-op job;
 5. the same with a long poll (`status?wait=5`) instead of the 2 ms sleep.
 
-Usage: .venv/bin/python bench/bench_jobs.py [--seconds 10] [--workers 2] [--json out.json]
+Usage: .venv/bin/python bench/bench_jobs.py [--seconds 10] [--workers 2] [--store memory|redis [--split]]
+       [--json out.json]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.process import free_port, run_server  # noqa: E402 - the same launcher the tests use
+from tests.store.redis_server import RedisServer, redis_server_binary  # noqa: E402
 
 CONFIG = """
 [server]
@@ -60,37 +63,59 @@ def loadgen(url: str, scenario: str, options: dict[str, Any]) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes in all")
+    parser.add_argument("--store", choices=["memory", "redis"], default="memory")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="redis only: one --role api instance and one --role worker "
+        "instance per worker process, instead of one instance doing both",
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args()
-    results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "bench.toml"
-        config.write_text(CONFIG.format(workers=args.workers))
-        port = free_port()
-        with run_server(Path(tmp), args=["--config", str(config), "--port", str(port)], port=port) as srv:
-            s = args.seconds
-            results.append(loadgen(srv.url, "throughput", {"endpoint": "/api/v1/demo/echo", "seconds": s}))
-            results.append(
-                loadgen(
-                    srv.url,
-                    "throughput",
-                    {"endpoint": "/api/v1/demo/cpu", "payload": {"milliseconds": 50}, "seconds": s, "pollMs": 10},
-                )
-            )
-            for clients in (1, 4):
-                results.append(loadgen(srv.url, "statusUnderLoad", {"clients": clients, "seconds": min(s, 5)}))
-            results.append(loadgen(srv.url, "singleClientLatency", {"jobs": 1000, "pollMs": 2}))
-            results.append(loadgen(srv.url, "singleClientLatency", {"jobs": 1000, "longPoll": True}))
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        workdir = Path(tmp)
+        env = {}
+        if args.store == "redis":
+            redis = RedisServer(redis_server_binary(), workdir)
+            redis.start()
+            stack.callback(redis.stop)
+            env = {"DOCJOBS_STORE_BACKEND": "redis", "DOCJOBS_STORE_URL": redis.url}
+        config = workdir / "bench.toml"
+        config.write_text(CONFIG.format(workers=1 if args.split else args.workers))
+        roles = ["api"] + ["worker"] * args.workers if args.split else ["all"]
+        urls = []
+        for role in roles:
+            port = free_port()
+            argv = ["--config", str(config), "--port", str(port), "--role", role]
+            urls.append(stack.enter_context(run_server(workdir, args=argv, env=env, port=port)).url)
+        results = run_scenarios(urls[0], args.seconds, args.workers)
+    layout = f"1 API + {args.workers} worker instances" if args.split else f"one instance, {args.workers} workers"
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"{args.workers} workers, memory store"
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        f"{args.store} store, {layout}"
     )
     for r in results:
         print(_line(r))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
+
+
+def run_scenarios(url: str, seconds: float, workers: int) -> list[dict[str, Any]]:
+    """The five scenarios against one API URL."""
+    cpu = {"endpoint": "/api/v1/demo/cpu", "payload": {"milliseconds": 50}, "seconds": seconds, "pollMs": 10}
+    results = [
+        loadgen(url, "throughput", {"endpoint": "/api/v1/demo/echo", "seconds": seconds}),
+        loadgen(url, "throughput", cpu),
+    ]
+    for clients in (1, 4):
+        results.append(
+            loadgen(url, "statusUnderLoad", {"clients": clients, "seconds": min(seconds, 5), "burners": workers})
+        )
+    results.append(loadgen(url, "singleClientLatency", {"jobs": 1000, "pollMs": 2}))
+    results.append(loadgen(url, "singleClientLatency", {"jobs": 1000, "longPoll": True}))
+    return results
 
 
 def _line(r: dict[str, Any]) -> str:
@@ -104,7 +129,7 @@ def _line(r: dict[str, Any]) -> str:
     if r["scenario"] == "status_while_workers_busy":
         lat = r["latency"]
         return (
-            f"status while {r['workers_busy']['busy']}/{r['workers_busy']['total']} workers burn CPU, "
+            f"status while {r['burners']} CPU-burning jobs occupy the workers, "
             f"{r['clients']} client(s): p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms "
             f"({r['requests_per_second']} req/s)"
         )

@@ -89,9 +89,9 @@ async function throughput({ endpoint, payload = {}, clients = 32, seconds = 10, 
     failed: counters.failed, rejected: counters.rejected, start_to_result: summary(latencies) };
 }
 
-async function statusUnderLoad({ clients = 8, seconds = 5, burnMs = 60000, pollMs = 0 }) {
+async function statusUnderLoad({ clients = 8, seconds = 5, burnMs = 60000, pollMs = 0, burners = null }) {
   // Occupy every worker with CPU work, then measure how fast status answers come back.
-  const workers = JSON.parse((await request("GET", "/readyz")).body).workers;
+  const workers = burners ?? JSON.parse((await request("GET", "/readyz")).body).workers;
   const burners = [];
   for (let i = 0; i < workers; i++) {
     const r = await request("POST", "/api/v1/jobs/start", { endpoint: "/api/v1/demo/cpu", payload: { milliseconds: burnMs } });
@@ -112,7 +112,7 @@ async function statusUnderLoad({ clients = 8, seconds = 5, burnMs = 60000, pollM
   }
   await Promise.all(Array.from({ length: clients }, (_, i) => client(i)));
   for (const id of burners) await request("DELETE", `/api/v1/jobs/${id}`);
-  return { scenario: "status_while_workers_busy", workers_busy: busy, clients, pollMs, requests: latencies.length,
+  return { scenario: "status_while_workers_busy", workers_busy: busy, burners: workers, clients, pollMs, requests: latencies.length,
     requests_per_second: Math.round(latencies.length / seconds), latency: summary(latencies) };
 }
 

@@ -63,6 +63,7 @@ class JobRunner:
         self._ready: OrderedDict[str, Job] = OrderedDict()  # claimed from the store, not yet sent
         self._tasks: dict[str, Task] = {}  # in a worker, waiting or running
         self._early_progress: dict[str, tuple[int, str | None]] = {}
+        self._start_writes: dict[str, asyncio.Task[None]] = {}
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dispatcher: asyncio.Task[None] | None = None
@@ -179,7 +180,9 @@ class JobRunner:
 
     def task_started(self, task: Task) -> None:
         """A worker began a job: it is running from now on, and its time limit counts."""
-        self._spawn(self._mark_running(task))
+        write = self._spawn(self._mark_running(task))
+        self._start_writes[task.job.id] = write
+        write.add_done_callback(lambda _: self._start_writes.pop(task.job.id, None))
 
     async def _mark_running(self, task: Task) -> None:
         started_at = task.started_at or self._clock()
@@ -207,7 +210,15 @@ class JobRunner:
         """A job's handler returned, raised, timed out, or its process died."""
         self._tasks.pop(task.job.id, None)
         self._early_progress.pop(task.job.id, None)
-        self._spawn(self.finish(task.job, _final_state(task.job, end)))
+        self._spawn(self._finish_after_start(task.job, _final_state(task.job, end)))
+
+    async def _finish_after_start(self, job: Job, final: FinalState) -> None:
+        # A shared store runs concurrent writes on separate connections, in no set order: the "running"
+        # write must land before the final one, or the job would end without ever having started.
+        started = self._start_writes.pop(job.id, None)
+        if started is not None:
+            await asyncio.wait([started])
+        await self.finish(job, final)
 
     def task_returned(self, task: Task) -> None:
         """A job that never started came back from a dead worker: it goes first in line again."""
@@ -244,10 +255,11 @@ class JobRunner:
         self._notifier.notify(job_id)
         await self._announce(job_id)
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     # --- endings ---
 
