@@ -111,7 +111,7 @@ def run_scenarios(url: str, seconds: float, workers: int) -> list[dict[str, Any]
     ]
     for clients in (1, 4):
         results.append(
-            loadgen(url, "statusUnderLoad", {"clients": clients, "seconds": min(seconds, 5), "burners": workers})
+            loadgen(url, "statusUnderLoad", {"clients": clients, "seconds": min(seconds, 5), "workerCount": workers})
         )
     results.append(loadgen(url, "singleClientLatency", {"jobs": 1000, "pollMs": 2}))
     results.append(loadgen(url, "singleClientLatency", {"jobs": 1000, "longPoll": True}))

@@ -89,9 +89,9 @@ async function throughput({ endpoint, payload = {}, clients = 32, seconds = 10, 
     failed: counters.failed, rejected: counters.rejected, start_to_result: summary(latencies) };
 }
 
-async function statusUnderLoad({ clients = 8, seconds = 5, burnMs = 60000, pollMs = 0, burners = null }) {
+async function statusUnderLoad({ clients = 8, seconds = 5, burnMs = 60000, pollMs = 0, workerCount = null }) {
   // Occupy every worker with CPU work, then measure how fast status answers come back.
-  const workers = burners ?? JSON.parse((await request("GET", "/readyz")).body).workers;
+  const workers = workerCount ?? JSON.parse((await request("GET", "/readyz")).body).workers;
   const burners = [];
   for (let i = 0; i < workers; i++) {
     const r = await request("POST", "/api/v1/jobs/start", { endpoint: "/api/v1/demo/cpu", payload: { milliseconds: burnMs } });

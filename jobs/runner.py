@@ -181,8 +181,9 @@ class JobRunner:
     def task_started(self, task: Task) -> None:
         """A worker began a job: it is running from now on, and its time limit counts."""
         write = self._spawn(self._mark_running(task))
-        self._start_writes[task.job.id] = write
-        write.add_done_callback(lambda _: self._start_writes.pop(task.job.id, None))
+        if self._store.shared:  # see _finish_after_start
+            self._start_writes[task.job.id] = write
+            write.add_done_callback(lambda _: self._start_writes.pop(task.job.id, None))
 
     async def _mark_running(self, task: Task) -> None:
         started_at = task.started_at or self._clock()
@@ -210,7 +211,11 @@ class JobRunner:
         """A job's handler returned, raised, timed out, or its process died."""
         self._tasks.pop(task.job.id, None)
         self._early_progress.pop(task.job.id, None)
-        self._spawn(self._finish_after_start(task.job, _final_state(task.job, end)))
+        final = _final_state(task.job, end)
+        if task.job.id in self._start_writes:
+            self._spawn(self._finish_after_start(task.job, final))
+        else:
+            self._spawn(self.finish(task.job, final))
 
     async def _finish_after_start(self, job: Job, final: FinalState) -> None:
         # A shared store runs concurrent writes on separate connections, in no set order: the "running"

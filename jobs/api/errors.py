@@ -41,6 +41,8 @@ CODE_BY_HTTP_STATUS = {
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Every error answer carries its code under this response key, for middlewares that count them.
+ERROR_CODE = web.ResponseKey("error_code", str)
 log = logging.getLogger("docjobs.api")
 
 
@@ -62,7 +64,9 @@ def error_response(error: errors.DocjobsError) -> web.Response:
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, errors.Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="docjobs"'
-    return json_response(body, status=status_for(error), headers=headers)
+    response = json_response(body, status=status_for(error), headers=headers)
+    response[ERROR_CODE] = error.code
+    return response
 
 
 def _camel_if_job_id(key: str) -> str:
@@ -105,4 +109,6 @@ def _http_error_response(request: web.Request, http_error: web.HTTPException) ->
     allow = http_error.headers.get("Allow")
     if allow:
         headers["Allow"] = allow
-    return json_response({"success": False, "error": code, "message": message}, status=status, headers=headers)
+    response = json_response({"success": False, "error": code, "message": message}, status=status, headers=headers)
+    response[ERROR_CODE] = code
+    return response

@@ -10,8 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client.exposition import choose_encoder
 
-from jobs import errors
-from jobs.api.errors import Handler, status_for
+from jobs.api.errors import ERROR_CODE, Handler
 from jobs.api.jobs_routes import JOBS
 from jobs.api.keys import SERVICE
 from jobs.api.lifecycle import REGISTRY
@@ -29,10 +28,9 @@ def setup_metrics(app: web.Application) -> None:
     """Add GET /metrics and the counting middlewares; call after the job system's cleanup_ctx is added."""
     paths = frozenset({f"{JOBS}/start", *(endpoint.path for endpoint in app[REGISTRY])})
     app[METRICS] = JobMetrics(endpoint.path for endpoint in app[REGISTRY])
-    # Outermost, to time the whole request and see the final status the error middleware chose.
-    app.middlewares.insert(0, http_metrics_middleware)
-    # Innermost, to see the domain error itself before it becomes a JSON answer.
-    app.middlewares.append(rejections_middleware(paths))
+    # Outermost, to time the whole request and see the final answer the error middleware chose
+    # (an error answer carries its code, so refused job requests are counted here too).
+    app.middlewares.insert(0, http_metrics_middleware(paths))
     app.router.add_get("/metrics", metrics_endpoint)
     app.cleanup_ctx.append(count_job_events)
 
@@ -54,46 +52,33 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     return web.Response(body=encode(scrape), headers={"Content-Type": content_type})
 
 
-@web.middleware
-async def http_metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Time each request, labelled by its route template (never the raw path), method and status class."""
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as http_error:
-        status = http_error.status
-        raise
-    except asyncio.CancelledError:
-        status = CLIENT_CLOSED_REQUEST
-        raise
-    finally:
-        resource = request.match_info.route.resource
-        request.app[METRICS].request_served(
-            resource.canonical if resource is not None else None,
-            request.method,
-            status,
-            time.perf_counter() - started,
-        )
-
-
-def rejections_middleware(paths: frozenset[str]) -> Middleware:
-    """Count job requests (POST /api/v1/jobs/start and direct calls) refused before a job exists."""
+def http_metrics_middleware(job_paths: frozenset[str]) -> Middleware:
+    """Time each request by route template (never the raw path), method and status class, and count
+    job requests (POST /api/v1/jobs/start and direct calls) refused before a job exists."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.method != "POST" or request.path not in paths:
-            return await handler(request)
+        started = time.perf_counter()
+        status = 500
         try:
-            return await handler(request)
-        except errors.DocjobsError as error:
-            if status_for(error) in REJECTION_STATUSES:
-                request.app[METRICS].rejected(error.code)
+            response = await handler(request)
+            status = response.status
+            if status in REJECTION_STATUSES and request.method == "POST" and request.path in job_paths:
+                request.app[METRICS].rejected(response.get(ERROR_CODE, "other"))
+            return response
+        except web.HTTPException as http_error:
+            status = http_error.status
             raise
-        except web.HTTPRequestEntityTooLarge:
-            request.app[METRICS].rejected(errors.BodyTooLarge.code)
+        except asyncio.CancelledError:
+            status = CLIENT_CLOSED_REQUEST
             raise
+        finally:
+            resource = request.match_info.route.resource
+            request.app[METRICS].request_served(
+                resource.canonical if resource is not None else None,
+                request.method,
+                status,
+                time.perf_counter() - started,
+            )
 
     return middleware
