@@ -10,8 +10,9 @@ from jobs.errors import EndpointNotAllowed
 from jobs.logs import log_event
 from jobs.model import Job, JobStatus
 from jobs.notify import ChangeNotifier
+from jobs.outcomes import FinalState
 from jobs.registry import EndpointRegistry
-from jobs.runner import FinalState, JobRunner
+from jobs.runner import JobRunner
 from jobs.store import JobStore
 
 log = logging.getLogger("docjobs.cluster")

@@ -6,11 +6,9 @@ import asyncio
 import contextlib
 import logging
 import pickle
-import signal
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 from jobs.errors import StoreUnavailable
@@ -18,6 +16,7 @@ from jobs.estimates import DurationEstimator
 from jobs.logs import log_event
 from jobs.model import Job, JobStatus
 from jobs.notify import ChangeNotifier
+from jobs.outcomes import FinalState, expired_while_waiting, final_state_of
 from jobs.pool import Task, TaskEnd, WorkerPool
 from jobs.registry import EndpointRegistry
 from jobs.store import JobStore
@@ -30,16 +29,6 @@ log = logging.getLogger("docjobs.runner")
 QUEUE_BEHIND_MAX_SECONDS = 0.05
 # How long a job's start or outcome is retried while the store is unreachable.
 STORE_RETRY_SECONDS = 120.0
-
-
-@dataclass(frozen=True, slots=True)
-class FinalState:
-    """How a job ended: the status, the message for the client, and the raw result or error."""
-
-    status: JobStatus
-    message: str
-    result_json: str | None = None
-    error: str | None = None
 
 
 class JobRunner:
@@ -211,7 +200,7 @@ class JobRunner:
         """A job's handler returned, raised, timed out, or its process died."""
         self._tasks.pop(task.job.id, None)
         self._early_progress.pop(task.job.id, None)
-        final = _final_state(task.job, end)
+        final = final_state_of(task.job, end)
         if task.job.id in self._start_writes:
             self._spawn(self._finish_after_start(task.job, final))
         else:
@@ -362,45 +351,3 @@ class JobRunner:
         """Stop the pool's processes."""
         if self._pool is not None:
             await self._pool.close()
-
-
-def expired_while_waiting(job: Job) -> FinalState:
-    """The final state of a job that never got a worker within its time limit."""
-    return FinalState(
-        JobStatus.EXPIRED,
-        f"Job expired: it waited more than its {job.timeout_seconds:g} s time limit for a free worker",
-        error="expired while pending",
-    )
-
-
-def _final_state(job: Job, end: TaskEnd) -> FinalState:
-    if end.kind == "ok":
-        return FinalState(JobStatus.COMPLETED, "Job completed successfully", result_json=end.value)
-    if end.kind == "error":
-        return FinalState(JobStatus.FAILED, f"Job failed: {end.detail}", error=end.detail)
-    if end.kind == "memory":
-        return FinalState(
-            JobStatus.FAILED,
-            f"Job failed: the worker process went over its memory limit ({end.detail}; "
-            "pool.max_worker_rss_bytes) and was stopped",
-            error="worker memory limit",
-        )
-    if end.kind == "timeout":
-        return FinalState(
-            JobStatus.EXPIRED,
-            f"Job expired: it ran longer than its {job.timeout_seconds:g} s time limit, "
-            "so its worker process was stopped",
-            error="timeout",
-        )
-    return FinalState(JobStatus.FAILED, f"Job failed: {_describe_death(end.exitcode)}", error="worker process died")
-
-
-def _describe_death(exitcode: int | None) -> str:
-    if exitcode is not None and exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        hint = " (likely killed for using too much memory)" if name == "SIGKILL" else ""
-        return f"the worker process died from {name}{hint}"
-    return f"the worker process exited unexpectedly with code {exitcode}"

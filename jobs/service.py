@@ -23,8 +23,9 @@ from jobs.limits import ConcurrencyLimit
 from jobs.logs import log_event
 from jobs.model import Job, JobStatus, is_valid_job_id, new_job_id
 from jobs.notify import ChangeNotifier
+from jobs.outcomes import expired_while_waiting
 from jobs.registry import Endpoint, EndpointRegistry
-from jobs.runner import Clock, JobRunner, expired_while_waiting
+from jobs.runner import Clock, JobRunner
 from jobs.settings import Settings
 from jobs.store import Admission, JobStore
 
