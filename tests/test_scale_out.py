@@ -108,6 +108,19 @@ async def test_a_job_started_on_one_api_is_followed_and_collected_on_the_other(c
     assert status == 200 and again == result, "the retry grace holds across instances"
 
 
+async def test_an_event_stream_on_one_api_follows_a_job_run_for_the_other(cluster: Cluster) -> None:
+    first, second = cluster.apis
+    job_id = await start(first, "/api/v1/demo/sleep", {"seconds": 0.8, "steps": 4})
+    events = []
+    async with aiohttp.ClientSession() as session, session.get(f"{second.url}/api/v1/jobs/{job_id}/events") as stream:
+        async for line in stream.content:
+            if line.startswith(b"data: "):
+                events.append(json.loads(line[6:]))
+    progress = [event["progress"] for event in events]
+    assert events[-1]["status"] == "completed"
+    assert progress == sorted(progress) and len(set(progress)) >= 3, progress
+
+
 async def test_cancel_through_the_other_api_kills_the_worker_process_on_its_instance(cluster: Cluster) -> None:
     first, second = cluster.apis
     job_id = await start(first, "/api/v1/demo/sleep", {"seconds": 30, "steps": 1})
