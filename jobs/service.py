@@ -21,7 +21,7 @@ from jobs.errors import (
 from jobs.estimates import DurationEstimator, Estimate
 from jobs.limits import ConcurrencyLimit
 from jobs.logs import log_event
-from jobs.model import Job, JobStatus, is_valid_job_id, new_job_id
+from jobs.model import Job, JobStatus, is_valid_job_id, isoformat, new_job_id
 from jobs.notify import ChangeNotifier
 from jobs.outcomes import expired_while_waiting
 from jobs.registry import Endpoint, EndpointRegistry
@@ -202,10 +202,16 @@ class JobService:
         )
         return deleted
 
-    async def wait_for_change(self, job_id: str, seconds: float, owner: str | None = None) -> Job:
-        """The job once its status, progress or message differs from now, or after `seconds`."""
+    async def wait_for_change(
+        self, job_id: str, seconds: float, owner: str | None = None, since: str | None = None
+    ) -> Job:
+        """The job once its status, progress or message differs from now, or after `seconds`.
+
+        `since` is the `updated_at` of the caller's last answer: a job changed after it answers at once,
+        so a change that happened between two long polls is never missed.
+        """
         job = await self.get(job_id, owner)
-        if not job.status.is_active:
+        if not job.status.is_active or (since is not None and isoformat(job.updated_at) != since):
             return job
         before = (job.status, job.progress, job.message)
         deadline = self._clock() + seconds

@@ -101,3 +101,16 @@ async def test_a_client_may_hold_only_a_few_long_polls_at_once(start_service: Se
     for task in held:
         assert (await task).status == 200
     assert (await client.get(f"/api/v1/jobs/{job_id}/status?wait=0.1")).status == 200
+
+
+async def test_a_long_poll_with_a_stale_since_answers_at_once(service: Client) -> None:
+    job_id = await start_job(service, "/api/v1/demo/sleep", {"seconds": 10, "steps": 1})
+    current = await wait_for(service, job_id, lambda s: s["message"].startswith("pid "))
+    began = time.monotonic()
+    stale = "2000-01-01T00:00:00.000Z"
+    answer = await body(await service.get(f"/api/v1/jobs/{job_id}/status?wait=5&since={stale}"))
+    assert time.monotonic() - began < 1, "the job changed after the caller's last answer"
+    assert answer["updated_at"] == current["updated_at"]
+    began = time.monotonic()
+    await service.get(f"/api/v1/jobs/{job_id}/status?wait=0.5&since={current['updated_at']}")
+    assert time.monotonic() - began >= 0.4, "an up-to-date caller waits for the next change"

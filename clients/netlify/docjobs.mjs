@@ -133,8 +133,11 @@ function checkedJobId(jobId) {
 const remainingMs = (ctx) => ctx.deadlineAt - performance.now();
 const secondsToMs = (seconds) => (seconds == null ? null : seconds * 1000);
 
-function statusPath(jobId, waitSeconds) {
-  return `${JOBS}/${jobId}/status${waitSeconds > 0 ? `?wait=${waitSeconds}` : ''}`;
+function statusPath(jobId, waitSeconds, since = null) {
+  if (!(waitSeconds > 0)) return `${JOBS}/${jobId}/status`;
+  // `since`: the service answers at once if the job changed after the last answer we saw.
+  const known = since ? `&since=${encodeURIComponent(since)}` : '';
+  return `${JOBS}/${jobId}/status?wait=${waitSeconds}${known}`;
 }
 
 function deadlineError(ctx, jobId) {
@@ -191,7 +194,7 @@ async function followJob(ctx, jobId, options) {
     const began = performance.now();
     let status;
     try {
-      ({ body: status } = await request(ctx, 'GET', statusPath(jobId, wait), {
+      ({ body: status } = await request(ctx, 'GET', statusPath(jobId, wait, last?.updated_at), {
         jobId,
         timeoutMs: wait > 0 ? wait * 1000 + ctx.requestTimeoutMs : undefined,
       }));

@@ -80,7 +80,7 @@ async def job_status(request: web.Request) -> web.Response:
         job = await service.get(job_id, owner_of(request))
     else:
         with service.watches.hold(request[CLIENT]):
-            job = await service.wait_for_change(job_id, wait, owner_of(request))
+            job = await service.wait_for_change(job_id, wait, owner_of(request), request.query.get("since"))
     headers = {"Retry-After": "1"} if job.status.is_active else {}
     return json_response({"success": True, **job.status_view()}, headers=headers)
 

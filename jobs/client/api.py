@@ -77,9 +77,14 @@ class DocjobsClient:
         )
         return StartedJob.from_dict(answer.body, answer.retry_after)
 
-    async def status(self, job_id: str, wait: float | None = None) -> JobStatus:
-        """The job's status; with `wait` (0 < wait <= 30) the service answers on the next change."""
+    async def status(self, job_id: str, wait: float | None = None, since: str | None = None) -> JobStatus:
+        """The job's status; with `wait` (0 < wait <= 30) the service answers on the next change.
+
+        `since` is the `updated_at` of the last status seen: a job changed after it is answered at once.
+        """
         params = {"wait": f"{wait:g}"} if wait else None
+        if params is not None and since:
+            params["since"] = since
         timeout = self._request_timeout + (wait or 0)
         answer = await self._http().request(
             "GET", f"{JOBS}/{_checked(job_id)}/status", params=params, job_id=job_id, timeout=timeout

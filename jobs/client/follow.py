@@ -11,7 +11,7 @@ from jobs.client.errors import RequestRejected, TooManyJobs
 from jobs.client.models import JobStatus
 
 ProgressCallback = Callable[[JobStatus], Awaitable[None] | None]
-StatusFetcher = Callable[[str, float | None], Awaitable[JobStatus]]
+StatusFetcher = Callable[[str, float | None, str | None], Awaitable[JobStatus]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,8 @@ class Follower:
         while True:
             began = loop.time()
             try:
-                status = await self._fetch(job_id, wait)
+                # With the last `updated_at` seen, a change between two long polls is answered at once.
+                status = await self._fetch(job_id, wait, last.raw.get("updated_at") if last else None)
             except (TooManyJobs, RequestRejected) as error:
                 if wait is None:
                     raise
