@@ -13,7 +13,6 @@ from typing import Any
 
 from aiohttp import web
 
-from jobs.api.auth_middleware import auth_middleware
 from jobs.api.cors import setup_cors
 from jobs.api.dashboard_routes import setup_dashboard
 from jobs.api.direct_routes import setup_direct_routes
@@ -42,9 +41,8 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
         middlewares=[
-            context_middleware(parse_networks(settings.server.trusted_proxies)),
             error_middleware,
-            auth_middleware(keys, settings.auth.protect_metrics),
+            context_middleware(parse_networks(settings.server.trusted_proxies), keys, settings.auth.protect_metrics),
         ],
     )
     app.on_response_prepare.append(echo_request_id)

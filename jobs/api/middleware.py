@@ -1,4 +1,8 @@
-"""Per-request context: who the client is and the request id that follows the job into the logs."""
+"""Per-request context: who the client is, whether its key lets it in, and the request id.
+
+One middleware does all three (each is a few dictionary operations; a middleware layer of its own
+costs more than the work). It sits inside the error middleware, so a refused key becomes a JSON 401.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,32 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from jobs.api.errors import Handler
-from jobs.api.keys import CLIENT, REQUEST_ID
+from jobs.api.keys import CLIENT, REQUEST_ID, SEES_ALL
 from jobs.api.requests import IPNetwork, client_address, request_id
+from jobs.auth import ApiKeys
+from jobs.errors import Unauthorized
+
+# Probes must work without a key, and so must the dashboard page itself: a browser cannot send a
+# header when it opens a page, and the page is static HTML with no data. Its data comes from /api/,
+# for which the page asks the user for a key.
+PROTECTED_PREFIXES = ("/api/",)
 
 
-def context_middleware(trusted_proxies: tuple[IPNetwork, ...]) -> Middleware:
-    """Attach `client` and `request_id` to each request."""
+def context_middleware(trusted_proxies: tuple[IPNetwork, ...], keys: ApiKeys, protect_metrics: bool) -> Middleware:
+    """Attach the client (its address, or its key's name) and the request id; refuse a missing key."""
+    prefixes = (*PROTECTED_PREFIXES, "/metrics") if protect_metrics else PROTECTED_PREFIXES
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        request[CLIENT] = client_address(request, trusted_proxies)
         request[REQUEST_ID] = request_id(request)
+        request[CLIENT] = client_address(request, trusted_proxies)
+        request[SEES_ALL] = not keys.enabled
+        if keys.enabled and request.method != "OPTIONS" and request.path.startswith(prefixes):
+            identity = keys.identify(request.headers.get("Authorization"))
+            if identity is None:
+                raise Unauthorized("a valid API key is required: send 'Authorization: Bearer <key>'")
+            request[CLIENT] = identity.client
+            request[SEES_ALL] = identity.admin
         return await handler(request)
 
     return middleware
