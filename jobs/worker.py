@@ -99,10 +99,6 @@ def _mib(size: int) -> str:
     return f"{size / 1048576:.1f} MiB"
 
 
-def ping() -> int:
-    """A no-op task that starts the pool's processes and proves they run."""
-    return os.getpid()
-
 
 def worker_main(
     conn: Connection, sink: ProgressSink, modules: list[str], niceness: int = 0, max_result_bytes: int = 0
