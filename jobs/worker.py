@@ -99,7 +99,6 @@ def _mib(size: int) -> str:
     return f"{size / 1048576:.1f} MiB"
 
 
-
 def worker_main(
     conn: Connection, sink: ProgressSink, modules: list[str], niceness: int = 0, max_result_bytes: int = 0
 ) -> None:
