@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ServiceFactory, start_job, wait_finished
 from tests.external_tools import require_program
-from tests.process import free_port
+from tests.process import free_port, stop_process
 
 ECHO, FAIL = "/api/v1/demo/echo", "/api/v1/demo/fail"
 # Prometheus hands new targets to its scrapers every 5 s: the first scrape comes within about 6 s.
@@ -109,12 +109,7 @@ async def start_prometheus(tmp_path: Path) -> AsyncIterator[Any]:
     yield start
     await session.close()
     for process in processes:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
 
 
 async def test_prometheus_scrapes_the_job_metrics(start_service: ServiceFactory, start_prometheus: Any) -> None:

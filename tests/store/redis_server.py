@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.process import free_port
+from tests.process import free_port, stop_process
 
 
 def redis_server_binary() -> str:
@@ -57,12 +57,7 @@ class RedisServer:
         """Stop the server (SIGTERM, then SIGKILL) and wait until the port is closed."""
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout=5)
         self.process = None
 
     def answers(self) -> bool:
