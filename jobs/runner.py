@@ -180,11 +180,15 @@ class JobRunner:
         if job is None:
             return
         task.marked_running = True
-        early = self._early_progress.pop(job.id, None)
-        if early is not None:
-            job = await self._store.set_progress(job.id, early[0], early[1], self._clock()) or job
         for callback in self.on_started:
             callback(job)
+        early = self._early_progress.pop(job.id, None)
+        if early is not None:
+            progressed = await self._store.set_progress(job.id, early[0], early[1], self._clock())
+            if progressed is not None:
+                job = progressed
+                for on_progress in self.on_progress:
+                    on_progress(job)
         await self._announce(job.id)
         log_event(
             "job.running",

@@ -56,6 +56,23 @@ async def test_the_seeds_polling_loop_gets_the_result(service: Client) -> None:
     assert ISO.fullmatch(result["retrieved_at"])
 
 
+async def test_progress_that_overtakes_the_started_message_still_reaches_progress_listeners(
+    service: Client, monkeypatch: Any
+) -> None:
+    """Progress travels on its own queue and may arrive before the worker's "started" message; the
+    buffered report must still be announced once the job is running (CI caught it being swallowed)."""
+    runner = service.server.app[SERVICE].runner
+    seen: list[tuple[int, str]] = []
+    runner.on_progress.append(lambda job: seen.append((job.progress, job.message)))
+    loop = asyncio.get_running_loop()
+    announce_start = runner.task_started
+    monkeypatch.setattr(runner, "task_started", lambda task: loop.call_later(0.15, announce_start, task))
+    job_id = await start_job(service, "/api/v1/demo/sleep", {"seconds": 0.8, "steps": 2})
+    await wait_finished(service, job_id)
+    assert seen[0][0] == 0 and seen[0][1].endswith("starting"), seen
+    assert seen[1:] == [(50, "step 1 of 2"), (99, "step 2 of 2")][: len(seen) - 1]
+
+
 async def test_status_while_running_shows_progress_and_processing_message(service: Client) -> None:
     job_id = await start_job(service, "/api/v1/demo/sleep", {"seconds": 2, "steps": 4})
     status = await wait_for(service, job_id, lambda s: s["progress"] >= 25)
