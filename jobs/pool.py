@@ -22,11 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing.connection import Connection
+from multiprocessing.managers import SyncManager
 from multiprocessing.process import BaseProcess
 from typing import Any, Literal, Protocol
 
 import psutil
 
+from jobs.lifeline import die_with_parent
 from jobs.model import Job
 from jobs.pipe import FramedPipe
 from jobs.settings import PoolSettings
@@ -118,7 +120,8 @@ class WorkerPool:
         """Start the Manager, the progress thread and every worker process."""
         self._listener = listener
         self._loop = asyncio.get_running_loop()
-        self._manager = await asyncio.to_thread(self._context.Manager)
+        self._manager = SyncManager(ctx=self._context)
+        await asyncio.to_thread(self._manager.start, die_with_parent)
         self._progress = self._manager.Queue()
         self._pump = threading.Thread(target=self._pump_progress, args=(on_progress,), daemon=True)
         self._pump.start()

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import json
 import os
 import signal
-import sys
 import time
 from functools import cache
 from multiprocessing.connection import Connection
 from typing import Any
 
+from jobs.lifeline import die_with_parent
 from jobs.progress import ProgressSink, reporting_to
 
 # Outcomes cross the process boundary as plain tuples, never as handler exception objects: an
 # exception class with a custom __init__ may not survive pickling, and then the job would lose its message.
-Outcome = tuple[str, str, str]
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>  # ("ok", result_json, "") or ("error", exception type, message)
+Outcome = tuple[str, str, str]  # ("ok", result_json, "") or ("error", exception type, message)
 
 
 class _WorkerContext:
@@ -33,28 +31,13 @@ def initialize_worker(sink: ProgressSink, modules: list[str], niceness: int = 0)
     # running jobs, so workers must not die on SIGINT on their own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WorkerContext.sink = sink
-    _die_with_parent()
+    die_with_parent()  # a worker must not outlive the server, or a taken-over job would run twice
     if niceness:
         # Handlers burn CPU; the web process must still answer status polls at once. A nicer
         # worker yields the CPU to it and loses nothing when the machine has cores to spare.
         os.nice(niceness)
     for module in modules:
         importlib.import_module(module)
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to kill this worker when its parent (the forkserver) exits.
-
-    When a server is killed outright (kill -9, out of memory), its jobs are taken over by another
-    instance; a worker that ran on would then run the same job twice at the same time.
-    """
-    if sys.platform != "linux":
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
 
 
 @cache

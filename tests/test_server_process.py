@@ -159,6 +159,31 @@ async def test_sigterm_stops_a_job_that_outlives_the_grace(tmp_path: Path) -> No
     assert failed and "shut down before the job finished" in failed[0]["message"]
 
 
+async def test_a_killed_server_takes_its_workers_and_manager_with_it(tmp_path: Path) -> None:
+    """kill -9 (or the OOM killer) skips every shutdown hook: the pool's processes must still go, or a
+    worker runs on with a job that another instance has taken over (seen: a 60 s job ran to its end)."""
+    port = free_port()
+    with run_server(tmp_path, args=["--config", str(write_config(tmp_path)), "--port", str(port)], port=port) as server:
+        async with aiohttp.ClientSession() as session:
+            start = {"endpoint": "/api/v1/demo/sleep", "payload": {"seconds": 60, "steps": 1}}
+            async with session.post(f"{server.url}/api/v1/jobs/start", json=start) as response:
+                job_id = (await response.json())["jobId"]
+            for _ in range(100):
+                async with session.get(f"{server.url}/api/v1/jobs/{job_id}/status") as response:
+                    if (await response.json())["status"] == "running":
+                        break
+                time.sleep(0.05)
+        pool_processes = psutil.Process(server.process.pid).children(recursive=True)
+        assert len(pool_processes) >= 4, "forkserver, Manager and two workers"
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(timeout=10)
+    _, alive = psutil.wait_procs(pool_processes, timeout=10)
+    survivors = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+    for process in survivors:
+        process.kill()
+    assert not survivors, f"still running after the server died: {[p.pid for p in survivors]}"
+
+
 async def test_large_payloads_and_results_cross_the_worker_pipe_intact_under_uvloop(tmp_path: Path) -> None:
     """Regression: uvloop makes the worker socket non-blocking; messages over 16 KiB arrive in pieces."""
     port = free_port()
