@@ -18,7 +18,7 @@ import multiprocessing
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing.connection import Connection
@@ -38,9 +38,10 @@ log = logging.getLogger("docjobs.pool")
 ProgressCallback = Callable[[str, int, "str | None"], None]
 EndKind = Literal["ok", "error", "timeout", "died", "memory"]
 
-# A worker holds at most this many tasks: the running one and, for short jobs, the next one, so
-# that it never sits idle waiting for the event loop to hand it work.
-MAX_TASKS_PER_WORKER = 2
+# A worker holds at most this many tasks: the running one and, for short jobs, a few behind it, so
+# that it never sits idle waiting for a busy event loop to hand it work. The runner's
+# may_queue_behind decides how many short jobs may actually wait (their expected wait is bounded).
+MAX_TASKS_PER_WORKER = 8
 
 
 @dataclass(eq=False, slots=True)
@@ -170,13 +171,23 @@ class WorkerPool:
         """PIDs of the live worker processes."""
         return [w.pid for w in self._workers if not w.exited]
 
-    def send(self, task: Task, may_queue_behind: Callable[[Task], bool]) -> bool:
-        """Give the task to an idle worker, or queue it behind a short one; False when all are busy."""
+    @property
+    def capacity(self) -> int:
+        """Most tasks the pool holds at once, running and waiting inside workers."""
+        return self.size * MAX_TASKS_PER_WORKER
+
+    def send(self, task: Task, may_queue_behind: Callable[[Sequence[Task]], bool]) -> bool:
+        """Give the task to an idle worker, or queue it behind short ones; False when all are busy."""
         candidates = [w for w in self._workers if not w.exited]
-        idle = next((w for w in candidates if not w.tasks), None)
-        target = idle or next(
-            (w for w in candidates if len(w.tasks) < MAX_TASKS_PER_WORKER and may_queue_behind(w.tasks[-1])), None
-        )
+        target = next((w for w in candidates if not w.tasks), None)
+        if target is None:
+            # Behind the shortest queue, and never in a worker about to be recycled: it would not
+            # be recycled while its queue keeps refilling.
+            queueable = [
+                w for w in candidates if len(w.tasks) < MAX_TASKS_PER_WORKER and not self._due_for_recycling(w)
+            ]
+            queueable.sort(key=lambda w: len(w.tasks))
+            target = next((w for w in queueable if may_queue_behind(w.tasks)), None)
         if target is None:
             return False
         assert target.pipe is not None
@@ -234,10 +245,13 @@ class WorkerPool:
         if not task.cancelled:
             self._listener.task_ended(task, TaskEnd(outcome[0], outcome[1], outcome[2]))  # type: ignore[arg-type]
         self._served[worker.pid] = self._served.get(worker.pid, 0) + 1
-        max_tasks = self._options.max_tasks_per_worker
-        if max_tasks and self._served[worker.pid] >= max_tasks and not worker.tasks:
+        if self._due_for_recycling(worker) and not worker.tasks:
             self._kill(worker)  # recycled: bounds the damage of handlers that leak memory
         self._listener.capacity_freed()
+
+    def _due_for_recycling(self, worker: WorkerProcess) -> bool:
+        max_tasks = self._options.max_tasks_per_worker
+        return bool(max_tasks) and self._served.get(worker.pid, 0) >= max_tasks
 
     def _on_timeout(self, worker: WorkerProcess, task: Task) -> None:
         if worker.tasks and worker.tasks[0] is task and not worker.exited:

@@ -8,7 +8,7 @@ import logging
 import pickle
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from jobs.errors import StoreUnavailable
@@ -24,8 +24,9 @@ from jobs.store import JobStore
 Clock = Callable[[], float]
 log = logging.getLogger("docjobs.runner")
 
-# A job may wait inside a busy worker, behind the one it runs, only when that one is this quick:
-# short jobs then never wait for the event loop, and a long job never holds another one hostage.
+# A job may wait inside a busy worker, behind the ones it holds, only when they are expected to be
+# done within this long: short jobs then never wait for the event loop, and a long job never holds
+# another one hostage.
 QUEUE_BEHIND_MAX_SECONDS = 0.05
 # How long a job's start or outcome is retried while the store is unreachable.
 STORE_RETRY_SECONDS = 120.0
@@ -54,6 +55,7 @@ class JobRunner:
         self._early_progress: dict[str, tuple[int, str | None]] = {}
         self._start_writes: dict[str, asyncio.Task[None]] = {}
         self._wakeup = asyncio.Event()
+        self._filling = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._dispatching = True
@@ -95,6 +97,22 @@ class JobRunner:
         """A job was queued or a worker freed up: look at the queue again."""
         self._wakeup.set()
 
+    async def job_queued(self) -> None:
+        """A job was just added here: hand it to an idle worker before the caller answers.
+
+        Waking the dispatcher would cost an event-loop turn, and under load a turn is long enough
+        for the client's first status poll to find a no-op job still pending, which costs it a
+        second poll. The in-memory store answers without yielding, so this cannot hold up a
+        request; a shared store's round trips stay on the dispatcher task.
+        """
+        if self._pool is None or self._store.shared or self._filling.locked():
+            self.wake()
+            return
+        try:
+            await self._fill_workers()
+        except Exception:
+            self.wake()  # the dispatcher retries with its backoff and logs why
+
     async def _dispatch_forever(self) -> None:
         backoff = 0.0
         while True:
@@ -114,10 +132,14 @@ class JobRunner:
                 self.wake()
 
     async def _fill_workers(self) -> None:
+        async with self._filling:  # one filler at a time: the claim and the send are not atomic
+            await self._fill_workers_now()
+
+    async def _fill_workers_now(self) -> None:
         assert self._pool is not None
         while self._dispatching:
             self._send_ready()
-            if self._ready or len(self._tasks) >= self._pool.size * 2:
+            if self._ready or len(self._tasks) >= self._pool.capacity:
                 return  # every worker has work; the pool calls back when one frees up
             if self._store.shared and len(self._tasks) >= self._pool.size:
                 return  # leave the shared queue to instances with an idle worker
@@ -159,11 +181,20 @@ class JobRunner:
             del self._ready[job_id]
             self._tasks[job_id] = task
 
-    def _may_queue_behind(self, ahead: Task) -> bool:
-        typical = self._estimator.percentiles(ahead.job.endpoint)
-        if typical is None or typical["p90"] > QUEUE_BEHIND_MAX_SECONDS:
-            return False
-        return ahead.started_at is None or self._clock() - ahead.started_at < QUEUE_BEHIND_MAX_SECONDS
+    def _may_queue_behind(self, ahead: Sequence[Task]) -> bool:
+        """Whether a job may wait in a worker behind `ahead`: every one of them is quick (recent p90),
+        and all of them together are expected to be done within QUEUE_BEHIND_MAX_SECONDS."""
+        now = self._clock()
+        expected_wait = 0.0
+        for task in ahead:
+            typical = self._estimator.percentiles(task.job.endpoint)
+            if typical is None or typical["p90"] > QUEUE_BEHIND_MAX_SECONDS:
+                return False
+            ran = 0.0 if task.started_at is None else now - task.started_at
+            if ran >= QUEUE_BEHIND_MAX_SECONDS:
+                return False  # slower than its history says: maybe stuck
+            expected_wait += max(0.0, typical["p90"] - ran)
+        return expected_wait <= QUEUE_BEHIND_MAX_SECONDS
 
     # --- what the pool reports (on the event loop) ---
 

@@ -108,12 +108,12 @@ class JobService:
         if stored is not job:
             log_event("job.start_replayed", job_id=stored.id, client=client, request_id=request_id)
             return StartedJob(stored, await self._estimate(endpoint))
-        self.runner.wake()
-        if self.store.shared:
-            await self.store.publish("queued", job.id)
         for callback in self.on_created:
             callback(job)
         log_event("job.created", job_id=job.id, endpoint=job.endpoint, client=client, request_id=request_id)
+        await self.runner.job_queued()
+        if self.store.shared:
+            await self.store.publish("queued", job.id)
         return StartedJob(job, await self._estimate(endpoint))
 
     async def _estimate(self, endpoint: Endpoint) -> Estimate:
