@@ -28,6 +28,7 @@ class FramedPipe(asyncio.Protocol):
         self._on_closed = on_closed
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
+        self._outgoing: list[bytes] = []
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -69,8 +70,17 @@ class FramedPipe(asyncio.Protocol):
             header = HEADER.pack(-1) + LONG_HEADER.pack(len(data))
         else:
             header = HEADER.pack(len(data))
-        self._transport.writelines([header, data])
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outgoing += (header, data)
         return True
+
+    def _flush(self) -> None:
+        # One write per event-loop turn: the jobs queued in one turn reach the worker in one system
+        # call and wake it once, instead of once each.
+        outgoing, self._outgoing = self._outgoing, []
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.writelines(outgoing)
 
     def abort(self) -> None:
         """Drop the connection at once (the worker is gone or being killed)."""
