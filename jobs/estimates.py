@@ -8,6 +8,9 @@ from collections import deque
 from dataclasses import dataclass
 
 SAMPLES_KEPT = 100  # enough for stable percentiles, small enough to follow a change in workload
+# A summary is sorted afresh after this many new samples, not after each one: at a thousand short
+# jobs a second, sorting on every job would cost more than the jobs' own bookkeeping.
+RESUMMARIZE_EVERY = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +36,18 @@ class DurationEstimator:
 
     def __init__(self) -> None:
         self._durations: dict[str, deque[float]] = {}
-        self._summaries: dict[str, dict[str, float]] = {}  # computed on demand, dropped on each record
+        self._summaries: dict[str, dict[str, float]] = {}  # computed on demand
+        self._unsummarized: dict[str, int] = {}  # samples recorded since the endpoint's summary
 
     def record(self, endpoint: str, seconds: float) -> None:
         """Remember how long one successful job of this endpoint ran."""
-        self._durations.setdefault(endpoint, deque(maxlen=SAMPLES_KEPT)).append(max(0.0, seconds))
-        self._summaries.pop(endpoint, None)
+        samples = self._durations.setdefault(endpoint, deque(maxlen=SAMPLES_KEPT))
+        samples.append(max(0.0, seconds))
+        fresh = self._unsummarized.get(endpoint, 0) + 1
+        if fresh >= RESUMMARIZE_EVERY or len(samples) <= RESUMMARIZE_EVERY:
+            self._summaries.pop(endpoint, None)
+            fresh = 0
+        self._unsummarized[endpoint] = fresh
 
     def percentiles(self, endpoint: str) -> dict[str, float] | None:
         """p50/p90/p99 of recent durations, or None with no samples yet."""
