@@ -87,6 +87,7 @@ class JobMetrics:
             buckets=HTTP_SECONDS_BUCKETS,
             registry=r,
         )
+        self._http_children: dict[tuple[str, str, int], Histogram] = {}
         self.sweeps = Counter("docjobs_cleanup_sweeps", "Cleanup sweeps run", registry=r)
         self.swept = Counter(
             "docjobs_cleanup_removed", "Jobs removed or expired by cleanup sweeps, by reason", ["reason"], registry=r
@@ -145,11 +146,13 @@ class JobMetrics:
 
     def request_served(self, route: str | None, method: str, status: int, seconds: float) -> None:
         """One HTTP request: `route` is the matched template (None when no route matched)."""
-        self.http.labels(
-            route or UNMATCHED_ROUTE,
-            method if method in HTTP_METHODS else "other",
-            f"{status // 100}xx",
-        ).observe(seconds)
+        key = (route or UNMATCHED_ROUTE, method if method in HTTP_METHODS else "other", status // 100)
+        child = self._http_children.get(key)
+        if child is None:
+            # labels() validates and takes a lock on every call; the label sets are few and bounded
+            # (route templates, methods, status classes), so each child is looked up once.
+            child = self._http_children[key] = self.http.labels(key[0], key[1], f"{key[2]}xx")
+        child.observe(seconds)
 
     async def scrape(self, service: JobService) -> Collector:
         """Everything to expose now: the counters, plus gauges read from the service at this moment."""

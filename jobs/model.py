@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-# job_<unix ms>_<uuid4 hex>: sortable by creation time, unguessable, and safe in paths and keys.
+# job_<unix ms>_<128 random bits in hex>: sortable by creation time, unguessable, and safe in paths and keys.
 JOB_ID_PATTERN = re.compile(r"job_[0-9]{13}_[0-9a-f]{32}")
 
 
@@ -33,7 +33,7 @@ class JobStatus(StrEnum):
 def new_job_id(now: float | None = None) -> str:
     """A fresh job id in the documented format."""
     millis = int((time.time() if now is None else now) * 1000)
-    return f"job_{millis:013d}_{uuid.uuid4().hex}"
+    return f"job_{millis:013d}_{os.urandom(16).hex()}"
 
 
 def is_valid_job_id(value: str) -> bool:

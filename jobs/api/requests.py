@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,7 +79,7 @@ def _is_trusted(peer: str, trusted_proxies: Sequence[IPNetwork]) -> bool:
 def request_id(request: web.Request) -> str:
     """The caller's X-Request-ID when it is safe to echo back, else a fresh one."""
     given = request.headers.get("X-Request-ID", "")
-    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    return given if REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
 
 
 def request_json_field(body: Any, name: str) -> Any:
