@@ -178,15 +178,13 @@ class WorkerPool:
 
     def send(self, task: Task, may_queue_behind: Callable[[Sequence[Task]], bool]) -> bool:
         """Give the task to an idle worker, or queue it behind short ones; False when all are busy."""
-        candidates = [w for w in self._workers if not w.exited]
+        # A worker that has been given its last task before recycling takes no more: under steady
+        # load its queue would otherwise never empty, and it would never be recycled.
+        candidates = [w for w in self._workers if not w.exited and not self._has_all_its_tasks(w)]
         target = next((w for w in candidates if not w.tasks), None)
         if target is None:
-            # Behind the shortest queue, and never in a worker about to be recycled: it would not
-            # be recycled while its queue keeps refilling.
-            queueable = [
-                w for w in candidates if len(w.tasks) < MAX_TASKS_PER_WORKER and not self._due_for_recycling(w)
-            ]
-            queueable.sort(key=lambda w: len(w.tasks))
+            queueable = [w for w in candidates if len(w.tasks) < MAX_TASKS_PER_WORKER]
+            queueable.sort(key=lambda w: len(w.tasks))  # behind the shortest queue
             target = next((w for w in queueable if may_queue_behind(w.tasks)), None)
         if target is None:
             return False
@@ -245,13 +243,14 @@ class WorkerPool:
         if not task.cancelled:
             self._listener.task_ended(task, TaskEnd(outcome[0], outcome[1], outcome[2]))  # type: ignore[arg-type]
         self._served[worker.pid] = self._served.get(worker.pid, 0) + 1
-        if self._due_for_recycling(worker) and not worker.tasks:
+        if self._has_all_its_tasks(worker) and not worker.tasks:
             self._kill(worker)  # recycled: bounds the damage of handlers that leak memory
         self._listener.capacity_freed()
 
-    def _due_for_recycling(self, worker: WorkerProcess) -> bool:
+    def _has_all_its_tasks(self, worker: WorkerProcess) -> bool:
+        """Whether the worker has served or holds pool.max_tasks_per_worker tasks (0: no limit)."""
         max_tasks = self._options.max_tasks_per_worker
-        return bool(max_tasks) and self._served.get(worker.pid, 0) >= max_tasks
+        return bool(max_tasks) and self._served.get(worker.pid, 0) + len(worker.tasks) >= max_tasks
 
     def _on_timeout(self, worker: WorkerProcess, task: Task) -> None:
         if worker.tasks and worker.tasks[0] is task and not worker.exited:

@@ -182,19 +182,11 @@ class JobRunner:
             self._tasks[job_id] = task
 
     def _may_queue_behind(self, ahead: Sequence[Task]) -> bool:
-        """Whether a job may wait in a worker behind `ahead`: every one of them is quick (recent p90),
-        and all of them together are expected to be done within QUEUE_BEHIND_MAX_SECONDS."""
-        now = self._clock()
-        expected_wait = 0.0
-        for task in ahead:
-            typical = self._estimator.percentiles(task.job.endpoint)
-            if typical is None or typical["p90"] > QUEUE_BEHIND_MAX_SECONDS:
-                return False
-            ran = 0.0 if task.started_at is None else now - task.started_at
-            if ran >= QUEUE_BEHIND_MAX_SECONDS:
-                return False  # slower than its history says: maybe stuck
-            expected_wait += max(0.0, typical["p90"] - ran)
-        return expected_wait <= QUEUE_BEHIND_MAX_SECONDS
+        return may_wait_behind(ahead, self._typical_seconds, self._clock())
+
+    def _typical_seconds(self, endpoint: str) -> float | None:
+        typical = self._estimator.percentiles(endpoint)
+        return None if typical is None else typical["p90"]
 
     # --- what the pool reports (on the event loop) ---
 
@@ -386,3 +378,22 @@ class JobRunner:
         """Stop the pool's processes."""
         if self._pool is not None:
             await self._pool.close()
+
+
+def may_wait_behind(ahead: Sequence[Task], typical_seconds: Callable[[str], float | None], now: float) -> bool:
+    """Whether a job may wait in a worker behind the tasks `ahead` of it there.
+
+    Only when each of them is quick (its endpoint's recent p90, from `typical_seconds`, is within
+    QUEUE_BEHIND_MAX_SECONDS; None means never measured), none has already run that long, and all of
+    them together are expected to be done within QUEUE_BEHIND_MAX_SECONDS.
+    """
+    expected_wait = 0.0
+    for task in ahead:
+        typical = typical_seconds(task.job.endpoint)
+        if typical is None or typical > QUEUE_BEHIND_MAX_SECONDS:
+            return False
+        ran = 0.0 if task.started_at is None else now - task.started_at
+        if ran >= QUEUE_BEHIND_MAX_SECONDS:
+            return False  # slower than its history says: maybe stuck
+        expected_wait += max(0.0, typical - ran)
+    return expected_wait <= QUEUE_BEHIND_MAX_SECONDS

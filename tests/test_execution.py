@@ -10,6 +10,7 @@ import psutil
 from aiohttp.test_utils import TestClient
 
 from jobs.api.keys import SERVICE
+from jobs.settings import PoolSettings
 from tests.conftest import (
     ServiceFactory,
     body,
@@ -193,3 +194,23 @@ async def test_cleanup_expires_a_pending_job_while_the_worker_is_still_busy(star
     assert status["status"] == "expired"
     assert "waited more than its 1 s time limit" in status["message"]
     assert (await status_of(client, blocker))["status"] == "running"
+
+
+async def test_a_worker_is_recycled_after_max_tasks_even_under_continuous_load(start_service: ServiceFactory) -> None:
+    """Quick jobs queue up inside a busy worker; that queue must not keep a worker alive past its
+    recycling limit (it used to be recycled only when its queue happened to be empty)."""
+    client = await start_service(
+        pool=PoolSettings(workers=1, max_tasks_per_worker=4), jobs={"per_client_limit": 100, "timeout_seconds": 30}
+    )
+    job_ids = await asyncio.gather(
+        *(start_job(client, "/api/v1/demo/cpu", {"milliseconds": 2, "report_pid": False}) for _ in range(24))
+    )
+    jobs_per_pid: dict[int, int] = {}
+    for job_id in job_ids:
+        final = await wait_finished(client, job_id)
+        assert final["status"] == "completed", final
+        result = await body(await client.get(f"/api/v1/jobs/{job_id}/result"))
+        pid = result["data"]["data"]["pid"]
+        jobs_per_pid[pid] = jobs_per_pid.get(pid, 0) + 1
+    assert sum(jobs_per_pid.values()) == 24
+    assert max(jobs_per_pid.values()) <= 4, jobs_per_pid
