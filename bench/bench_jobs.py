@@ -9,8 +9,11 @@ Starts `server.py` on a free loopback port with two workers, then drives it with
 4. one client polling every 2 ms: start-to-result latency of a no-op job;
 5. the same with a long poll (`status?wait=5`) instead of the 2 ms sleep.
 
+With --reference it runs scenarios 1 and 4 against `bench/reference_app.py` instead: an aiohttp app
+that answers the same three calls with constants, the floor to read the service's figures against.
+
 Usage: .venv/bin/python bench/bench_jobs.py [--seconds 10] [--workers 2] [--store memory|redis [--split]]
-       [--json out.json]
+       [--repeat N] [--json out.json] [--reference]
 """
 
 from __future__ import annotations
@@ -19,17 +22,19 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.process import free_port, run_server  # noqa: E402 - the same launcher the tests use
+from tests.process import free_port, run_server, stop_process, wait_until_up  # noqa: E402 - the same launcher the tests use
 from tests.store.redis_server import RedisServer, redis_server_binary  # noqa: E402
 
 CONFIG = """
@@ -72,8 +77,21 @@ def main() -> int:
         "instance per worker process, instead of one instance doing both",
     )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run the scenarios this many times and print each figure's spread"
+    )
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="instead of the service, drive bench/reference_app.py (constant answers, no jobs): "
+        "the floor of aiohttp and this load generator on this machine",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        if args.reference:
+            url = stack.enter_context(reference_app(Path(tmp)))
+            runs = [reference_scenarios(url, args.seconds) for _ in range(args.repeat)]
+            return report(runs, "reference app: constant answers, no jobs", args.json)
         workdir = Path(tmp)
         env = {}
         if args.store == "redis":
@@ -89,17 +107,50 @@ def main() -> int:
             port = free_port()
             argv = ["--config", str(config), "--port", str(port), "--role", role]
             urls.append(stack.enter_context(run_server(workdir, args=argv, env=env, port=port)).url)
-        results = run_scenarios(urls[0], args.seconds, args.workers)
+        runs = [run_scenarios(urls[0], args.seconds, args.workers) for _ in range(args.repeat)]
     layout = f"1 API + {args.workers} worker instances" if args.split else f"one instance, {args.workers} workers"
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        f"{args.store} store, {layout}"
-    )
-    for r in results:
-        print(_line(r))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    return report(runs, f"{args.store} store, {layout}", args.json)
+
+
+def report(runs: list[list[dict[str, Any]]], setup: str, json_path: Path | None) -> int:
+    """Print each run's lines and, for several runs, each headline figure's median and range."""
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; {setup}")
+    for number, results in enumerate(runs, 1):
+        if len(runs) > 1:
+            print(f"run {number} of {len(runs)}:")
+        for r in results:
+            print(_line(r))
+    if len(runs) > 1:
+        print("median (min-max) over the runs:")
+        for scenario in zip(*runs, strict=True):
+            print(_spread(list(scenario)))
+    if json_path:
+        json_path.write_text(json.dumps(runs if len(runs) > 1 else runs[0], indent=2))
     return 0
+
+
+@contextmanager
+def reference_app(workdir: Path) -> Iterator[str]:
+    """Run bench/reference_app.py (constant answers, no jobs) on a free port; yields its URL."""
+    port = free_port()
+    log_path = workdir / "reference.log"
+    with log_path.open("wb") as log:
+        command = [sys.executable, str(ROOT / "bench" / "reference_app.py"), str(port)]
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, process, log_path)
+        yield url
+    finally:
+        stop_process(process, timeout=10)
+
+
+def reference_scenarios(url: str, seconds: float) -> list[dict[str, Any]]:
+    """The no-op throughput and single-client scenarios: the ones whose floor the reference shows."""
+    return [
+        loadgen(url, "throughput", {"endpoint": "/api/v1/demo/echo", "seconds": seconds}),
+        loadgen(url, "singleClientLatency", {"jobs": 1000, "pollMs": 2}),
+    ]
 
 
 def run_scenarios(url: str, seconds: float, workers: int) -> list[dict[str, Any]]:
@@ -116,6 +167,22 @@ def run_scenarios(url: str, seconds: float, workers: int) -> list[dict[str, Any]
     results.append(loadgen(url, "singleClientLatency", {"jobs": 1000, "pollMs": 2}))
     results.append(loadgen(url, "singleClientLatency", {"jobs": 1000, "longPoll": True}))
     return results
+
+
+def _headline(r: dict[str, Any]) -> tuple[str, str, float]:
+    """The figure a scenario's target is about: (what, unit, value)."""
+    if r["scenario"] == "throughput":
+        return f"{r['endpoint']} {r['clients']} clients, poll {r['pollMs']} ms", "jobs/s", r["jobs_per_second"]
+    if r["scenario"] == "status_while_workers_busy":
+        return f"status p99 while workers burn CPU, {r['clients']} client(s)", "ms", r["latency"]["p99_ms"]
+    how = "long poll" if r.get("longPoll") else f"poll every {r['pollMs']} ms"
+    return f"single client start-to-result p50, {how}", "ms", r["start_to_result"]["p50_ms"]
+
+
+def _spread(same_scenario: list[dict[str, Any]]) -> str:
+    what, unit, _ = _headline(same_scenario[0])
+    values = [_headline(r)[2] for r in same_scenario]
+    return f"  {what}: {statistics.median(values):g} {unit} ({min(values):g}-{max(values):g})"
 
 
 def _line(r: dict[str, Any]) -> str:
