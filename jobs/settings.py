@@ -50,7 +50,7 @@ class PoolSettings:
     # Recycling a worker now and then bounds the damage of handlers that leak memory.
     max_tasks_per_worker: int = 0  # 0 means never recycle
     # Workers run at a lower CPU priority so the web process stays responsive while they compute.
-    niceness: int = 5
+    niceness: int = 10
     # A worker above this resident memory is killed and its job fails; 0 means no limit.
     max_worker_rss_bytes: int = 0
     memory_check_interval_seconds: float = 0.5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
@@ -214,3 +215,11 @@ async def test_a_worker_is_recycled_after_max_tasks_even_under_continuous_load(s
         jobs_per_pid[pid] = jobs_per_pid.get(pid, 0) + 1
     assert sum(jobs_per_pid.values()) == 24
     assert max(jobs_per_pid.values()) <= 4, jobs_per_pid
+
+
+async def test_workers_run_at_the_configured_niceness(start_service: ServiceFactory) -> None:
+    """A lower CPU priority for handlers is what keeps status answers fast while every worker computes."""
+    client = await start_service(pool=PoolSettings(workers=1, niceness=12))
+    job_id = await start_job(client, "/api/v1/demo/sleep", {"seconds": 1, "steps": 1})
+    pid = await running_pid(client, job_id)
+    assert psutil.Process(pid).nice() == os.nice(0) + 12
