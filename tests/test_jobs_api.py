@@ -89,10 +89,14 @@ async def test_progress_reported_by_a_handler_arrives_in_order(service: Client) 
     while (status := await status_of(service, job_id))["status"] in ("pending", "running"):
         polled.append(status["progress"])
         await asyncio.sleep(0.01)
-    reported = [(0, seen[0][1])] + [(min(20 * i, 99), f"step {i} of 5") for i in range(1, 6)]
-    # The last report races the handler's return; once the job completed, a late report is moot.
-    assert seen == reported[: len(seen)]
-    assert len(seen) >= 5, seen
+    reported = [(0, "pid ")] + [(min(20 * i, 99), f"step {i} of 5") for i in range(1, 6)]
+    # Every report arrives, in order, except that reports which overtake the worker's "started"
+    # message are coalesced into the latest one (a loaded CI machine can delay that message past
+    # the first step), and the last report races the handler's return.
+    positions = [next(i for i, (p, m) in enumerate(reported) if p == got and msg.startswith(m)) for got, msg in seen]
+    assert positions == sorted(set(positions)), seen
+    assert positions == list(range(positions[0], positions[0] + len(positions))), f"a report went missing: {seen}"
+    assert len(seen) >= 4, seen
     assert polled == sorted(polled), "progress went backwards"
     assert status["progress"] == 100
 
