@@ -94,12 +94,7 @@ class Job:
         """The body of `GET /jobs/{id}/status`, without the envelope."""
         view: dict[str, Any] = {
             "jobId": self.id,
-            "endpoint": self.endpoint,
-            "status": self.status.value,
-            "progress": self.progress,
-            "message": self.message,
-            "created_at": isoformat(self.created_at),
-            "updated_at": isoformat(self.updated_at),
+            **self._state_fields(),
             "started_at": isoformat(self.started_at),
             "finished_at": isoformat(self.finished_at),
             "retry_count": self.retry_count,
@@ -110,15 +105,17 @@ class Job:
 
     def summary_view(self) -> dict[str, Any]:
         """One entry of `GET /jobs`: the design's fields plus timing."""
+        return {"id": self.id, **self._state_fields(), "duration_seconds": self.duration_seconds}
+
+    def _state_fields(self) -> dict[str, Any]:
+        # The fields both views share (the design names the id differently in each).
         return {
-            "id": self.id,
             "endpoint": self.endpoint,
             "status": self.status.value,
             "progress": self.progress,
             "message": self.message,
             "created_at": isoformat(self.created_at),
             "updated_at": isoformat(self.updated_at),
-            "duration_seconds": self.duration_seconds,
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -207,11 +207,7 @@ class JobRunner:
             callback(job)
         early = self._early_progress.pop(job.id, None)
         if early is not None:
-            progressed = await self._store.set_progress(job.id, early[0], early[1], self._clock())
-            if progressed is not None:
-                job = progressed
-                for on_progress in self.on_progress:
-                    on_progress(job)
+            await self._record_progress(job.id, *early)
         await self._announce(job.id)
         log_event(
             "job.running",

@@ -53,10 +53,24 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path, ti
 
 @contextmanager
 def run_server(
-    tmp_path: Path, args: list[str] | None = None, env: Mapping[str, str] | None = None, port: int | None = None
+    tmp_path: Path,
+    args: list[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    port: int | None = None,
+    *,
+    config: str | None = None,
 ) -> Iterator[ServerProcess]:
-    """Start server.py with `args` and extra `env`, wait for it, and stop it (SIGTERM, then kill) after."""
+    """Start server.py, wait for it, and stop it (SIGTERM, then kill) after.
+
+    With `config` (TOML text) and no `args` it runs `--config <that file> --port <port>`; with neither,
+    `--port <port>`; `args`, when given, are the whole command line after server.py.
+    """
     port = port or free_port()
+    if config is not None:
+        config_path = tmp_path / f"config-{port}.toml"
+        config_path.write_text(config, encoding="utf-8")
+        if args is None:
+            args = ["--config", str(config_path), "--port", str(port)]
     log_path = tmp_path / f"server-{port}.log"
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     command = [sys.executable, str(ROOT / "server.py"), *(args if args is not None else ["--port", str(port)])]

@@ -20,7 +20,7 @@ import pytest
 from multidict import CIMultiDict
 
 from jobs.auth import hash_key
-from tests.process import ServerProcess, free_port, run_server
+from tests.process import ServerProcess, run_server
 
 HOST = "127.0.0.1"
 ALICE_KEY = "alice-key-0123456789abcdef"
@@ -80,10 +80,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 @contextmanager
 def own_server(tmp_path: Path) -> Iterator[ServerProcess]:
     """A server of this test's own, for tests that read its whole log or leave it in a bad state."""
-    config = tmp_path / "config.toml"
-    config.write_text(CONFIG)
-    port = free_port()
-    with run_server(tmp_path, args=["--config", str(config), "--port", str(port)], port=port) as running:
+    with run_server(tmp_path, config=CONFIG) as running:
         yield running
 
 

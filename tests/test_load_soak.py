@@ -21,7 +21,7 @@ import aiohttp
 import psutil
 import pytest
 
-from tests.process import ServerProcess, free_port, run_server
+from tests.process import ServerProcess, run_server
 
 pytestmark = pytest.mark.slow
 
@@ -238,10 +238,7 @@ def settled_rss(pid: int) -> int:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    config = tmp_path / "config.toml"
-    config.write_text(CONFIG)
-    port = free_port()
-    with run_server(tmp_path, args=["--config", str(config), "--port", str(port)], port=port) as running:
+    with run_server(tmp_path, config=CONFIG) as running:
         yield running
 
 

@@ -23,7 +23,7 @@ from jobs.errors import ConfigError
 from jobs.settings import AuthSettings, load_settings
 from server import create_app
 from tests.conftest import ServiceFactory, body, make_settings
-from tests.process import ROOT, free_port, run_server
+from tests.process import ROOT, run_server
 
 Client = TestClient[Any, Any]
 SPEC_FILE = ROOT / "openapi.yaml"
@@ -115,10 +115,7 @@ def run_schemathesis(url: str, workdir: Path) -> tuple[subprocess.CompletedProce
 
 @pytest.mark.timeout(300)
 def test_the_live_service_keeps_to_its_contract(tmp_path: Path) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text(SERVER_CONFIG)
-    port = free_port()
-    with run_server(tmp_path, args=["--config", str(config), "--port", str(port)], port=port) as server:
+    with run_server(tmp_path, config=SERVER_CONFIG) as server:
         done, events = run_schemathesis(server.url, tmp_path)
         logs = server.logs()
     report = done.stdout[-6000:] + done.stderr[-2000:]
@@ -137,10 +134,7 @@ def test_the_live_service_keeps_to_its_contract(tmp_path: Path) -> None:
 
 
 async def test_the_document_is_served_as_json(tmp_path: Path, spec: dict[str, Any]) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text(SERVER_CONFIG)
-    port = free_port()
-    with run_server(tmp_path, args=["--config", str(config), "--port", str(port)], port=port) as server:
+    with run_server(tmp_path, config=SERVER_CONFIG) as server:
         async with ClientSession() as session:
             anonymous = await session.get(f"{server.url}{OPENAPI_PATH}")
             assert anonymous.status == 401

@@ -31,9 +31,13 @@ allowed_origins = ["https://app.example.netlify.app"]
 """
 
 
+def server_config(grace: float = 5) -> str:
+    return TEST_CONFIG.format(grace=grace)
+
+
 def write_config(tmp_path: Path, grace: float = 5) -> Path:
     path = tmp_path / "config.toml"
-    path.write_text(TEST_CONFIG.format(grace=grace), encoding="utf-8")
+    path.write_text(server_config(grace), encoding="utf-8")
     return path
 
 
@@ -63,8 +67,7 @@ async def test_docjobs_environment_variables_override_the_file(tmp_path: Path) -
 
 
 async def test_the_default_config_beside_server_py_serves_the_demo_endpoints(tmp_path: Path) -> None:
-    port = free_port()
-    with run_server(tmp_path, args=["--port", str(port)], port=port) as server:
+    with run_server(tmp_path) as server:
         async with (
             aiohttp.ClientSession() as session,
             session.post(f"{server.url}/api/v1/demo/echo", json={"hi": 1}) as response,
@@ -93,9 +96,7 @@ def test_an_unimportable_handler_is_reported_at_start_up(tmp_path: Path) -> None
 
 async def test_cors_preflight_and_headers_for_an_allowed_origin_only(tmp_path: Path) -> None:
     allowed = "https://app.example.netlify.app"
-    with run_server(
-        tmp_path, args=["--config", str(write_config(tmp_path)), "--port", str(port := free_port())], port=port
-    ) as server:
+    with run_server(tmp_path, config=server_config()) as server:
         async with aiohttp.ClientSession() as session:
             preflight_headers = {
                 "Origin": allowed,
@@ -117,10 +118,7 @@ async def test_cors_preflight_and_headers_for_an_allowed_origin_only(tmp_path: P
 
 
 async def test_sigterm_lets_a_running_job_finish_within_the_grace_then_stops(tmp_path: Path) -> None:
-    port = free_port()
-    with run_server(
-        tmp_path, args=["--config", str(write_config(tmp_path, grace=10)), "--port", str(port)], port=port
-    ) as server:
+    with run_server(tmp_path, config=server_config(grace=10)) as server:
         children = psutil.Process(server.process.pid).children(recursive=True)
         assert children, "the pool's processes should exist"
         async with aiohttp.ClientSession() as session:
@@ -142,10 +140,7 @@ async def test_sigterm_lets_a_running_job_finish_within_the_grace_then_stops(tmp
 
 
 async def test_sigterm_stops_a_job_that_outlives_the_grace(tmp_path: Path) -> None:
-    port = free_port()
-    with run_server(
-        tmp_path, args=["--config", str(write_config(tmp_path, grace=0.5)), "--port", str(port)], port=port
-    ) as server:
+    with run_server(tmp_path, config=server_config(grace=0.5)) as server:
         async with aiohttp.ClientSession() as session:
             start = {"endpoint": "/api/v1/demo/sleep", "payload": {"seconds": 60}}
             async with session.post(f"{server.url}/api/v1/jobs/start", json=start) as response:
@@ -162,8 +157,7 @@ async def test_sigterm_stops_a_job_that_outlives_the_grace(tmp_path: Path) -> No
 async def test_a_killed_server_takes_its_workers_and_manager_with_it(tmp_path: Path) -> None:
     """kill -9 (or the OOM killer) skips every shutdown hook: the pool's processes must still go, or a
     worker runs on with a job that another instance has taken over (seen: a 60 s job ran to its end)."""
-    port = free_port()
-    with run_server(tmp_path, args=["--config", str(write_config(tmp_path)), "--port", str(port)], port=port) as server:
+    with run_server(tmp_path, config=server_config()) as server:
         async with aiohttp.ClientSession() as session:
             start = {"endpoint": "/api/v1/demo/sleep", "payload": {"seconds": 60, "steps": 1}}
             async with session.post(f"{server.url}/api/v1/jobs/start", json=start) as response:
@@ -186,8 +180,7 @@ async def test_a_killed_server_takes_its_workers_and_manager_with_it(tmp_path: P
 
 async def test_large_payloads_and_results_cross_the_worker_pipe_intact_under_uvloop(tmp_path: Path) -> None:
     """Regression: uvloop makes the worker socket non-blocking; messages over 16 KiB arrive in pieces."""
-    port = free_port()
-    with run_server(tmp_path, args=["--config", str(write_config(tmp_path)), "--port", str(port)], port=port) as srv:
+    with run_server(tmp_path, config=server_config()) as srv:
         async with aiohttp.ClientSession() as session:
             for size in (20_000, 300_000, 3_000_000):
                 blob = "x" * size

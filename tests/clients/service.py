@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.process import free_port, run_server
+from tests.process import run_server
 
 CONFIG = """
 [server]
@@ -28,8 +28,5 @@ timeout_seconds = 30
 
 def serve(folder: Path, limit: int = 10) -> Iterator[str]:
     """Run the service with the demo endpoints and `limit` jobs per client; yield its URL."""
-    config = folder / "config.toml"
-    config.write_text(CONFIG.format(limit=limit), encoding="utf-8")
-    port = free_port()
-    with run_server(folder, args=["--config", str(config), "--port", str(port)], port=port) as server:
+    with run_server(folder, config=CONFIG.format(limit=limit)) as server:
         yield server.url
