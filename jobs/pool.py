@@ -40,7 +40,7 @@ EndKind = Literal["ok", "error", "timeout", "died", "memory"]
 
 # A worker holds at most this many tasks: the running one and, for short jobs, a few behind it, so
 # that it never sits idle waiting for a busy event loop to hand it work. The runner's
-# may_queue_behind decides how many short jobs may actually wait (their expected wait is bounded).
+# may_wait_behind decides how many short jobs may actually wait (their expected wait is bounded).
 MAX_TASKS_PER_WORKER = 8
 
 

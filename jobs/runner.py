@@ -132,25 +132,22 @@ class JobRunner:
                 self.wake()
 
     async def _fill_workers(self) -> None:
-        async with self._filling:  # one filler at a time: the claim and the send are not atomic
-            await self._fill_workers_now()
-
-    async def _fill_workers_now(self) -> None:
         assert self._pool is not None
-        while self._dispatching:
-            self._send_ready()
-            if self._ready or len(self._tasks) >= self._pool.capacity:
-                return  # every worker has work; the pool calls back when one frees up
-            if self._store.shared and len(self._tasks) >= self._pool.size:
-                return  # leave the shared queue to instances with an idle worker
-            now = self._clock()
-            job = await self._store.claim_next(now)
-            if job is None:
-                return
-            if now - job.created_at >= job.timeout_seconds:
-                await self.finish(job, expired_while_waiting(job))
-                continue
-            self._ready[job.id] = job
+        async with self._filling:  # one filler at a time: the claim and the send are not atomic
+            while self._dispatching:
+                self._send_ready()
+                if self._ready or len(self._tasks) >= self._pool.capacity:
+                    return  # every worker has work; the pool calls back when one frees up
+                if self._store.shared and len(self._tasks) >= self._pool.size:
+                    return  # leave the shared queue to instances with an idle worker
+                now = self._clock()
+                job = await self._store.claim_next(now)
+                if job is None:
+                    return
+                if now - job.created_at >= job.timeout_seconds:
+                    await self.finish(job, expired_while_waiting(job))
+                    continue
+                self._ready[job.id] = job
 
     def _send_ready(self) -> None:
         assert self._pool is not None

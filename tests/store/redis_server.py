@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -11,20 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
+from tests.external_tools import require_program
 from tests.process import free_port, stop_process
 
 
 def redis_server_binary() -> str:
     """The path of `redis-server`; skips without it, but fails in CI (env CI set), where it must run."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        message = "redis-server is not installed (Debian package redis-server); the Redis store tests need it"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return binary
+    return require_program("redis-server", "redis-server")
 
 
 class RedisServer:
