@@ -10,16 +10,16 @@ from typing import Any
 
 from python_calamine import CalamineError, CalamineWorkbook
 
-from handlers.errors import InvalidFile, PayloadError, SheetNotFound
-from handlers.extract_sheet import extract_sheet
-from handlers.grid import Grid
-from handlers.ooxml import sheet_parts
-from handlers.payload import check_keys, one_source, require_list, require_mapping, require_str
-from handlers.rules import Rule, TableRule, parse_rules
-from handlers.safety import Limits, open_package
-from handlers.sheet_area import check_sheet_area
-from handlers.sources import load_source
-from handlers.xlsx_images import sheet_images
+from handlers.common.errors import InvalidFile, PayloadError, SheetNotFound
+from handlers.common.ooxml import sheet_parts
+from handlers.common.payload import check_keys, one_source, require_list, require_mapping, require_str
+from handlers.common.safety import Limits, open_package
+from handlers.common.sources import load_source
+from handlers.xlsx.extract_sheet import extract_sheet
+from handlers.xlsx.grid import Grid
+from handlers.xlsx.images import sheet_images
+from handlers.xlsx.rules import Rule, TableRule, parse_rules
+from handlers.xlsx.sheet_area import check_sheet_area
 from jobs import report_progress
 
 PAYLOAD_FIELDS = {"sharepoint_excel_url", "excel_base64", "file_name", "sheet_names", "config"}

@@ -9,14 +9,14 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 from pptx import Presentation
 
-from handlers.errors import HandlerError, InvalidFile, PayloadError
+from handlers.common.errors import HandlerError, InvalidFile, PayloadError
+from handlers.common.payload import check_keys, one_source, require_mapping
+from handlers.common.safety import Limits, open_package
+from handlers.common.sources import check_output, deliver, load_source
 from handlers.extract import ExtractRequest, extract_workbook, parse_request
-from handlers.merge_data import MergeData, check_inline, combine, from_extract, from_inline
-from handlers.payload import check_keys, one_source, require_mapping
-from handlers.pptx_fill import fill_chart, fill_table, marker, place_picture, walk
-from handlers.pptx_text import Values, replace_in_shapes
-from handlers.safety import Limits, open_package
-from handlers.sources import check_output, deliver, load_source
+from handlers.pptx.fill import fill_chart, fill_table, marker, place_picture, walk
+from handlers.pptx.merge_data import MergeData, check_inline, combine, from_extract, from_inline
+from handlers.pptx.text import Values, replace_in_shapes
 from jobs import report_progress
 
 PPTX_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.presentation"

@@ -14,11 +14,11 @@ from typing import Any
 
 from openpyxl import load_workbook
 
-from handlers.errors import InvalidFile
-from handlers.payload import check_keys, one_source, require_mapping
-from handlers.safety import Limits, open_package
-from handlers.sources import check_output, deliver, load_source
-from handlers.update_ops import Operation, apply, parse_updates
+from handlers.common.errors import InvalidFile
+from handlers.common.payload import check_keys, one_source, require_mapping
+from handlers.common.safety import Limits, open_package
+from handlers.common.sources import check_output, deliver, load_source
+from handlers.xlsx.update_ops import Operation, apply, parse_updates
 from jobs import report_progress
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from handlers.errors import PayloadError, SheetNotFound, TableNotFound
+from handlers.common.errors import PayloadError, SheetNotFound, TableNotFound
 from handlers.extract import extract, validate
 from tests.handlers.builders import b64, png, report_workbook
 

@@ -10,7 +10,7 @@ import pytest
 from pptx import Presentation
 from pptx.util import Inches
 
-from handlers.errors import HandlerError, PayloadError
+from handlers.common.errors import HandlerError, PayloadError
 from handlers.merge import merge, validate
 from tests.handlers.builders import b64, png, report_workbook, template_deck
 

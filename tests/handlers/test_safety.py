@@ -9,10 +9,10 @@ import zipfile
 
 import pytest
 
-from handlers.errors import InvalidFile, PayloadError, UnsafeFile
+from handlers.common.errors import InvalidFile, PayloadError, UnsafeFile
+from handlers.common.safety import Limits
 from handlers.extract import extract
 from handlers.merge import merge
-from handlers.safety import Limits
 from tests.handlers.builders import b64, report_workbook, rezip, template_deck
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from handlers.errors import PayloadError, SheetNotFound, TableNotFound, UpdateFailed
+from handlers.common.errors import PayloadError, SheetNotFound, TableNotFound, UpdateFailed
 from handlers.extract import extract
 from handlers.update import update, validate
 from tests.handlers.builders import b64, openpyxl_workbook

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.errors import PayloadError
-from handlers.payload import check_base64, check_keys, decode_base64, require_list, require_mapping
-from handlers.pptx_fill import Table
+from handlers.common.errors import PayloadError
+from handlers.common.payload import check_base64, check_keys, decode_base64, require_list, require_mapping
+from handlers.pptx.fill import Table
 
 
 @dataclass(slots=True)

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.errors import PayloadError, SourceUnavailable
-from handlers.payload import check_keys, check_url, decode_base64, optional_str, require_mapping
-from handlers.safety import Limits
+from handlers.common.errors import PayloadError, SourceUnavailable
+from handlers.common.payload import check_keys, check_url, decode_base64, optional_str, require_mapping
+from handlers.common.safety import Limits
 
 _MIB = 1024 * 1024
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Literal
 
-from handlers.errors import InvalidFile, UnsafeFile
+from handlers.common.errors import InvalidFile, UnsafeFile
 
 Kind = Literal["xlsx", "pptx"]
 

@@ -17,8 +17,8 @@ from pptx.enum.chart import XL_CHART_TYPE
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.table import _Row
 
-from handlers.errors import HandlerError
-from handlers.pptx_text import Values, replace_in_paragraph
+from handlers.common.errors import HandlerError
+from handlers.pptx.text import Values, replace_in_paragraph
 
 Table = tuple[list[str], list[dict[str, Any]]]  # headers, records
 

@@ -8,10 +8,10 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 from python_calamine import TableNotFound as CalamineTableNotFound
 
-from handlers.cells import Cell, CellRange, JsonValue, column_letters
-from handlers.errors import TableNotFound
-from handlers.grid import Grid
-from handlers.rules import CellRule, ImagesRule, LabelRule, Rule, TableRule, normalise_label
+from handlers.common.errors import TableNotFound
+from handlers.xlsx.cells import Cell, CellRange, JsonValue, column_letters
+from handlers.xlsx.grid import Grid
+from handlers.xlsx.rules import CellRule, ImagesRule, LabelRule, Rule, TableRule, normalise_label
 
 ImageReader = Callable[[], list[dict[str, Any]]]
 

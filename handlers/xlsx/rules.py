@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from handlers.cells import Cell, CellRange, parse_cell, parse_range
-from handlers.errors import PayloadError
-from handlers.payload import check_keys, require_list, require_mapping, require_str
+from handlers.common.errors import PayloadError
+from handlers.common.payload import check_keys, require_list, require_mapping, require_str
+from handlers.xlsx.cells import Cell, CellRange, parse_cell, parse_range
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.errors import InvalidCellReference
+from handlers.common.errors import InvalidCellReference
 
 MAX_ROW = 1_048_576  # the limits of an .xlsx sheet (Excel 2007 and later)
 MAX_COLUMN = 16_384  # column XFD

@@ -10,9 +10,9 @@ from typing import Any
 
 from openpyxl.utils.cell import range_boundaries
 
-from handlers.cells import Cell, parse_cell
-from handlers.errors import PayloadError, SheetNotFound, TableNotFound, UpdateFailed
-from handlers.payload import check_keys, require_list, require_mapping, require_str
+from handlers.common.errors import PayloadError, SheetNotFound, TableNotFound, UpdateFailed
+from handlers.common.payload import check_keys, require_list, require_mapping, require_str
+from handlers.xlsx.cells import Cell, parse_cell
 
 _SCALARS = (str, int, float, bool, type(None))
 

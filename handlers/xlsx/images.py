@@ -12,9 +12,9 @@ import zipfile
 from io import BytesIO
 from typing import Any
 
-from handlers.cells import Cell
-from handlers.errors import UnsafeFile
-from handlers.ooxml import relationships
+from handlers.common.errors import UnsafeFile
+from handlers.common.ooxml import relationships
+from handlers.xlsx.cells import Cell
 
 _DRAWING_REL = "/drawing"
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 
-from handlers.errors import HandlerError
+from handlers.common.errors import HandlerError
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}|]+?)\s*(?:\|\s*([^{}]*?)\s*)?\}\}")
 

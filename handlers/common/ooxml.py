@@ -8,7 +8,7 @@ from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import ElementTree  # type: ignore[import-untyped]
 
-from handlers.errors import InvalidFile
+from handlers.common.errors import InvalidFile
 
 _REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _DOC_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"

@@ -12,8 +12,8 @@ import re
 import zipfile
 from dataclasses import dataclass
 
-from handlers.cells import MAX_COLUMN, MAX_ROW, column_index
-from handlers.errors import UnsafeFile
+from handlers.common.errors import UnsafeFile
+from handlers.xlsx.cells import MAX_COLUMN, MAX_ROW, column_index
 
 _CHUNK = 4 * 1024 * 1024
 _OVERLAP = 64  # longer than any cell tag start, so a reference split between chunks is still seen

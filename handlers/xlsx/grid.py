@@ -7,8 +7,8 @@ from typing import Any
 
 from python_calamine import CalamineWorkbook
 
-from handlers.cells import Cell, CellRange, JsonValue, row_to_json, to_json
-from handlers.rules import normalise_label
+from handlers.xlsx.cells import Cell, CellRange, JsonValue, row_to_json, to_json
+from handlers.xlsx.rules import normalise_label
 
 
 class Grid:

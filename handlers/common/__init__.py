@@ -1,0 +1,1 @@
+"""Pieces every handler shares: errors, payload checks, package safety, sources and outputs."""

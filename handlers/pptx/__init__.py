@@ -1,0 +1,1 @@
+"""PowerPoint decks: placeholder text, tables, pictures and charts of a merge."""
