@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.clients.service import serve
+from tests.clients.python.service import serve
 
 
 @pytest.fixture(scope="module")

@@ -40,8 +40,8 @@ async def start_proxy(
         proxy.authorizations.add(request.headers.get("Authorization"))
         if pending_503 and request.path.endswith(pending_503[0]):
             pending_503.clear()
-            body = {"success": False, "error": "queue_full", "message": "busy, try again"}
-            return web.json_response(body, status=503, headers={"Retry-After": "1"})
+            busy = {"success": False, "error": "queue_full", "message": "busy, try again"}
+            return web.json_response(busy, status=503, headers={"Retry-After": "1"})
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         async with session.request(
             request.method, f"{target}{request.path_qs}", headers=headers, data=await request.read()

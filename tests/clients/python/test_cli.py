@@ -1,30 +1,40 @@
-"""`python -m jobs.client` as a user runs it: output files, progress lines, exit statuses."""
+"""The installed `docjobs` command as a user runs it, from a folder outside the repository: output files,
+progress lines, exit statuses, Ctrl-C."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
+import signal
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
-from jobs.client.cli import EXIT_DEADLINE, EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
-from tests.process import ROOT, free_port
+from docjobs_client.cli import (
+    EXIT_DEADLINE,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+)
+from tests.clients.python.commands import (
+    LiveCommand,
+    docjobs,
+    docjobs_script,
+    printed_commands,
+    run_printed,
+    user_env,
+)
+from tests.process import free_port
 
 
-def cli(url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DOCJOBS_URL": url, "DOCJOBS_API_KEY": "cli-key"}
-    return subprocess.run(
-        [sys.executable, "-m", "jobs.client", *args],
-        cwd=ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def cli(url: str, *args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return docjobs(url, *args, cwd=cwd, stdin=stdin, env=user_env(url, DOCJOBS_API_KEY="cli-key"))
+
+
+SLEEP = "/api/v1/demo/sleep"
 
 
 def write_json(path: Path, data: object) -> str:
@@ -35,18 +45,19 @@ def write_json(path: Path, data: object) -> str:
 def test_run_writes_the_result_and_decodes_the_output_file(service_url: str, tmp_path: Path) -> None:
     content = b"PK\x03\x04 not really a deck"
     payload = {"file": {"name": "../deck.pptx", "base64": base64.b64encode(content).decode()}}
-    out = tmp_path / "out" / "result.json"
-    out.parent.mkdir()
-    done = cli(service_url, "run", "/api/v1/demo/echo", write_json(tmp_path / "p.json", payload), "-o", str(out))
+    write_json(tmp_path / "p.json", payload)
+    (tmp_path / "out").mkdir()
+    # Relative paths, from a folder outside the repository, as a user types them.
+    done = cli(service_url, "run", "/api/v1/demo/echo", "p.json", "-o", "out/result.json", cwd=tmp_path)
     assert done.returncode == EXIT_OK, done.stderr
-    assert json.loads(out.read_text())["data"] == payload
-    assert (out.parent / "deck.pptx").read_bytes() == content, "written beside -o, never outside it"
+    assert json.loads((tmp_path / "out" / "result.json").read_text())["data"] == payload
+    assert (tmp_path / "out" / "deck.pptx").read_bytes() == content, "written beside -o, never outside it"
     assert "wrote" in done.stderr and "deck.pptx" in done.stderr
 
 
 def test_run_shows_progress_as_plain_lines_when_not_a_terminal(service_url: str, tmp_path: Path) -> None:
     payload = write_json(tmp_path / "p.json", {"seconds": 0.6, "steps": 3})
-    done = cli(service_url, "run", "/api/v1/demo/sleep", payload)
+    done = cli(service_url, "run", SLEEP, payload, cwd=tmp_path)
     assert done.returncode == EXIT_OK, done.stderr
     assert json.loads(done.stdout)["message"] == "Slept 0.6 s"
     lines = done.stderr.splitlines()
@@ -57,39 +68,73 @@ def test_run_shows_progress_as_plain_lines_when_not_a_terminal(service_url: str,
 
 def test_a_failed_job_exits_1_with_the_service_message(service_url: str, tmp_path: Path) -> None:
     payload = write_json(tmp_path / "p.json", {"message": "Excel file not found"})
-    done = cli(service_url, "run", "/api/v1/demo/fail", payload, "-q")
+    done = cli(service_url, "run", "/api/v1/demo/fail", payload, "-q", cwd=tmp_path)
     assert done.returncode == EXIT_FAILED
     assert "job_failed: Job failed: Excel file not found" in done.stderr
     assert done.stdout == ""
 
 
-def test_the_deadline_exits_3_and_the_job_can_be_cancelled(service_url: str, tmp_path: Path) -> None:
+def test_the_deadline_exits_3_with_commands_that_follow_and_cancel_the_job(service_url: str, tmp_path: Path) -> None:
     payload = write_json(tmp_path / "p.json", {"seconds": 20})
-    done = cli(service_url, "run", "/api/v1/demo/sleep", payload, "--deadline", "0.5", "-q")
+    done = cli(service_url, "run", SLEEP, payload, "--deadline", "0.5", "-q", cwd=tmp_path)
     assert done.returncode == EXIT_DEADLINE, done.stderr
-    job_id = done.stderr.split("python -m jobs.client result ")[1].split("`")[0]
-    status = cli(service_url, "status", job_id)
-    assert status.returncode == EXIT_OK
+    assert "; the job goes on." in done.stderr
+    commands = printed_commands(done.stderr)
+    job_id = commands["cancel it"].split()[2]
+    assert commands == {
+        "fetch its result": f"docjobs result {job_id} --url {service_url}",
+        "follow it": f"docjobs status {job_id} --wait 25 --url {service_url}",
+        "cancel it": f"docjobs cancel {job_id} --url {service_url}",
+    }
+    assert_the_printed_commands_work(commands, tmp_path)
+
+
+def assert_the_printed_commands_work(commands: dict[str, str], cwd: Path) -> None:
+    """Follow, cancel, then fail to fetch the job, each command run exactly as printed."""
+    status = run_printed(commands["follow it"], cwd=cwd)
+    assert status.returncode == EXIT_OK, status.stderr
     assert json.loads(status.stdout)["status"] in ("pending", "running")
-    cancelled = cli(service_url, "cancel", job_id)
-    assert cancelled.returncode == EXIT_OK
+    cancelled = run_printed(commands["cancel it"], cwd=cwd)
+    assert cancelled.returncode == EXIT_OK, cancelled.stderr
     assert json.loads(cancelled.stdout)["success"] is True
-    gone = cli(service_url, "result", job_id)
+    gone = run_printed(commands["fetch its result"], cwd=cwd)
     assert gone.returncode == EXIT_FAILED
     assert "job_not_found" in gone.stderr
 
 
+def test_ctrl_c_exits_130_leaving_the_job_and_printing_how_to_fetch_or_cancel_it(
+    service_url: str, tmp_path: Path
+) -> None:
+    write_json(tmp_path / "p.json", {"seconds": 20, "steps": 20})
+    args = ["run", SLEEP, "p.json", "-o", "out.json"]
+    with LiveCommand(args, cwd=tmp_path, env=user_env(service_url)) as live:
+        live.wait_for_line("[")  # a progress line: the job has its id and is being followed
+        live.process.send_signal(signal.SIGINT)
+        code, stdout, stderr = live.finish()
+    assert code == EXIT_INTERRUPTED, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert stdout == ""
+    commands = printed_commands(stderr)
+    job_id = commands["cancel it"].split()[2]
+    assert f"docjobs: interrupted; job {job_id} goes on in the service." in stderr.splitlines()
+    assert commands == {
+        "fetch its result": f"docjobs result {job_id} -o out.json --url {service_url}",
+        "follow it": f"docjobs status {job_id} --wait 25 --url {service_url}",
+        "cancel it": f"docjobs cancel {job_id} --url {service_url}",
+    }
+    assert_the_printed_commands_work(commands, tmp_path)
+
+
 def test_the_status_and_result_commands_follow_a_job_started_elsewhere(service_url: str, tmp_path: Path) -> None:
-    job_id = start_job(service_url, "/api/v1/demo/sleep", {"seconds": 0.3, "steps": 1})
+    job_id = start_job(service_url, SLEEP, {"seconds": 0.3, "steps": 1})
     for _ in range(20):
-        status = cli(service_url, "status", job_id, "--wait", "5")
+        status = cli(service_url, "status", job_id, "--wait", "5", cwd=tmp_path)
         assert status.returncode == EXIT_OK, status.stderr
         if json.loads(status.stdout)["status"] == "completed":
             break
-    out = tmp_path / "again.json"
-    done = cli(service_url, "result", job_id, "-o", str(out))
+    done = cli(service_url, "result", job_id, "-o", "again.json", cwd=tmp_path)
     assert done.returncode == EXIT_OK, done.stderr
-    assert json.loads(out.read_text())["message"] == "Slept 0.3 s"
+    assert json.loads((tmp_path / "again.json").read_text())["message"] == "Slept 0.3 s"
 
 
 def start_job(url: str, endpoint: str, payload: object) -> str:
@@ -104,18 +149,30 @@ def start_job(url: str, endpoint: str, payload: object) -> str:
 
 
 def test_usage_errors_exit_2(service_url: str, tmp_path: Path) -> None:
-    missing = cli(service_url, "run", "/api/v1/demo/echo", str(tmp_path / "nope.json"))
+    missing = cli(service_url, "run", "/api/v1/demo/echo", "nope.json", cwd=tmp_path)
     assert missing.returncode == EXIT_USAGE
     assert "cannot read the payload file" in missing.stderr
-    bad = tmp_path / "bad.json"
-    bad.write_text("{not json")
-    assert cli(service_url, "run", "/api/v1/demo/echo", str(bad)).returncode == EXIT_USAGE
-    assert cli(service_url, "frobnicate").returncode == EXIT_USAGE
+    (tmp_path / "bad.json").write_text("{not json")
+    assert cli(service_url, "run", "/api/v1/demo/echo", "bad.json", cwd=tmp_path).returncode == EXIT_USAGE
+    assert cli(service_url, "frobnicate", cwd=tmp_path).returncode == EXIT_USAGE
+
+
+def test_a_url_without_a_scheme_exits_2_with_a_clear_message(tmp_path: Path) -> None:
+    # Refused before any request: nothing is sent to localhost:8080.
+    expected = (
+        "docjobs: the service URL 'localhost:8080' is not http:// or https://, a host and an optional port;"
+        " did you mean 'http://localhost:8080'? (from --url or DOCJOBS_URL)\n"
+    )
+    from_env = docjobs("localhost:8080", "run", "/api/v1/demo/echo", "-", cwd=tmp_path, stdin="{}")
+    assert (from_env.returncode, from_env.stderr) == (EXIT_USAGE, expected)
+    job_id = "job_1690123456789_0123456789abcdef0123456789abcdef"
+    from_flag = docjobs("http://127.0.0.1:1", "status", job_id, "--url", "localhost:8080", cwd=tmp_path)
+    assert (from_flag.returncode, from_flag.stderr) == (EXIT_USAGE, expected)
 
 
 def test_an_unreachable_service_exits_4(tmp_path: Path) -> None:
     payload = write_json(tmp_path / "p.json", {})
-    done = cli(f"http://127.0.0.1:{free_port()}", "run", "/api/v1/demo/echo", payload, "-q")
+    done = cli(f"http://127.0.0.1:{free_port()}", "run", "/api/v1/demo/echo", payload, "-q", cwd=tmp_path)
     assert done.returncode == EXIT_UNAVAILABLE
     assert "network_error" in done.stderr
 
@@ -125,11 +182,10 @@ def test_run_draws_a_live_bar_on_a_terminal(service_url: str, tmp_path: Path) ->
 
     payload = write_json(tmp_path / "p.json", {"seconds": 0.4, "steps": 2})
     leader, follower = pty.openpty()
-    env = {**os.environ, "DOCJOBS_URL": service_url, "COLUMNS": "100"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "jobs.client", "run", "/api/v1/demo/sleep", payload, "-o", str(tmp_path / "o.json")],
-        cwd=ROOT,
-        env=env,
+        [str(docjobs_script()), "run", SLEEP, payload, "-o", "o.json"],
+        cwd=tmp_path,
+        env=user_env(service_url, COLUMNS="100"),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=follower,

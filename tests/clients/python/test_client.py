@@ -7,19 +7,21 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from jobs.client import (
+from docjobs_client import (
     ConnectionFailed,
     DeadlineExceeded,
     DocjobsClient,
+    DocjobsClientError,
+    InvalidServiceUrl,
     JobFailed,
     JobNotFound,
     JobNotReady,
+    JobSnapshot,
     JobState,
-    JobStatus,
     PollPolicy,
     RequestRejected,
 )
-from tests.clients.proxy import start_proxy
+from tests.clients.python.proxy import start_proxy
 from tests.process import free_port
 
 SLEEP = "/api/v1/demo/sleep"
@@ -37,9 +39,9 @@ async def test_run_returns_the_handler_result(client: DocjobsClient) -> None:
 
 
 async def test_progress_is_reported_on_each_change_and_never_goes_back(client: DocjobsClient) -> None:
-    seen: list[JobStatus] = []
+    seen: list[JobSnapshot] = []
 
-    async def on_progress(status: JobStatus) -> None:
+    async def on_progress(status: JobSnapshot) -> None:
         seen.append(status)
 
     result = await client.run(SLEEP, {"seconds": 0.8, "steps": 4}, on_progress=on_progress, deadline=20)
@@ -144,3 +146,23 @@ async def test_an_unreachable_service_is_connection_failed() -> None:
         with pytest.raises(ConnectionFailed) as failed:
             await client.run("/api/v1/demo/echo", {})
     assert failed.value.code == "network_error"
+
+
+@pytest.mark.parametrize(
+    ("url", "hint"),
+    [
+        ("localhost:8080", "did you mean 'http://localhost:8080'?"),
+        ("127.0.0.1:8080", "did you mean 'http://127.0.0.1:8080'?"),
+        ("ftp://127.0.0.1:8080", ""),
+        ("http://127.0.0.1:port", ""),
+        ("http://", ""),
+    ],
+)
+async def test_a_url_without_http_and_a_host_is_refused_before_any_request(url: str, hint: str) -> None:
+    with pytest.raises(InvalidServiceUrl) as refused:
+        DocjobsClient(url)
+    assert isinstance(refused.value, DocjobsClientError) and isinstance(refused.value, ValueError)
+    assert refused.value.code == "invalid_url"
+    assert refused.value.message.startswith(f"the service URL {url!r} is not http:// or https://")
+    assert refused.value.message.endswith(hint)
+    assert "aiohttp" not in refused.value.message and len(refused.value.message) <= 300

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from jobs.client import DocjobsClient, TooManyJobs
-from tests.clients.service import serve
+from docjobs_client import DocjobsClient, TooManyJobs
+from tests.clients.python.service import serve
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,17 @@
-"""The docjobs client: an async Python API (`DocjobsClient`) and `python -m jobs.client`.
+"""The docjobs client: an async Python API (`DocjobsClient`) and the `docjobs` command line.
 
-It talks HTTP only; nothing here imports the service.
+It talks HTTP only; nothing here imports the service. Its names mirror the service's error codes
+(`JobFailed` is `job_failed`), so they are meant to be used under this package's name; the status
+answer is `JobSnapshot`, apart from the service's own `JobStatus` enum (here `JobState`).
 """
 
-from jobs.client.api import DEFAULT_URL, DocjobsClient
-from jobs.client.errors import (
+from docjobs_client.api import DEFAULT_URL, DocjobsClient
+from docjobs_client.errors import (
     ConnectionFailed,
     DeadlineExceeded,
     DocjobsClientError,
     InvalidResponse,
+    InvalidServiceUrl,
     JobExpired,
     JobFailed,
     JobNotFound,
@@ -18,8 +21,8 @@ from jobs.client.errors import (
     TooManyJobs,
     Unauthorized,
 )
-from jobs.client.follow import PollPolicy, ProgressCallback
-from jobs.client.models import JobState, JobStatus, StartedJob
+from docjobs_client.follow import PollPolicy, ProgressCallback
+from docjobs_client.models import JobSnapshot, JobState, StartedJob
 
 __all__ = [
     "DEFAULT_URL",
@@ -28,12 +31,13 @@ __all__ = [
     "DocjobsClient",
     "DocjobsClientError",
     "InvalidResponse",
+    "InvalidServiceUrl",
     "JobExpired",
     "JobFailed",
     "JobNotFound",
     "JobNotReady",
+    "JobSnapshot",
     "JobState",
-    "JobStatus",
     "PollPolicy",
     "ProgressCallback",
     "RequestRejected",

@@ -1,8 +1,8 @@
-"""`python -m jobs.client run|status|result|cancel ...`."""
+"""`python -m docjobs_client run|status|result|cancel ...`, the same as the `docjobs` command."""
 
 import sys
 
-from jobs.client.cli import main
+from docjobs_client.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

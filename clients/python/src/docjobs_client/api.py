@@ -8,20 +8,22 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import SplitResult, urlsplit
 
 import aiohttp
 
-from jobs.client.errors import (
+from docjobs_client.errors import (
     DeadlineExceeded,
     DocjobsClientError,
     InvalidResponse,
+    InvalidServiceUrl,
     RequestRejected,
     ServiceUnavailable,
     TooManyJobs,
 )
-from jobs.client.follow import Follower, PollPolicy, ProgressCallback, Watch
-from jobs.client.models import JobStatus, StartedJob
-from jobs.client.transport import Transport
+from docjobs_client.follow import Follower, PollPolicy, ProgressCallback, Watch
+from docjobs_client.models import JobSnapshot, StartedJob
+from docjobs_client.transport import Transport
 
 JOBS = "/api/v1/jobs"
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -41,7 +43,7 @@ class DocjobsClient:
         request_timeout: float = 60.0,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        self.base_url = base_url
+        self.base_url = checked_url(base_url)
         self._api_key = api_key
         self._attempts = attempts
         self._request_timeout = request_timeout
@@ -77,7 +79,7 @@ class DocjobsClient:
         )
         return StartedJob.from_dict(answer.body, answer.retry_after)
 
-    async def status(self, job_id: str, wait: float | None = None, since: str | None = None) -> JobStatus:
+    async def status(self, job_id: str, wait: float | None = None, since: str | None = None) -> JobSnapshot:
         """The job's status; with `wait` (0 < wait <= 30) the service answers on the next change.
 
         `since` is the `updated_at` of the last status seen: a job changed after it is answered at once.
@@ -89,7 +91,7 @@ class DocjobsClient:
         answer = await self._http().request(
             "GET", f"{JOBS}/{_checked(job_id)}/status", params=params, job_id=job_id, timeout=timeout
         )
-        return JobStatus.from_dict(answer.body, answer.retry_after)
+        return JobSnapshot.from_dict(answer.body, answer.retry_after)
 
     async def result(self, job_id: str) -> dict[str, Any]:
         """The handler's answer (`{"success", "message", "data"}`); JobFailed, JobExpired or JobNotReady."""
@@ -111,7 +113,7 @@ class DocjobsClient:
         on_progress: ProgressCallback | None = None,
         deadline: float | None = None,
         policy: PollPolicy | None = None,
-    ) -> JobStatus:
+    ) -> JobSnapshot:
         """Follow the job until it is over, calling `on_progress` on each change; its final status."""
         watch = Watch(job_id=_checked(job_id))
         async with self._deadline(deadline, watch):
@@ -177,6 +179,28 @@ class DocjobsClient:
                 self._session, self.base_url, self._api_key, self._attempts, self._request_timeout
             )
         return self._transport
+
+
+def checked_url(base_url: str) -> str:
+    """`base_url` if it is an http(s) URL with a host; else InvalidServiceUrl, before aiohttp sees it."""
+    parts = urlsplit(base_url)
+    if parts.scheme in ("http", "https") and _names_a_host(parts):
+        return base_url
+    shown = repr(base_url[:80])
+    # `localhost:8080` parses as scheme "localhost": say what is missing rather than what aiohttp would.
+    if base_url and "://" not in base_url and not base_url.startswith(("http:", "https:")):
+        hint = f"; did you mean {'http://' + base_url[:80]!r}?"
+    else:
+        hint = ""
+    raise InvalidServiceUrl(f"the service URL {shown} is not http:// or https://, a host and an optional port{hint}")
+
+
+def _names_a_host(parts: SplitResult) -> bool:
+    try:
+        port = parts.port  # a port that is no number, or out of range, raises
+    except ValueError:
+        return False
+    return bool(parts.hostname) and port != 0
 
 
 def _checked(job_id: str) -> str:

@@ -7,13 +7,13 @@ from typing import Protocol, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from jobs.client.models import JobStatus
+from docjobs_client.models import JobSnapshot
 
 
 class ProgressDisplay(Protocol):
     """Receives each change of a job, then is closed."""
 
-    def update(self, status: JobStatus) -> None:
+    def update(self, status: JobSnapshot) -> None:
         """Show this status."""
 
     def close(self) -> None:
@@ -23,7 +23,7 @@ class ProgressDisplay(Protocol):
 class SilentDisplay:
     """Shows nothing (`--quiet`)."""
 
-    def update(self, status: JobStatus) -> None:
+    def update(self, status: JobSnapshot) -> None:
         """Show nothing."""
 
     def close(self) -> None:
@@ -36,7 +36,7 @@ class LineDisplay:
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
 
-    def update(self, status: JobStatus) -> None:
+    def update(self, status: JobSnapshot) -> None:
         """Print `[ 45%] running: message`."""
         print(f"[{status.progress:3d}%] {status.state}: {status.message}", file=self._stream, flush=True)
 
@@ -59,7 +59,7 @@ class BarDisplay:
         )
         self._task: TaskID | None = None
 
-    def update(self, status: JobStatus) -> None:
+    def update(self, status: JobSnapshot) -> None:
         """Move the bar and show the message."""
         description = f"{status.state}: {status.message}"
         if self._task is None:

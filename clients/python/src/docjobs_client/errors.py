@@ -90,6 +90,12 @@ class InvalidResponse(DocjobsClientError):
     default_code = "invalid_response"
 
 
+class InvalidServiceUrl(DocjobsClientError, ValueError):
+    """The service URL is not an http:// or https:// URL with a host (found before any request)."""
+
+    default_code = "invalid_url"
+
+
 class DeadlineExceeded(DocjobsClientError):
     """The caller's deadline passed first; `job_id` lets the caller resume or cancel the job."""
 

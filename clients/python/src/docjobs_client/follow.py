@@ -7,11 +7,11 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from jobs.client.errors import RequestRejected, TooManyJobs
-from jobs.client.models import JobStatus
+from docjobs_client.errors import RequestRejected, TooManyJobs
+from docjobs_client.models import JobSnapshot
 
-ProgressCallback = Callable[[JobStatus], Awaitable[None] | None]
-StatusFetcher = Callable[[str, float | None, str | None], Awaitable[JobStatus]]
+ProgressCallback = Callable[[JobSnapshot], Awaitable[None] | None]
+StatusFetcher = Callable[[str, float | None, str | None], Awaitable[JobSnapshot]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ class Watch:
 
     deadline_at: float | None = None
     job_id: str | None = None
-    last: JobStatus | None = None
+    last: JobSnapshot | None = None
 
     def remaining(self) -> float | None:
         """Seconds to the deadline, or None without one."""
@@ -61,10 +61,10 @@ class Follower:
         self._interval = self._base
         self._on_progress = on_progress
 
-    async def until_done(self, job_id: str) -> JobStatus:
+    async def until_done(self, job_id: str) -> JobSnapshot:
         """The job's final status (completed, failed or expired)."""
         loop = asyncio.get_running_loop()
-        last: JobStatus | None = None
+        last: JobSnapshot | None = None
         # The first question is a plain one: the caller learns the state at once.
         wait: float | None = None
         while True:
@@ -108,7 +108,7 @@ class Follower:
         # Under a second to go, a plain poll is as good.
         return float(int(seconds)) if seconds >= 1 else None
 
-    async def _report(self, status: JobStatus) -> None:
+    async def _report(self, status: JobSnapshot) -> None:
         if self._on_progress is None:
             return
         outcome = self._on_progress(status)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from jobs.client.errors import InvalidResponse
+from docjobs_client.errors import InvalidResponse
 
 
 class JobState(StrEnum):
@@ -44,8 +44,8 @@ class StartedJob:
 
 
 @dataclass(frozen=True, slots=True)
-class JobStatus:
-    """The answer to `GET /jobs/{id}/status`."""
+class JobSnapshot:
+    """A job as one answer to `GET /jobs/{id}/status` showed it (the server calls its state enum JobStatus)."""
 
     job_id: str
     endpoint: str
@@ -56,7 +56,7 @@ class JobStatus:
     raw: dict[str, Any] = field(repr=False)
 
     @classmethod
-    def from_dict(cls, body: dict[str, Any], retry_after: float | None) -> JobStatus:
+    def from_dict(cls, body: dict[str, Any], retry_after: float | None) -> JobSnapshot:
         """Read a status body; an unknown state is an InvalidResponse."""
         try:
             state = JobState(body["status"])

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 from aiohttp_retry import ExponentialRetry, RetryClient
 
-from jobs.client.errors import ConnectionFailed, InvalidResponse, error_from_answer, parse_retry_after
+from docjobs_client.errors import ConnectionFailed, InvalidResponse, error_from_answer, parse_retry_after
 
 # A gateway or the service is briefly unable to answer; nothing was done, so asking again is safe.
 RETRY_STATUSES = frozenset({502, 503, 504})
