@@ -7,8 +7,12 @@ import base64
 import json
 import os
 import signal
+import socket
 import subprocess
+import threading
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from docjobs_client.cli import (
@@ -123,6 +127,39 @@ def test_ctrl_c_exits_130_leaving_the_job_and_printing_how_to_fetch_or_cancel_it
         "cancel it": f"docjobs cancel {job_id} --url {service_url}",
     }
     assert_the_printed_commands_work(commands, tmp_path)
+
+
+@contextmanager
+def silent_service() -> Iterator[tuple[str, threading.Event]]:
+    """A loopback listener that reads one request and never answers: the URL, and an event set once
+    the request's headers have arrived."""
+    received = threading.Event()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def take_one() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                data = b""
+                while b"\r\n\r\n" not in data and (chunk := connection.recv(4096)):
+                    data += chunk
+                received.set()
+                connection.recv(1)  # hold the connection until the client drops it
+
+        thread = threading.Thread(target=take_one, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", received
+        thread.join(10)
+
+
+def test_ctrl_c_before_the_service_named_the_job_says_so(tmp_path: Path) -> None:
+    write_json(tmp_path / "p.json", {})
+    args = ["run", "/api/v1/demo/echo", "p.json"]
+    with silent_service() as (url, received), LiveCommand(args, cwd=tmp_path, env=user_env(url)) as live:
+        assert received.wait(30), "the start request never arrived"
+        live.process.send_signal(signal.SIGINT)
+        code, stdout, stderr = live.finish()
+    assert (code, stdout) == (EXIT_INTERRUPTED, "")
+    assert stderr == "docjobs: interrupted before the service named the job; if it was started, it runs on"
 
 
 def test_the_status_and_result_commands_follow_a_job_started_elsewhere(service_url: str, tmp_path: Path) -> None:
