@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import pty
 import queue
+import select
 import shlex
 import subprocess
 import sys
@@ -137,3 +139,51 @@ class LiveCommand:
         for pipe in (self.process.stdout, self.process.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+class TerminalCommand:
+    """`docjobs ARGS` with its standard error on a pseudo-terminal, as in an interactive shell."""
+
+    def __init__(self, args: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> None:
+        leader, follower = pty.openpty()
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SIGINT_DEFAULT, str(docjobs_script()), *args],
+            cwd=cwd,
+            env={**env, "COLUMNS": "100"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=follower,
+        )
+        os.close(follower)
+        self._leader = leader
+        self.screen = b""
+
+    def read_until(self, marker: bytes | None, timeout: float = 30) -> str:
+        """What the terminal showed until `marker` appeared (None: until the process closed it)."""
+        deadline = time.monotonic() + timeout
+        while marker is None or marker not in self.screen:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                pytest.fail(f"{marker!r} not shown within {timeout} s: {self.screen[-500:]!r}")
+            if not select.select([self._leader], [], [], remaining)[0]:
+                continue
+            try:
+                chunk = os.read(self._leader, 4096)
+            except OSError:  # the terminal closed with the process
+                chunk = b""
+            if not chunk:
+                if marker is None:
+                    break
+                pytest.fail(f"docjobs ended before showing {marker!r}: {self.screen[-500:]!r}")
+            self.screen += chunk
+        return self.screen.decode(errors="replace")
+
+    def __enter__(self) -> TerminalCommand:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Kill the process if a failed assertion left it running, and close the terminal."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        os.close(self._leader)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -25,8 +24,8 @@ from docjobs_client.cli import (
 )
 from tests.clients.python.commands import (
     LiveCommand,
+    TerminalCommand,
     docjobs,
-    docjobs_script,
     printed_commands,
     run_printed,
     user_env,
@@ -215,30 +214,26 @@ def test_an_unreachable_service_exits_4(tmp_path: Path) -> None:
 
 
 def test_run_draws_a_live_bar_on_a_terminal(service_url: str, tmp_path: Path) -> None:
-    import pty
-
     payload = write_json(tmp_path / "p.json", {"seconds": 0.4, "steps": 2})
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [str(docjobs_script()), "run", SLEEP, payload, "-o", "o.json"],
-        cwd=tmp_path,
-        env=user_env(service_url, COLUMNS="100"),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=follower,
-    )
-    os.close(follower)
-    screen = b""
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:  # the terminal closed with the process
-            break
-        if not chunk:
-            break
-        screen += chunk
-    os.close(leader)
-    assert process.wait(timeout=60) == EXIT_OK
-    text = screen.decode(errors="replace")
+    with TerminalCommand(["run", SLEEP, payload, "-o", "o.json"], cwd=tmp_path, env=user_env(service_url)) as term:
+        text = term.read_until(None)
+        assert term.process.wait(timeout=30) == EXIT_OK
     assert "\x1b[" in text, "a terminal gets the redrawn bar"
     assert "100%" in text and "completed: Job completed successfully" in text
+
+
+def test_ctrl_c_on_a_terminal_stops_the_bar_before_printing_the_commands(service_url: str, tmp_path: Path) -> None:
+    write_json(tmp_path / "p.json", {"seconds": 20, "steps": 20})
+    with TerminalCommand(["run", SLEEP, "p.json"], cwd=tmp_path, env=user_env(service_url)) as term:
+        term.read_until(b"running: step 1 of 20")
+        term.process.send_signal(signal.SIGINT)
+        text = term.read_until(None)
+        assert term.process.wait(timeout=30) == EXIT_INTERRUPTED
+    assert "Traceback" not in text
+    bar, _, message = text.partition("docjobs: interrupted; job ")
+    assert bar.endswith("\x1b[?25h"), "the bar stopped and gave the cursor back first"
+    assert "\x1b" not in message, "nothing redrawn over the message"
+    commands = printed_commands(message.replace("\r\n", "\n"))
+    assert set(commands) == {"fetch its result", "follow it", "cancel it"}
+    cancelled = run_printed(commands["cancel it"], cwd=tmp_path)
+    assert cancelled.returncode == EXIT_OK, cancelled.stderr
