@@ -30,7 +30,7 @@ from docjobs_client.models import StartedJob
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the job failed or expired, or the service refused the request
-EXIT_USAGE = 2  # bad arguments or an unreadable payload file (argparse uses 2 too)
+EXIT_USAGE = 2  # bad arguments, a service URL that is no http(s) URL, an unreadable payload (argparse uses 2 too)
 EXIT_DEADLINE = 3  # the deadline passed; the job goes on and can be fetched later
 EXIT_UNAVAILABLE = 4  # the service could not be reached or kept failing
 EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as a shell reports a command it interrupted
