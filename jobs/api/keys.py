@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from jobs.registry import EndpointRegistry
 from jobs.service import JobService
 from jobs.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", JobService)
+REGISTRY = web.AppKey("registry", EndpointRegistry)
 
 # Per-request values set by the context middleware.
 CLIENT = web.RequestKey("client", str)

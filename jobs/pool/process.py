@@ -28,11 +28,11 @@ from typing import Any, Literal, Protocol
 
 import psutil
 
-from jobs.lifeline import die_with_parent
 from jobs.model import Job
-from jobs.pipe import FramedPipe
+from jobs.pool.lifeline import die_with_parent
+from jobs.pool.pipe import FramedPipe
+from jobs.pool.worker import Outcome, worker_main
 from jobs.settings import PoolSettings
-from jobs.worker import Outcome, worker_main
 
 log = logging.getLogger("docjobs.pool")
 ProgressCallback = Callable[[str, int, "str | None"], None]
@@ -101,7 +101,7 @@ class WorkerPool:
         # forkserver: workers fork from a small clean process that has the handler modules loaded,
         # not from this one, whose threads fork() would copy in an unknown state.
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["jobs.worker", *handler_modules])
+        self._context.set_forkserver_preload(["jobs.pool.worker", *handler_modules])
         self._modules = handler_modules
         self.size = size
         self._options = options

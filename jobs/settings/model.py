@@ -193,7 +193,7 @@ def load_settings(
     if built["auth"].keys_file:
         built["auth"] = dataclasses.replace(built["auth"], keys=_merge_keys_file(built["auth"]))
     settings = Settings(**built, endpoints=parse_endpoints(endpoints_raw))
-    from jobs.settings_checks import validate  # noqa: PLC0415 - the checks import this module's types
+    from jobs.settings.checks import validate  # noqa: PLC0415 - the checks import this module's types
 
     validate(settings)
     return settings

@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from jobs.api.keys import SERVICE, SETTINGS
+from jobs.api.keys import REGISTRY, SERVICE, SETTINGS
 from jobs.cleanup import cleanup_forever
 from jobs.cluster import follow_events, keep_leases
 from jobs.estimates import DurationEstimator
 from jobs.logs import log_event
-from jobs.memory_store import MemoryJobStore
 from jobs.notify import ChangeNotifier
 from jobs.pool import WorkerPool
-from jobs.registry import EndpointRegistry
 from jobs.runner import JobRunner
 from jobs.service import JobService
-from jobs.settings import Settings
-from jobs.store import JobStore
-
-REGISTRY = web.AppKey("registry", EndpointRegistry)
+from jobs.store import open_store
 
 
 async def job_system(app: web.Application) -> AsyncIterator[None]:
@@ -66,22 +58,6 @@ async def job_system(app: web.Application) -> AsyncIterator[None]:
         await runner.close()
         await store.close()
         log_event("service.stopped")
-
-
-async def open_store(settings: Settings) -> JobStore:
-    """The configured store: this process's memory, or Redis (which must answer at start-up)."""
-    if settings.store.backend == "memory":
-        return MemoryJobStore()
-    from jobs.redis_store import RedisJobStore  # noqa: PLC0415 - redis is needed only for this backend
-
-    return await RedisJobStore.connect(
-        settings.store.url,
-        instance_id=f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
-        retention_seconds=settings.jobs.retention_seconds,
-        grace_seconds=settings.jobs.result_grace_seconds,
-        prefix=settings.store.prefix,
-        lease_seconds=settings.store.lease_seconds,
-    )
 
 
 async def drain_on_shutdown(app: web.Application) -> None:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from jobs.errors import ClientLimitReached, QueueFull
 from jobs.model import Job, JobStatus
-from jobs.store import Admission, Counts, SweepReport
+from jobs.store.protocol import Admission, Counts, SweepReport
 
 # 'Retry-After' for a full queue or a client at its limit: long enough not to hammer, short enough
 # that a client gets in soon after a slot frees.

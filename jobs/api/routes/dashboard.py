@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-PAGE_PATH = Path(__file__).with_name("static") / "dashboard.html"
+PAGE_PATH = Path(__file__).resolve().parents[1] / "static" / "dashboard.html"
 INLINE_BLOCK = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
 
 

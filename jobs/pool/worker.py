@@ -11,7 +11,7 @@ from functools import cache
 from multiprocessing.connection import Connection
 from typing import Any
 
-from jobs.lifeline import die_with_parent
+from jobs.pool.lifeline import die_with_parent
 from jobs.progress import ProgressSink, reporting_to
 
 # Outcomes cross the process boundary as plain tuples, never as handler exception objects: an

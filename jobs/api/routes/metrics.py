@@ -11,9 +11,8 @@ from aiohttp.typedefs import Middleware
 from prometheus_client.exposition import choose_encoder
 
 from jobs.api.errors import ERROR_CODE, Handler
-from jobs.api.jobs_routes import JOBS
-from jobs.api.keys import SERVICE
-from jobs.api.lifecycle import REGISTRY
+from jobs.api.keys import REGISTRY, SERVICE
+from jobs.api.routes.jobs import JOBS
 from jobs.metrics import JobMetrics
 
 METRICS = web.AppKey("metrics", JobMetrics)

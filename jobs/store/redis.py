@@ -18,11 +18,11 @@ from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs.errors import ClientLimitReached, QueueFull, StoreUnavailable
-from jobs.memory_store import RETRY_AFTER_SECONDS
 from jobs.model import Job, JobStatus
-from jobs.redis_scripts import SCRIPT_NAMES, script_source
-from jobs.redis_scripts.codec import decode_job, encode_job
-from jobs.store import Admission, Counts, SweepReport
+from jobs.store.codec import decode_job, encode_job
+from jobs.store.lua import SCRIPT_NAMES, script_source
+from jobs.store.memory import RETRY_AFTER_SECONDS
+from jobs.store.protocol import Admission, Counts, SweepReport
 
 log = logging.getLogger("docjobs.redis_store")
 
