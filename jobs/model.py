@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
+
+# What the runner and the service read the time from: time.time, or a test's fake clock.
+Clock = Callable[[], float]
 
 # job_<unix ms>_<128 random bits in hex>: sortable by creation time, unguessable, and safe in paths and keys.
 JOB_ID_PATTERN = re.compile(r"job_[0-9]{13}_[0-9a-f]{32}")

@@ -14,14 +14,13 @@ from typing import Any
 from jobs.errors import StoreUnavailable
 from jobs.estimates import DurationEstimator
 from jobs.logs import log_event
-from jobs.model import Job, JobStatus
+from jobs.model import Clock, Job, JobStatus
 from jobs.notify import ChangeNotifier
 from jobs.outcomes import FinalState, expired_while_waiting, final_state_of
 from jobs.pool import Task, TaskEnd, WorkerPool
 from jobs.registry import EndpointRegistry
 from jobs.store import JobStore
 
-Clock = Callable[[], float]
 log = logging.getLogger("docjobs.runner")
 
 # A job may wait inside a busy worker, behind the ones it holds, only when they are expected to be

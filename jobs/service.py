@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,13 +22,13 @@ from jobs.errors import (
 from jobs.estimates import DurationEstimator, Estimate
 from jobs.limits import ConcurrencyLimit
 from jobs.logs import log_event
-from jobs.model import Job, JobStatus, is_valid_job_id, isoformat, new_job_id
+from jobs.model import Clock, Job, JobStatus, is_valid_job_id, isoformat, new_job_id
 from jobs.notify import ChangeNotifier
 from jobs.outcomes import expired_while_waiting
 from jobs.registry import Endpoint, EndpointRegistry
-from jobs.runner import Clock, JobRunner
+from jobs.runner import JobRunner
 from jobs.settings import Settings
-from jobs.store import Admission, JobStore
+from jobs.store import Admission, Counts, JobStore
 
 # Payloads larger than this are validated in a thread so that a big base64 file cannot stall the loop.
 VALIDATE_INLINE_MAX_BYTES = 64 * 1024
@@ -61,7 +62,7 @@ class JobService:
         self.estimator = estimator
         self.notifier = notifier
         self._clock = clock
-        self.accepting = True
+        self._accepting = True
         self.watches = ConcurrencyLimit(
             "long polls or event streams", settings.jobs.max_watches_per_client, settings.jobs.max_watches
         )
@@ -84,7 +85,7 @@ class JobService:
         idempotency_key: str | None = None,
     ) -> StartedJob:
         """Validate and queue a job; raises on a bad request or when a limit is reached."""
-        if not self.accepting:
+        if not self._accepting:
             raise ShuttingDown("the service is shutting down; try another instance or retry shortly", retry_after=5)
         endpoint = self.registry.get(endpoint_path)
         await self._check_store_budget()
@@ -133,6 +134,54 @@ class JobService:
     def free_workers(self) -> int:
         """Worker slots not running a job right now."""
         return max(0, self.runner.total_workers - self.runner.busy_workers)
+
+    @property
+    def accepting(self) -> bool:
+        """False once shutdown began: new jobs are refused."""
+        return self._accepting
+
+    @property
+    def total_workers(self) -> int:
+        """Worker processes of this instance (0 on an API-only one)."""
+        return self.runner.total_workers
+
+    @property
+    def busy_workers(self) -> int:
+        """Worker processes running a job right now."""
+        return self.runner.busy_workers
+
+    def worker_pids(self) -> list[int]:
+        """PIDs of this instance's live worker processes."""
+        return self.runner.worker_pids()
+
+    async def counts(self) -> Counts:
+        """Jobs held, by status and endpoint, and the bytes of results."""
+        return await self.store.counts()
+
+    async def pending_count(self) -> int:
+        """Jobs waiting for a worker (on every instance, with a shared store)."""
+        return await self.store.pending_count()
+
+    async def readiness_problems(self) -> list[str]:
+        """Why this instance should not get traffic now; empty when it is ready."""
+        problems = []
+        if not self._accepting:
+            problems.append("shutting down")
+        if self.runner.runs_jobs and not self.runner.worker_pids():
+            problems.append("no live worker processes")
+        try:
+            await self.store.pending_count()
+        except Exception as exc:  # any store failure means not ready; the reason is reported
+            problems.append(f"job store unavailable: {exc}")
+        return problems
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Shutdown: refuse new jobs, give running ones `grace_seconds`, then stop them."""
+        self._accepting = False
+        log_event(
+            "service.draining", grace_seconds=grace_seconds, running=self.runner.busy_workers, level=logging.WARNING
+        )
+        await self.runner.drain(grace_seconds)
 
     async def get(self, job_id: str, owner: str | None = None) -> Job:
         """The job with this id; InvalidJobId for a malformed id, JobNotFound when there is none.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -65,7 +64,4 @@ async def drain_on_shutdown(app: web.Application) -> None:
     service = app.get(SERVICE)
     if service is None:
         return
-    service.accepting = False
-    grace = app[SETTINGS].server.shutdown_grace_seconds
-    log_event("service.draining", grace_seconds=grace, running=service.runner.busy_workers, level=logging.WARNING)
-    await service.runner.drain(grace)
+    await service.drain(app[SETTINGS].server.shutdown_grace_seconds)

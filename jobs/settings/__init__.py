@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jobs.settings.load import load_settings, parse_endpoints
 from jobs.settings.model import (
     AuthSettings,
     CorsSettings,
@@ -12,8 +13,6 @@ from jobs.settings.model import (
     ServerSettings,
     Settings,
     StoreSettings,
-    load_settings,
-    parse_endpoints,
 )
 
 __all__ = [

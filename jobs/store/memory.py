@@ -6,13 +6,8 @@ import asyncio
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 
-from jobs.errors import ClientLimitReached, QueueFull
 from jobs.model import Job, JobStatus
 from jobs.store.protocol import Admission, Counts, SweepReport
-
-# 'Retry-After' for a full queue or a client at its limit: long enough not to hammer, short enough
-# that a client gets in soon after a slot frees.
-RETRY_AFTER_SECONDS = 5
 
 
 class MemoryJobStore:
@@ -35,16 +30,9 @@ class MemoryJobStore:
             if existing is not None:
                 return self._jobs[existing]
         if self._active_by_client[job.client] >= admission.per_client_limit:
-            raise ClientLimitReached(
-                f"you already have {admission.per_client_limit} pending or running jobs, the maximum; "
-                "wait for one to finish or delete one",
-                retry_after=RETRY_AFTER_SECONDS,
-            )
+            raise admission.client_limit_reached()
         if len(self._pending) + len(self._claimed) >= admission.max_pending:
-            raise QueueFull(
-                f"the queue holds {admission.max_pending} pending jobs, its maximum; try again later",
-                retry_after=RETRY_AFTER_SECONDS,
-            )
+            raise admission.queue_full()
         self._jobs[job.id] = job
         self._pending[job.id] = None
         self._active_by_client[job.client] += 1

@@ -17,11 +17,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from jobs.errors import ClientLimitReached, QueueFull, StoreUnavailable
+from jobs.errors import StoreUnavailable
 from jobs.model import Job, JobStatus
 from jobs.store.codec import decode_job, encode_job
 from jobs.store.lua import SCRIPT_NAMES, script_source
-from jobs.store.memory import RETRY_AFTER_SECONDS
 from jobs.store.protocol import Admission, Counts, SweepReport
 
 log = logging.getLogger("docjobs.redis_store")
@@ -123,15 +122,8 @@ class RedisJobStore:
         if reply[0] == "replay":
             return decode_job(reply[1])
         if reply[0] == "client_limit":
-            raise ClientLimitReached(
-                f"you already have {admission.per_client_limit} pending or running jobs, the maximum; "
-                "wait for one to finish or delete one",
-                retry_after=RETRY_AFTER_SECONDS,
-            )
-        raise QueueFull(
-            f"the queue holds {admission.max_pending} pending jobs, its maximum; try again later",
-            retry_after=RETRY_AFTER_SECONDS,
-        )
+            raise admission.client_limit_reached()
+        raise admission.queue_full()
 
     async def get(self, job_id: str) -> Job | None:
         with self._available():
