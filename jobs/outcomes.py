@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import signal
 from dataclasses import dataclass
+from typing import Literal
 
 from jobs.model import Job, JobStatus
-from jobs.pool import TaskEnd
+
+# How a handler run can end, as an executor reports it.
+EndKind = Literal["ok", "error", "timeout", "died", "memory"]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEnd:
+    """How a started task ended: its outcome, a timeout, or the death of its process."""
+
+    kind: EndKind
+    value: str = ""  # "ok": the result's JSON text; "error": the exception's type name
+    detail: str = ""  # "error": the exception's message; "memory": the usage that passed the limit
+    exitcode: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +38,23 @@ def expired_while_waiting(job: Job) -> FinalState:
         JobStatus.EXPIRED,
         f"Job expired: it waited more than its {job.timeout_seconds:g} s time limit for a free worker",
         error="expired while pending",
+    )
+
+
+def not_transferable(reason: Exception) -> FinalState:
+    """The final state of a job whose payload could not be handed to a worker."""
+    return FinalState(
+        JobStatus.FAILED,
+        f"Job failed: its payload could not be handed to a worker ({reason})",
+        error="payload not transferable",
+    )
+
+
+def shut_down(*, started: bool) -> FinalState:
+    """The final state of a job the service stopped (or never started) because it shut down."""
+    when = "finished" if started else "started"
+    return FinalState(
+        JobStatus.FAILED, f"Job failed: the service shut down before the job {when}", error="service shut down"
     )
 
 

@@ -13,9 +13,11 @@ from jobs.cluster import follow_events, keep_leases
 from jobs.estimates import DurationEstimator
 from jobs.logs import log_event
 from jobs.notify import ChangeNotifier
-from jobs.pool import WorkerPool
+from jobs.pool import Executor, NullExecutor, WorkerPool
+from jobs.registry import EndpointRegistry
 from jobs.runner import JobRunner
 from jobs.service import JobService
+from jobs.settings import Settings
 from jobs.store import open_store
 
 
@@ -24,21 +26,17 @@ async def job_system(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     registry = app[REGISTRY]
     store = await open_store(settings)
-    pool = None
-    if settings.server.role != "api":
-        pool = WorkerPool(
-            settings.worker_count, registry.handler_modules(), settings.pool, settings.jobs.max_result_bytes
-        )
+    executor = open_executor(settings, registry)
     notifier = ChangeNotifier()
     estimator = DurationEstimator()
-    runner = JobRunner(store, pool, registry, estimator, notifier)
+    runner = JobRunner(store, executor, registry, estimator, notifier)
     service = JobService(settings, store, runner, registry, estimator, notifier)
     app[SERVICE] = service
     await runner.start()
     background = [asyncio.create_task(cleanup_forever(service, settings.jobs.cleanup_interval_seconds))]
     if store.shared:
         background.append(asyncio.create_task(follow_events(store, runner, notifier)))
-        if pool is not None:
+        if executor.runs_jobs:
             background.append(asyncio.create_task(keep_leases(store, runner, registry, settings.store.lease_seconds)))
     log_event(
         "service.started",
@@ -65,3 +63,10 @@ async def drain_on_shutdown(app: web.Application) -> None:
     if service is None:
         return
     await service.drain(app[SETTINGS].server.shutdown_grace_seconds)
+
+
+def open_executor(settings: Settings, registry: EndpointRegistry) -> Executor:
+    """The worker process pool, or on an API-only instance the executor that runs nothing."""
+    if settings.server.role == "api":
+        return NullExecutor()
+    return WorkerPool(settings.worker_count, registry.handler_modules(), settings.pool, settings.jobs.max_result_bytes)

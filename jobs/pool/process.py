@@ -24,57 +24,24 @@ from functools import partial
 from multiprocessing.connection import Connection
 from multiprocessing.managers import SyncManager
 from multiprocessing.process import BaseProcess
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import psutil
 
-from jobs.model import Job
+from jobs.outcomes import EndKind, TaskEnd
+from jobs.pool.executor import ExecutorListener, ProgressCallback, Task
 from jobs.pool.lifeline import die_with_parent
+from jobs.pool.messages import RunTask, TaskDone, TaskStarted, WorkerMessage
 from jobs.pool.pipe import FramedPipe
-from jobs.pool.worker import Outcome, worker_main
+from jobs.pool.worker import worker_main
 from jobs.settings import PoolSettings
 
 log = logging.getLogger("docjobs.pool")
-ProgressCallback = Callable[[str, int, "str | None"], None]
-EndKind = Literal["ok", "error", "timeout", "died", "memory"]
 
 # A worker holds at most this many tasks: the running one and, for short jobs, a few behind it, so
 # that it never sits idle waiting for a busy event loop to hand it work. The runner's
 # may_wait_behind decides how many short jobs may actually wait (their expected wait is bounded).
 MAX_TASKS_PER_WORKER = 8
-
-
-@dataclass(eq=False, slots=True)
-class Task:
-    """One job handed to a worker process."""
-
-    job: Job
-    handler_ref: str
-    started_at: float | None = None
-    cancelled: bool = False
-    kill_reason: Literal["timeout", "cancelled", "memory"] | None = None
-    timer: asyncio.TimerHandle | None = None
-    worker_pid: int | None = None
-    marked_running: bool = False  # set by the runner once the store says the job runs
-
-
-@dataclass(frozen=True, slots=True)
-class TaskEnd:
-    """How a started task ended: its outcome, a timeout, or the death of its process."""
-
-    kind: EndKind
-    value: str = ""
-    detail: str = ""
-    exitcode: int | None = None
-
-
-class PoolListener(Protocol):
-    """What the pool tells its owner; called on the event loop."""
-
-    def task_started(self, task: Task) -> None: ...
-    def task_ended(self, task: Task, end: TaskEnd) -> None: ...
-    def task_returned(self, task: Task) -> None: ...
-    def capacity_freed(self) -> None: ...
 
 
 @dataclass(eq=False)
@@ -112,12 +79,12 @@ class WorkerPool:
         self._pump: threading.Thread | None = None
         self._workers: list[WorkerProcess] = []
         self._served: dict[int, int] = {}
-        self._listener: PoolListener | None = None
+        self._listener: ExecutorListener | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self._respawning: set[asyncio.Task[None]] = set()
 
-    async def start(self, listener: PoolListener, on_progress: ProgressCallback) -> None:
+    async def start(self, listener: ExecutorListener, on_progress: ProgressCallback) -> None:
         """Start the Manager, the progress thread and every worker process."""
         self._listener = listener
         self._loop = asyncio.get_running_loop()
@@ -172,6 +139,11 @@ class WorkerPool:
         return [w.pid for w in self._workers if not w.exited]
 
     @property
+    def runs_jobs(self) -> bool:
+        """A pool runs jobs (an API-only instance has the null executor instead)."""
+        return True
+
+    @property
     def capacity(self) -> int:
         """Most tasks the pool holds at once, running and waiting inside workers."""
         return self.size * MAX_TASKS_PER_WORKER
@@ -189,7 +161,7 @@ class WorkerPool:
         if target is None:
             return False
         assert target.pipe is not None
-        if not target.pipe.send((task.job.id, task.handler_ref, task.job.id, task.job.payload)):
+        if not target.pipe.send(RunTask(task.job.id, task.handler_ref, task.job.payload)):
             return False  # the worker just died; its pipe's closing replaces it
         task.worker_pid = target.pid
         target.tasks.append(task)
@@ -221,27 +193,30 @@ class WorkerPool:
         if not worker.exited and worker.pipe is not None:
             worker.pipe.abort()
 
-    def _handle_message(self, worker: WorkerProcess, message: tuple[str, str, Any]) -> None:
+    def _handle_message(self, worker: WorkerProcess, message: WorkerMessage) -> None:
         assert self._listener is not None and self._loop is not None
         if worker.exited or not worker.tasks:
             return
-        kind, _task_id, value = message
         task = worker.tasks[0]
-        if kind == "started":
+        if isinstance(message, TaskStarted):
             if task.cancelled:
                 task.kill_reason = "cancelled"
                 self._kill(worker)  # deleted while it waited in this worker: stop it before it does anything
                 return
-            task.started_at = value
+            task.started_at = message.at
             task.timer = self._loop.call_later(task.job.timeout_seconds, self._on_timeout, worker, task)
             self._listener.task_started(task)
             return
+        self._task_done(worker, task, message)
+
+    def _task_done(self, worker: WorkerProcess, task: Task, message: TaskDone) -> None:
+        assert self._listener is not None
         worker.tasks.popleft()
         if task.timer is not None:
             task.timer.cancel()
-        outcome: Outcome = value
+        outcome = message.outcome
         if not task.cancelled:
-            self._listener.task_ended(task, TaskEnd(outcome[0], outcome[1], outcome[2]))  # type: ignore[arg-type]
+            self._listener.task_ended(task, TaskEnd(outcome.kind, outcome.value, outcome.detail))
         self._served[worker.pid] = self._served.get(worker.pid, 0) + 1
         if self._has_all_its_tasks(worker) and not worker.tasks:
             self._kill(worker)  # recycled: bounds the damage of handlers that leak memory
