@@ -73,7 +73,13 @@ class JobRecorder:
         finished_at = self._clock()
         done = await self.persist(
             lambda: self._store.finish(
-                job.id, final.status, final.message, finished_at, result_json=final.result_json, error=final.error
+                job.id,
+                final.status,
+                final.message,
+                finished_at,
+                result_json=final.result_json,
+                error=final.error,
+                reason=final.reason,
             )
         )
         if done is None:

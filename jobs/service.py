@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -11,9 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs.errors import (
+    DirectCallTimedOut,
     InvalidJobId,
-    JobExpired,
-    JobFailed,
     JobNotFound,
     JobNotReady,
     ShuttingDown,
@@ -24,7 +24,7 @@ from jobs.limits import ConcurrencyLimit
 from jobs.logs import log_event
 from jobs.model import Clock, Job, JobStatus, is_valid_job_id, isoformat, new_job_id
 from jobs.notify import ChangeNotifier
-from jobs.outcomes import expired_while_waiting
+from jobs.outcomes import expired_while_waiting, outcome_error
 from jobs.registry import Endpoint, EndpointRegistry
 from jobs.runner import JobRunner
 from jobs.settings import Settings
@@ -206,13 +206,7 @@ class JobService:
         """The job's outcome for `/result`: a finished job is delivered, then kept only for the grace."""
         job = await self.get(job_id, owner)
         if job.status.is_active:
-            raise JobNotReady(
-                "Job still processing",
-                job_id=job.id,
-                status=job.status.value,
-                hint=f"Use /api/v1/jobs/{job.id}/status to check progress",
-                retry_after=1,
-            )
+            raise JobNotReady("Job still processing", job_id=job.id, status=job.status.value, retry_after=1)
         if job.delivered_at is None:
             # The same time is kept here and in the store, so a retried fetch gets an identical answer.
             job.delivered_at = self._clock()
@@ -224,11 +218,39 @@ class JobService:
                 status=job.status.value,
                 request_id=job.request_id,
             )
-        if job.status is JobStatus.FAILED:
-            raise JobFailed(job.message, job_id=job.id, status=job.status.value)
-        if job.status is JobStatus.EXPIRED:
-            raise JobExpired(job.message, job_id=job.id, status=job.status.value)
+        error = outcome_error(job)
+        if error is not None:
+            raise error
         return job
+
+    async def run_directly(
+        self, endpoint_path: Any, payload: Any, client: str, request_id: str | None, payload_size: int = 0
+    ) -> Job:
+        """Run a job and wait for it: the completed job, or the error its ending maps to.
+
+        The record is deleted once it ends (this answer is its only delivery), and a caller that is
+        cancelled (a client that hung up) cancels the job: nobody will read its result.
+        """
+        started = await self.start(endpoint_path, payload, client, request_id, payload_size)
+        job_id = started.job.id
+        try:
+            job = await self.wait_until_finished(job_id, started.job.timeout_seconds * 2 + 5)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._cancel_quietly(job_id))
+            raise
+        await self.store.delete(job_id)
+        if job is None:
+            raise JobNotFound("the job was deleted before it finished", job_id=job_id)
+        if job.status.is_active:
+            raise DirectCallTimedOut("the job did not finish in time")
+        error = outcome_error(job, direct=True)
+        if error is not None:
+            raise error
+        return job
+
+    async def _cancel_quietly(self, job_id: str) -> None:
+        with contextlib.suppress(JobNotFound):
+            await self.delete(job_id)
 
     async def delete(self, job_id: str, owner: str | None = None) -> Job:
         """Cancel a job: a running one has its worker process stopped, a pending one leaves the queue."""

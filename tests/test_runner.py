@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from jobs import report_progress
-from jobs.errors import ClientLimitReached, ShuttingDown
+from jobs.errors import ClientLimitReached, JobFailed, ShuttingDown, WorkerCrashed
 from jobs.estimates import DurationEstimator
 from jobs.model import Job, JobStatus
 from jobs.notify import ChangeNotifier
@@ -33,6 +33,7 @@ ENDPOINTS = (
     EndpointSettings("/echo", "tests.test_runner:echo", timeout_seconds=TIMEOUT_SECONDS),
     EndpointSettings("/explode", "tests.test_runner:explode", timeout_seconds=TIMEOUT_SECONDS),
     EndpointSettings("/halfway", "tests.test_runner:halfway", timeout_seconds=TIMEOUT_SECONDS),
+    EndpointSettings("/pretend", "tests.test_runner:pretend_crash", timeout_seconds=TIMEOUT_SECONDS),
     EndpointSettings("/brief", "tests.test_runner:echo", timeout_seconds=0.2),
 )
 
@@ -45,6 +46,11 @@ def echo(payload: dict[str, Any]) -> dict[str, Any]:
 def explode(payload: dict[str, Any]) -> dict[str, Any]:
     """A handler that always raises."""
     raise ValueError("the payload makes no sense")
+
+
+def pretend_crash(payload: dict[str, Any]) -> dict[str, Any]:
+    """A handler whose error reads like a worker's death, and is not one."""
+    raise RuntimeError("worker process died")
 
 
 def halfway(payload: dict[str, Any]) -> dict[str, Any]:
@@ -316,3 +322,29 @@ async def test_shutdown_lets_a_job_that_ends_within_the_grace_complete(build: Ma
     job = await machine.finished(job_id)
     assert job.status is JobStatus.COMPLETED
     assert machine.executor.deaths == 0
+
+
+async def test_a_direct_call_answers_with_the_result_and_keeps_no_record(build: MachineFactory) -> None:
+    machine = await build(autorun=True)
+    job = await machine.service.run_directly("/echo", {"x": 1}, "alice", None)
+    assert job.result_json == '{"echo":{"x":1}}'
+    assert await machine.store.list_jobs() == []
+
+
+async def test_a_direct_call_whose_worker_dies_is_a_crash_not_a_failure(build: MachineFactory) -> None:
+    machine = await build()
+    call = asyncio.create_task(machine.service.run_directly("/echo", {}, "alice", None))
+    async with asyncio.timeout(DEADLINE_SECONDS):
+        job_id = await machine.executor.nth_sent(1)
+    await machine.running(job_id)
+    machine.executor.crash(job_id)
+    with pytest.raises(WorkerCrashed):
+        await call
+
+
+async def test_a_handler_error_that_reads_like_a_crash_is_still_a_failure(build: MachineFactory) -> None:
+    machine = await build(autorun=True)
+    with pytest.raises(JobFailed) as raised:
+        await machine.service.run_directly("/pretend", {}, "alice", None)
+    assert not isinstance(raised.value, WorkerCrashed)
+    assert raised.value.message == "Job failed: worker process died"

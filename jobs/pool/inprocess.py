@@ -106,6 +106,13 @@ class InProcessExecutor:
             self._arrived.clear()
             await self._arrived.wait()
 
+    async def nth_sent(self, count: int) -> str:
+        """Wait until `count` tasks were handed over; the id of the `count`-th."""
+        while len(self.sent) < count:
+            self._arrived.clear()
+            await self._arrived.wait()
+        return self.sent[count - 1]
+
     # --- what a test (or autorun) makes happen ---
 
     def begin(self, job_id: str) -> Task:

@@ -57,7 +57,7 @@ class MemoryJobStore:
         self._claimed.discard(job_id)
         job.status = JobStatus.RUNNING
         job.started_at = job.updated_at = now
-        job.message = f"Processing {job.endpoint} request..."
+        job.message = ""  # the pending job's message no longer holds; the API words the default
         return job
 
     async def set_progress(self, job_id: str, progress: int, message: str | None, now: float) -> Job | None:
@@ -80,6 +80,7 @@ class MemoryJobStore:
         *,
         result_json: str | None = None,
         error: str | None = None,
+        reason: str | None = None,
     ) -> Job | None:
         job = self._jobs.get(job_id)
         if job is None or not job.status.is_active:
@@ -91,6 +92,7 @@ class MemoryJobStore:
         job.result_json = result_json
         self._result_bytes += len(result_json or "")
         job.error = error
+        job.end_reason = reason
         if status is JobStatus.COMPLETED:
             job.progress = 100
         return job

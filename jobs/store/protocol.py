@@ -72,7 +72,7 @@ class JobStore(SharedStore, Protocol):
         """Take the oldest pending job off the queue (it stays pending), or None when none waits."""
 
     async def mark_running(self, job_id: str, now: float) -> Job | None:
-        """A worker started the job; None when it is no longer pending (deleted, expired)."""
+        """A worker started the job (its message is cleared); None when it is no longer pending."""
 
     async def set_progress(self, job_id: str, progress: int, message: str | None, now: float) -> Job | None:
         """Record progress of a running job; None when the job is no longer running."""
@@ -86,8 +86,9 @@ class JobStore(SharedStore, Protocol):
         *,
         result_json: str | None = None,
         error: str | None = None,
+        reason: str | None = None,
     ) -> Job | None:
-        """Move an active job to a final status; None when it was deleted meanwhile."""
+        """Move an active job to a final status, recording why (`reason`); None when it was deleted meanwhile."""
 
     async def mark_delivered(self, job_id: str, now: float) -> None:
         """Note that the job's outcome was delivered; it is then kept only for the grace period."""

@@ -148,6 +148,7 @@ class RedisJobStore:
         *,
         result_json: str | None = None,
         error: str | None = None,
+        reason: str | None = None,
     ) -> Job | None:
         reply = await self._run(
             "finish",
@@ -158,6 +159,7 @@ class RedisJobStore:
             *_optional(result_json),
             *_optional(error),
             self._retention_ms,
+            reason or "",
         )
         return _job_or_none(reply)
 

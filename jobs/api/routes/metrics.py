@@ -12,7 +12,7 @@ from prometheus_client.exposition import choose_encoder
 
 from jobs.api.errors import ERROR_CODE, Handler
 from jobs.api.keys import REGISTRY, SERVICE
-from jobs.api.routes.jobs import JOBS
+from jobs.api.views import JOBS
 from jobs.metrics import JobMetrics
 
 METRICS = web.AppKey("metrics", JobMetrics)
