@@ -23,7 +23,7 @@ from jobs.api.routes.direct import setup_direct_routes
 from jobs.api.routes.events import setup_events_routes
 from jobs.api.routes.health import setup_health_routes
 from jobs.api.routes.jobs import setup_jobs_routes
-from jobs.api.routes.metrics import setup_metrics
+from jobs.api.routes.metrics import http_metrics_middleware, job_request_paths, setup_metrics
 from jobs.api.routes.openapi import setup_openapi
 from jobs.auth import ApiKeys
 from jobs.errors import ConfigError
@@ -38,16 +38,21 @@ DEFAULT_CONFIG = Path(__file__).with_name("config.toml")
 def create_app(settings: Settings) -> web.Application:
     """The application for these settings: routes, middlewares, and the job system's lifecycle."""
     keys = ApiKeys(settings.auth)
+    registry = EndpointRegistry(settings)
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
         middlewares=[
+            # Outermost, to time the whole request and see the final answer the error middleware chose
+            # (an error answer carries its code, so refused job requests are counted too).
+            http_metrics_middleware(job_request_paths(registry)),
             error_middleware,
             context_middleware(parse_networks(settings.server.trusted_proxies), keys, settings.auth.protect_metrics),
         ],
     )
     app.on_response_prepare.append(echo_request_id)
     app[SETTINGS] = settings
-    app[REGISTRY] = registry = EndpointRegistry(settings)
+    app[REGISTRY] = registry
+    setup_metrics(app)
     setup_health_routes(app)
     if settings.server.role != "worker":  # a worker instance serves only probes and metrics
         setup_jobs_routes(app)
@@ -57,7 +62,6 @@ def create_app(settings: Settings) -> web.Application:
         setup_dashboard(app)
         setup_cors(app, settings.cors)
     app.cleanup_ctx.append(job_system)
-    setup_metrics(app)  # after job_system: its hooks need the service
     app.on_shutdown.append(drain_on_shutdown)
     return app
 
