@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -12,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs.errors import (
-    DirectCallTimedOut,
     InvalidJobId,
     JobNotFound,
     JobNotReady,
@@ -223,34 +221,9 @@ class JobService:
             raise error
         return job
 
-    async def run_directly(
-        self, endpoint_path: Any, payload: Any, client: str, request_id: str | None, payload_size: int = 0
-    ) -> Job:
-        """Run a job and wait for it: the completed job, or the error its ending maps to.
-
-        The record is deleted once it ends (this answer is its only delivery), and a caller that is
-        cancelled (a client that hung up) cancels the job: nobody will read its result.
-        """
-        started = await self.start(endpoint_path, payload, client, request_id, payload_size)
-        job_id = started.job.id
-        try:
-            job = await self.wait_until_finished(job_id, started.job.timeout_seconds * 2 + 5)
-        except asyncio.CancelledError:
-            await asyncio.shield(self._cancel_quietly(job_id))
-            raise
+    async def discard(self, job_id: str) -> None:
+        """Forget a job's record at once, whatever its state (its outcome was delivered another way)."""
         await self.store.delete(job_id)
-        if job is None:
-            raise JobNotFound("the job was deleted before it finished", job_id=job_id)
-        if job.status.is_active:
-            raise DirectCallTimedOut("the job did not finish in time")
-        error = outcome_error(job, direct=True)
-        if error is not None:
-            raise error
-        return job
-
-    async def _cancel_quietly(self, job_id: str) -> None:
-        with contextlib.suppress(JobNotFound):
-            await self.delete(job_id)
 
     async def delete(self, job_id: str, owner: str | None = None) -> Job:
         """Cancel a job: a running one has its worker process stopped, a pending one leaves the queue."""

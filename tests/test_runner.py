@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from jobs import report_progress
+from jobs.direct import run_directly
 from jobs.errors import ClientLimitReached, JobFailed, ShuttingDown, WorkerCrashed
 from jobs.estimates import DurationEstimator
 from jobs.model import Job, JobStatus
@@ -326,14 +327,14 @@ async def test_shutdown_lets_a_job_that_ends_within_the_grace_complete(build: Ma
 
 async def test_a_direct_call_answers_with_the_result_and_keeps_no_record(build: MachineFactory) -> None:
     machine = await build(autorun=True)
-    job = await machine.service.run_directly("/echo", {"x": 1}, "alice", None)
+    job = await run_directly(machine.service, "/echo", {"x": 1}, "alice", None)
     assert job.result_json == '{"echo":{"x":1}}'
     assert await machine.store.list_jobs() == []
 
 
 async def test_a_direct_call_whose_worker_dies_is_a_crash_not_a_failure(build: MachineFactory) -> None:
     machine = await build()
-    call = asyncio.create_task(machine.service.run_directly("/echo", {}, "alice", None))
+    call = asyncio.create_task(run_directly(machine.service, "/echo", {}, "alice", None))
     async with asyncio.timeout(DEADLINE_SECONDS):
         job_id = await machine.executor.nth_sent(1)
     await machine.running(job_id)
@@ -345,6 +346,6 @@ async def test_a_direct_call_whose_worker_dies_is_a_crash_not_a_failure(build: M
 async def test_a_handler_error_that_reads_like_a_crash_is_still_a_failure(build: MachineFactory) -> None:
     machine = await build(autorun=True)
     with pytest.raises(JobFailed) as raised:
-        await machine.service.run_directly("/pretend", {}, "alice", None)
+        await run_directly(machine.service, "/pretend", {}, "alice", None)
     assert not isinstance(raised.value, WorkerCrashed)
     assert raised.value.message == "Job failed: worker process died"

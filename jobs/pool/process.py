@@ -17,16 +17,11 @@ import logging
 import multiprocessing
 import socket
 import threading
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing.connection import Connection
 from multiprocessing.managers import SyncManager
-from multiprocessing.process import BaseProcess
 from typing import Any
-
-import psutil
 
 from jobs.outcomes import EndKind, TaskEnd
 from jobs.pool.executor import ExecutorListener, ProgressCallback, Task
@@ -34,6 +29,7 @@ from jobs.pool.lifeline import die_with_parent
 from jobs.pool.messages import RunTask, TaskDone, TaskStarted, WorkerMessage
 from jobs.pool.pipe import FramedPipe
 from jobs.pool.worker import worker_main
+from jobs.pool.worker_process import WorkerProcess, watch_memory
 from jobs.settings import PoolSettings
 
 log = logging.getLogger("docjobs.pool")
@@ -42,23 +38,6 @@ log = logging.getLogger("docjobs.pool")
 # that it never sits idle waiting for a busy event loop to hand it work. The runner's
 # may_wait_behind decides how many short jobs may actually wait (their expected wait is bounded).
 MAX_TASKS_PER_WORKER = 8
-
-
-@dataclass(eq=False)
-class WorkerProcess:
-    """One worker: its process, its end of the pipe, and the tasks sent to it, in order."""
-
-    process: BaseProcess
-    socket: socket.socket
-    pipe: FramedPipe | None = None
-    tasks: deque[Task] = field(default_factory=deque)
-    exited: bool = False
-    kill_detail: str = ""
-
-    @property
-    def pid(self) -> int:
-        assert self.process.pid is not None
-        return self.process.pid
 
 
 class WorkerPool:
@@ -97,7 +76,8 @@ class WorkerPool:
         for worker in workers:
             await self._attach(worker)
         if self._options.max_worker_rss_bytes:
-            self._memory_watch = asyncio.create_task(self._watch_memory(), name="docjobs-memory-watch")
+            watch = watch_memory(lambda: list(self._workers), self._options, self._kill)
+            self._memory_watch = asyncio.create_task(watch, name="docjobs-memory-watch")
 
     def _launch(self) -> WorkerProcess:
         parent_end, child_end = socket.socketpair()
@@ -262,21 +242,6 @@ class WorkerPool:
             self._respawning.add(respawn)
             respawn.add_done_callback(self._respawning.discard)
 
-    async def _watch_memory(self) -> None:
-        """Kill any worker whose resident memory passes the limit; its running job fails saying so."""
-        limit = self._options.max_worker_rss_bytes
-        while True:
-            await asyncio.sleep(self._options.memory_check_interval_seconds)
-            for worker in list(self._workers):
-                rss = _rss(worker.pid)
-                if rss is None or rss <= limit or worker.exited:
-                    continue
-                worker.kill_detail = f"{rss / 1048576:.1f} MiB used, limit {limit / 1048576:.1f} MiB"
-                if worker.tasks and worker.tasks[0].started_at is not None:
-                    worker.tasks[0].kill_reason = "memory"
-                log.warning("worker %d over its memory limit (%s); stopping it", worker.pid, worker.kill_detail)
-                self._kill(worker)
-
     async def _replace(self) -> None:
         assert self._listener is not None
         try:
@@ -321,11 +286,3 @@ class WorkerPool:
         for worker in self._workers:
             worker.process.join(timeout=5)
         self._workers.clear()
-
-
-def _rss(pid: int) -> int | None:
-    try:
-        rss: int = psutil.Process(pid).memory_info().rss
-    except psutil.Error:
-        return None
-    return rss
