@@ -107,15 +107,15 @@ class JobMetrics:
         """Start counting the service's job events."""
         service.on_created.append(self.job_created)
         service.on_sweep.append(self.sweep_done)
-        service.runner.on_started.append(self.job_started)
-        service.runner.on_finished.append(self.job_finished)
+        service.on_started.append(self.job_started)
+        service.on_finished.append(self.job_finished)
 
     def detach(self, service: JobService) -> None:
         """Stop counting the service's job events."""
         _unhook(service.on_created, self.job_created)
         _unhook(service.on_sweep, self.sweep_done)
-        _unhook(service.runner.on_started, self.job_started)
-        _unhook(service.runner.on_finished, self.job_finished)
+        _unhook(service.on_started, self.job_started)
+        _unhook(service.on_finished, self.job_finished)
 
     def job_created(self, job: Job) -> None:
         """A job was accepted."""

@@ -68,6 +68,8 @@ class JobService:
         # Observers (metrics): called on the event loop, must not block.
         self.on_created: list[Callable[[Job], None]] = []
         self.on_sweep: list[Callable[[dict[str, int]], None]] = []
+        self.on_started = runner.on_started  # a worker began a job
+        self.on_finished = runner.on_finished  # a job reached its final state
         runner.on_finished.append(self._count_finished)
 
     def _count_finished(self, job: Job) -> None:
