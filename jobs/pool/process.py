@@ -26,7 +26,7 @@ from typing import Any
 from jobs.outcomes import EndKind, TaskEnd
 from jobs.pool.executor import ExecutorListener, ProgressCallback, Task
 from jobs.pool.lifeline import die_with_parent
-from jobs.pool.messages import RunTask, TaskDone, TaskStarted, WorkerMessage
+from jobs.pool.messages import RunTask, TaskDone, TaskStarted, Wire, worker_message
 from jobs.pool.pipe import FramedPipe
 from jobs.pool.worker import worker_main
 from jobs.pool.worker_process import WorkerProcess, watch_memory
@@ -141,7 +141,7 @@ class WorkerPool:
         if target is None:
             return False
         assert target.pipe is not None
-        if not target.pipe.send(RunTask(task.job.id, task.handler_ref, task.job.payload)):
+        if not target.pipe.send(RunTask(task.job.id, task.handler_ref, task.job.payload).to_wire()):
             return False  # the worker just died; its pipe's closing replaces it
         task.worker_pid = target.pid
         target.tasks.append(task)
@@ -173,11 +173,12 @@ class WorkerPool:
         if not worker.exited and worker.pipe is not None:
             worker.pipe.abort()
 
-    def _handle_message(self, worker: WorkerProcess, message: WorkerMessage) -> None:
+    def _handle_message(self, worker: WorkerProcess, wire: Wire) -> None:
         assert self._listener is not None and self._loop is not None
         if worker.exited or not worker.tasks:
             return
         task = worker.tasks[0]
+        message = worker_message(wire)
         if isinstance(message, TaskStarted):
             if task.cancelled:
                 task.kill_reason = "cancelled"

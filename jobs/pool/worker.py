@@ -90,11 +90,12 @@ def worker_main(
     initialize_worker(sink, modules, niceness)
     while True:
         try:
-            message: RunTask | None = conn.recv()
+            wire = conn.recv()
         except (EOFError, OSError):
             return  # the server is gone
-        if message is None:
+        if wire is None:
             return
-        conn.send(TaskStarted(message.job_id, time.time()))
-        outcome = run_handler(message.handler_ref, message.job_id, message.payload, max_result_bytes)
-        conn.send(TaskDone(message.job_id, outcome))
+        task = RunTask.from_wire(wire)
+        conn.send(TaskStarted(task.job_id, time.time()).to_wire())
+        outcome = run_handler(task.handler_ref, task.job_id, task.payload, max_result_bytes)
+        conn.send(TaskDone(task.job_id, outcome).to_wire())
