@@ -36,7 +36,7 @@ class JobRunner:
         clock: Clock = time.time,
     ) -> None:
         self._store = store
-        self._pool = executor
+        self._executor = executor
         self._registry = registry
         self._estimator = estimator
         self._clock = clock
@@ -61,27 +61,29 @@ class JobRunner:
     @property
     def busy_workers(self) -> int:
         """Worker processes running a job right now."""
-        return len({t.worker_pid for t in self._tasks.values() if t.started_at is not None})
+        # One running task per worker; tasks run in this process (no pid) count one each.
+        started = (t for t in self._tasks.values() if t.started_at is not None)
+        return len({t.worker_pid if t.worker_pid is not None else id(t) for t in started})
 
     @property
     def total_workers(self) -> int:
         """Tasks the executor runs at once (worker processes)."""
-        return self._pool.size
+        return self._executor.size
 
     def worker_pids(self) -> list[int]:
         """PIDs of the live worker processes."""
-        return self._pool.process_ids
+        return self._executor.process_ids
 
     @property
     def runs_jobs(self) -> bool:
         """False on an API-only instance, whose executor runs nothing."""
-        return self._pool.runs_jobs
+        return self._executor.runs_jobs
 
     async def start(self) -> None:
         """Start the executor and begin dispatching; call from the running event loop."""
         self._loop = asyncio.get_running_loop()
-        await self._pool.start(self, self._progress_from_thread)
-        if not self._pool.runs_jobs:
+        await self._executor.start(self, self._progress_from_thread)
+        if not self._executor.runs_jobs:
             return  # nothing to dispatch to: the shared queue is left to the worker instances
         self._dispatcher = asyncio.create_task(self._dispatch_forever(), name="docjobs-dispatch")
         self.wake()
@@ -128,9 +130,9 @@ class JobRunner:
         async with self._filling:  # one filler at a time: the claim and the send are not atomic
             while self._dispatching:
                 self._send_ready()
-                if self._ready or len(self._tasks) >= self._pool.capacity:
+                if self._ready or len(self._tasks) >= self._executor.capacity:
                     return  # every worker has work; the pool calls back when one frees up
-                if self._store.shared and len(self._tasks) >= self._pool.size:
+                if self._store.shared and len(self._tasks) >= self._executor.size:
                     return  # leave the shared queue to instances with an idle worker
                 now = self._clock()
                 job = await self._store.claim_next(now)
@@ -150,7 +152,7 @@ class JobRunner:
                 continue
             task = Task(job, self._registry.get(job.endpoint).handler_ref)
             try:
-                if not self._pool.send(task, self._may_queue_behind):
+                if not self._executor.send(task, self._may_queue_behind):
                     return
             except (pickle.PicklingError, RecursionError, TypeError, ValueError) as exc:
                 # One job that cannot be handed over must not hold up the queue behind it.
@@ -262,7 +264,7 @@ class JobRunner:
         if task is None:
             return False
         self._forget(job_id)
-        return self._pool.cancel(task)
+        return self._executor.cancel(task)
 
     async def drain(self, grace_seconds: float) -> None:
         """Shutdown: start nothing new, let running jobs finish for a while, then stop them."""
@@ -290,4 +292,4 @@ class JobRunner:
 
     async def close(self) -> None:
         """Stop the executor (the pool's processes)."""
-        await self._pool.close()
+        await self._executor.close()

@@ -19,7 +19,7 @@ from jobs.errors import ClientLimitReached, JobFailed, ShuttingDown, WorkerCrash
 from jobs.estimates import DurationEstimator
 from jobs.model import Job, JobStatus
 from jobs.notify import ChangeNotifier
-from jobs.pool import InProcessExecutor
+from jobs.pool import InProcessExecutor, NullExecutor
 from jobs.registry import EndpointRegistry
 from jobs.runner import JobRunner
 from jobs.service import JobService
@@ -119,12 +119,14 @@ async def build() -> AsyncIterator[MachineFactory]:
     """Build machines: `size` slots of `depth`, handlers run by the test unless `autorun`."""
     machines: list[Machine] = []
 
-    async def factory(*, size: int = 1, depth: int = 1, autorun: bool = False, **jobs: Any) -> Machine:
+    async def factory(
+        *, size: int = 1, depth: int = 1, autorun: bool = False, null: bool = False, **jobs: Any
+    ) -> Machine:
         settings = make_settings(workers=size, jobs=jobs, endpoints=ENDPOINTS)
         clock, store, notifier, estimator = FakeClock(), MemoryJobStore(), ChangeNotifier(), DurationEstimator()
         registry = EndpointRegistry(settings)
         executor = InProcessExecutor(size, autorun=autorun, depth=depth, clock=clock)
-        runner = JobRunner(store, executor, registry, estimator, notifier, clock)
+        runner = JobRunner(store, NullExecutor() if null else executor, registry, estimator, notifier, clock)
         service = JobService(settings, store, runner, registry, estimator, notifier, clock)
         await runner.start()
         machine = Machine(service, runner, executor, store, notifier, estimator, clock)
@@ -349,3 +351,22 @@ async def test_a_handler_error_that_reads_like_a_crash_is_still_a_failure(build:
         await run_directly(machine.service, "/pretend", {}, "alice", None)
     assert not isinstance(raised.value, WorkerCrashed)
     assert raised.value.message == "Job failed: worker process died"
+
+
+async def test_busy_workers_counts_each_running_slot(build: MachineFactory) -> None:
+    machine = await build(size=2)
+    first, second = await machine.start(), await machine.start()
+    assert machine.service.busy_workers == 0
+    await machine.running(first)
+    await machine.running(second)
+    assert (machine.service.busy_workers, machine.service.free_workers()) == (2, 0)
+
+
+async def test_an_api_only_instance_queues_jobs_and_runs_none(build: MachineFactory) -> None:
+    machine = await build(null=True)
+    job_id = await machine.start()
+    assert (machine.service.total_workers, machine.service.worker_pids()) == (0, [])
+    assert not machine.runner.runs_jobs and not machine.runner.holds(job_id)
+    assert await machine.service.readiness_problems() == []
+    job = await machine.store.get(job_id)
+    assert job is not None and job.status is JobStatus.PENDING
