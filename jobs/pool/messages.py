@@ -1,0 +1,77 @@
+"""What crosses a worker's pipe, both ways: typed dataclasses in the code, plain tuples on the wire.
+
+Pickling a tuple of strings costs a few microseconds; a dataclass instance costs several times
+as much (the class reference is looked up on every dump and load; bench/bench_messages.py measures
+it), and every job crosses the pipe three times. So each message converts itself to a tuple at the
+pipe (`to_wire`) and back (`from_wire` / `worker_message`), and nothing else sees tuples.
+Outcomes travel as text, never as handler exception objects: an exception class with a custom
+__init__ may not survive pickling, and then the job would lose its message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Wire = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunTask:
+    """Server to worker: run this handler on this payload."""
+
+    job_id: str
+    handler_ref: str
+    payload: dict[str, Any]
+
+    def to_wire(self) -> Wire:
+        """The tuple that is pickled."""
+        return (self.job_id, self.handler_ref, self.payload)
+
+    @classmethod
+    def from_wire(cls, wire: Wire) -> RunTask:
+        """The message `to_wire` made."""
+        return cls(*wire)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one handler call produced: its result's JSON text, or its error."""
+
+    kind: Literal["ok", "error"]
+    value: str  # "ok": the result as JSON text; "error": the exception's type name
+    detail: str = ""  # "error": the exception's message
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStarted:
+    """Worker to server: the handler of `job_id` begins now (its time limit counts from `at`)."""
+
+    job_id: str
+    at: float
+
+    def to_wire(self) -> Wire:
+        """The tuple that is pickled."""
+        return ("started", self.job_id, self.at)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDone:
+    """Worker to server: the handler of `job_id` returned or raised."""
+
+    job_id: str
+    outcome: Outcome
+
+    def to_wire(self) -> Wire:
+        """The tuple that is pickled."""
+        return ("done", self.job_id, self.outcome.kind, self.outcome.value, self.outcome.detail)
+
+
+WorkerMessage = TaskStarted | TaskDone
+
+
+def worker_message(wire: Wire) -> WorkerMessage:
+    """A worker's message from the tuple its `to_wire` made."""
+    if wire[0] == "started":
+        return TaskStarted(wire[1], wire[2])
+    return TaskDone(wire[1], Outcome(wire[2], wire[3], wire[4]))

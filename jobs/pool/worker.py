@@ -1,0 +1,101 @@
+"""Code that runs inside the worker processes. Plain top-level functions, picklable by reference."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import time
+from functools import cache
+from multiprocessing.connection import Connection
+from typing import Any
+
+from jobs.pool.lifeline import die_with_parent
+from jobs.pool.messages import Outcome, RunTask, TaskDone, TaskStarted
+from jobs.progress import ProgressSink, reporting_to
+
+
+class _WorkerContext:
+    """Per-process state of a worker: the progress queue it was started with."""
+
+    sink: ProgressSink | None = None
+
+
+def initialize_worker(sink: ProgressSink, modules: list[str], niceness: int = 0) -> None:
+    """Worker start-up: keep the progress queue, ignore Ctrl-C, lower priority, import handlers once."""
+    # Ctrl-C in a terminal reaches the whole process group; the server decides what happens to
+    # running jobs, so workers must not die on SIGINT on their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WorkerContext.sink = sink
+    die_with_parent()  # a worker must not outlive the server, or a taken-over job would run twice
+    if niceness:
+        # Handlers burn CPU; the web process must still answer status polls at once. A nicer
+        # worker yields the CPU to it and loses nothing when the machine has cores to spare.
+        os.nice(niceness)
+    for module in modules:
+        importlib.import_module(module)
+
+
+@cache
+def _resolve(ref: str) -> Any:
+    module_name, _, attribute = ref.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def _call(handler_ref: str, job_id: str, payload: dict[str, Any]) -> Any:
+    handler = _resolve(handler_ref)
+    sink = _WorkerContext.sink
+    if sink is None:
+        return handler(payload)
+    with reporting_to(job_id, sink):
+        return handler(payload)
+
+
+def run_handler(handler_ref: str, job_id: str, payload: dict[str, Any], max_result_bytes: int = 0) -> Outcome:
+    """Run one handler call and return its JSON-encoded result, or its error."""
+    try:
+        result = _call(handler_ref, job_id, payload)
+    except (Exception, SystemExit) as exc:  # SystemExit too: a handler calling sys.exit() fails its job only
+        return Outcome("error", type(exc).__name__, str(exc) or type(exc).__name__)
+    if not isinstance(result, dict):
+        return Outcome("error", "TypeError", f"the handler returned {type(result).__name__}, not a JSON object")
+    try:
+        # Encoding here, in the worker, keeps large results' CPU cost off the event loop.
+        text = json.dumps(result, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return Outcome("error", type(exc).__name__, f"the handler's result is not valid JSON: {exc}")
+    if max_result_bytes and len(text) > max_result_bytes:
+        return Outcome(
+            "error",
+            "ResultTooLarge",
+            f"the result is {_mib(len(text))} of JSON, over the configured "
+            f"limit of {_mib(max_result_bytes)} (jobs.max_result_bytes)",
+        )
+    return Outcome("ok", text)
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1048576:.1f} MiB"
+
+
+def worker_main(
+    conn: Connection, sink: ProgressSink, modules: list[str], niceness: int = 0, max_result_bytes: int = 0
+) -> None:
+    """A worker process's whole life: run the tasks that arrive on `conn` one after the other.
+
+    Each task is announced with a "started" message before its handler runs, so the server knows
+    exactly when a job starts (and when its time limit begins), then answered with "done".
+    """
+    initialize_worker(sink, modules, niceness)
+    while True:
+        try:
+            wire = conn.recv()
+        except (EOFError, OSError):
+            return  # the server is gone
+        if wire is None:
+            return
+        task = RunTask.from_wire(wire)
+        conn.send(TaskStarted(task.job_id, time.time()).to_wire())
+        outcome = run_handler(task.handler_ref, task.job_id, task.payload, max_result_bytes)
+        conn.send(TaskDone(task.job_id, outcome).to_wire())

@@ -1,0 +1,193 @@
+"""The embedded job store: plain dictionaries owned by the event loop, so no locks are needed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator
+
+from jobs.model import Job, JobStatus
+from jobs.store.protocol import Admission, Counts, SweepReport
+
+
+class MemoryJobStore:
+    """Jobs in this process's memory; lost on restart, invisible to other instances."""
+
+    shared = False
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, Job] = {}
+        self._pending: OrderedDict[str, None] = OrderedDict()  # insertion order is queue order
+        self._claimed: set[str] = set()  # taken off the queue by a runner, not started yet: still pending
+        self._active_by_client: Counter[str] = Counter()
+        self._by_idempotency_key: dict[tuple[str, str], str] = {}
+        self._subscribers: list[asyncio.Queue[tuple[str, str]]] = []
+        self._result_bytes = 0  # results are ASCII JSON (json.dumps escapes the rest): characters are bytes
+
+    async def add(self, job: Job, admission: Admission) -> Job:
+        if job.idempotency_key is not None:
+            existing = self._by_idempotency_key.get((job.client, job.idempotency_key))
+            if existing is not None:
+                return self._jobs[existing]
+        if self._active_by_client[job.client] >= admission.per_client_limit:
+            raise admission.client_limit_reached()
+        if len(self._pending) + len(self._claimed) >= admission.max_pending:
+            raise admission.queue_full()
+        self._jobs[job.id] = job
+        self._pending[job.id] = None
+        self._active_by_client[job.client] += 1
+        if job.idempotency_key is not None:
+            self._by_idempotency_key[(job.client, job.idempotency_key)] = job.id
+        return job
+
+    async def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    async def claim_next(self, now: float) -> Job | None:
+        if not self._pending:
+            return None
+        job_id, _ = self._pending.popitem(last=False)
+        self._claimed.add(job_id)
+        return self._jobs[job_id]
+
+    async def mark_running(self, job_id: str, now: float) -> Job | None:
+        job = self._jobs.get(job_id)
+        if job is None or job.status is not JobStatus.PENDING:
+            return None
+        self._claimed.discard(job_id)
+        job.status = JobStatus.RUNNING
+        job.started_at = job.updated_at = now
+        job.message = ""  # the pending job's message no longer holds; the API words the default
+        return job
+
+    async def set_progress(self, job_id: str, progress: int, message: str | None, now: float) -> Job | None:
+        job = self._jobs.get(job_id)
+        if job is None or job.status is not JobStatus.RUNNING:
+            return None
+        # Progress never goes backwards, and 100 means done: a running job shows at most 99.
+        job.progress = max(job.progress, min(progress, 99))
+        if message:
+            job.message = message
+        job.updated_at = now
+        return job
+
+    async def finish(
+        self,
+        job_id: str,
+        status: JobStatus,
+        message: str,
+        now: float,
+        *,
+        result_json: str | None = None,
+        error: str | None = None,
+        reason: str | None = None,
+    ) -> Job | None:
+        job = self._jobs.get(job_id)
+        if job is None or not job.status.is_active:
+            return None
+        self._release(job)
+        job.status = status
+        job.message = message
+        job.finished_at = job.updated_at = now
+        job.result_json = result_json
+        self._result_bytes += len(result_json or "")
+        job.error = error
+        job.end_reason = reason
+        if status is JobStatus.COMPLETED:
+            job.progress = 100
+        return job
+
+    async def mark_delivered(self, job_id: str, now: float) -> None:
+        job = self._jobs.get(job_id)
+        if job is not None and job.delivered_at is None:
+            job.delivered_at = now
+
+    async def delete(self, job_id: str) -> Job | None:
+        job = self._jobs.pop(job_id, None)
+        if job is not None:
+            self._release(job)
+            self._result_bytes -= len(job.result_json or "")
+            if job.idempotency_key is not None:
+                self._by_idempotency_key.pop((job.client, job.idempotency_key), None)
+        return job
+
+    async def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
+        return [
+            job for job in self._jobs.values() if job.delivered_at is None and (status is None or job.status is status)
+        ]
+
+    async def counts(self) -> Counts:
+        by_status: Counter[str] = Counter()
+        by_endpoint: Counter[str] = Counter()
+        for job in self._jobs.values():
+            if job.delivered_at is None:
+                by_status[job.status.value] += 1
+                by_endpoint[job.endpoint] += 1
+        return Counts(dict(by_status), dict(by_endpoint), self._result_bytes)
+
+    async def result_bytes(self) -> int:
+        return self._result_bytes
+
+    async def pending_count(self) -> int:
+        return len(self._pending) + len(self._claimed)
+
+    async def sweep(self, now: float, retention_seconds: float, grace_seconds: float) -> SweepReport:
+        report = SweepReport()
+        for job in list(self._jobs.values()):
+            if job.delivered_at is not None and now - job.delivered_at >= grace_seconds:
+                await self.delete(job.id)
+                report.removed_delivered += 1
+            elif job.finished_at is not None and now - job.finished_at >= retention_seconds:
+                await self.delete(job.id)
+                report.removed_finished += 1
+            elif job.status is JobStatus.PENDING and now - job.created_at >= job.timeout_seconds:
+                report.expired_pending.append(job)
+        return report
+
+    async def heartbeat(self, now: float) -> None:
+        return None  # one process: nobody else could take over its jobs
+
+    async def orphans(self, now: float) -> list[Job]:
+        return []
+
+    async def requeue(self, job_id: str, now: float) -> Job | None:
+        job = self._jobs.get(job_id)
+        if job is None or not job.status.is_active:
+            return None
+        self._claimed.discard(job_id)
+        job.status = JobStatus.PENDING
+        job.retry_count += 1
+        job.started_at = None
+        job.updated_at = now
+        self._pending[job_id] = None
+        self._pending.move_to_end(job_id, last=False)
+        return job
+
+    async def publish(self, kind: str, job_id: str) -> None:
+        for queue in self._subscribers:
+            queue.put_nowait((kind, job_id))
+
+    async def events(self) -> AsyncIterator[tuple[str, str]]:
+        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._subscribers.append(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._subscribers.remove(queue)
+
+    async def close(self) -> None:
+        self._jobs.clear()
+        self._pending.clear()
+        self._claimed.clear()
+        self._active_by_client.clear()
+        self._by_idempotency_key.clear()
+        self._result_bytes = 0
+
+    def _release(self, job: Job) -> None:
+        if job.status.is_active:
+            self._pending.pop(job.id, None)
+            self._claimed.discard(job.id)
+            self._active_by_client[job.client] -= 1
+            if self._active_by_client[job.client] <= 0:
+                del self._active_by_client[job.client]

@@ -1,0 +1,115 @@
+"""The job store contract. The jobs API talks to this Protocol only, never to a backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from jobs.errors import ClientLimitReached, QueueFull
+from jobs.model import Job, JobStatus
+from jobs.store.shared import SharedStore
+
+# 'Retry-After' for a full queue or a client at its limit: long enough not to hammer, short enough
+# that a client gets in soon after a slot frees.
+RETRY_AFTER_SECONDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The limits a new job must fit in, checked atomically with its insertion."""
+
+    per_client_limit: int
+    max_pending: int
+
+    def client_limit_reached(self) -> ClientLimitReached:
+        """The refusal of a client that already holds `per_client_limit` active jobs."""
+        return ClientLimitReached(
+            f"you already have {self.per_client_limit} pending or running jobs, the maximum; "
+            "wait for one to finish or delete one",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
+
+    def queue_full(self) -> QueueFull:
+        """The refusal of a job when `max_pending` jobs already wait."""
+        return QueueFull(
+            f"the queue holds {self.max_pending} pending jobs, its maximum; try again later",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
+
+
+@dataclass(slots=True)
+class SweepReport:
+    """What one cleanup sweep removed, by reason."""
+
+    removed_finished: int = 0
+    removed_delivered: int = 0
+    expired_pending: list[Job] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Jobs by status and by endpoint, for stats (delivered results are no longer jobs)."""
+
+    by_status: dict[str, int]
+    by_endpoint: dict[str, int]
+    result_bytes: int
+
+
+class JobStore(SharedStore, Protocol):
+    """Where jobs live: their records, the pending queue and the per-client counts."""
+
+    async def add(self, job: Job, admission: Admission) -> Job:
+        """Insert a pending job, or raise ClientLimitReached / QueueFull, atomically.
+
+        When `job.idempotency_key` is set and the same client already has a job with that key, nothing
+        is inserted and that job is returned instead; otherwise `job` itself is returned.
+        """
+
+    async def get(self, job_id: str) -> Job | None:
+        """The job, or None when it does not exist (a delivered result past its grace is gone)."""
+
+    async def claim_next(self, now: float) -> Job | None:
+        """Take the oldest pending job off the queue (it stays pending), or None when none waits."""
+
+    async def mark_running(self, job_id: str, now: float) -> Job | None:
+        """A worker started the job (its message is cleared); None when it is no longer pending."""
+
+    async def set_progress(self, job_id: str, progress: int, message: str | None, now: float) -> Job | None:
+        """Record progress of a running job; None when the job is no longer running."""
+
+    async def finish(
+        self,
+        job_id: str,
+        status: JobStatus,
+        message: str,
+        now: float,
+        *,
+        result_json: str | None = None,
+        error: str | None = None,
+        reason: str | None = None,
+    ) -> Job | None:
+        """Move an active job to a final status, recording why (`reason`); None when it was deleted meanwhile."""
+
+    async def mark_delivered(self, job_id: str, now: float) -> None:
+        """Note that the job's outcome was delivered; it is then kept only for the grace period."""
+
+    async def delete(self, job_id: str) -> Job | None:
+        """Remove a job in any state (a pending one leaves the queue); returns what was removed."""
+
+    async def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
+        """Jobs, oldest first, optionally of one status; delivered ones are left out."""
+
+    async def counts(self) -> Counts:
+        """How many jobs there are, by status and endpoint."""
+
+    async def result_bytes(self) -> int:
+        """Bytes of results held (delivered ones included until they are deleted)."""
+
+    async def pending_count(self) -> int:
+        """How many jobs wait for a worker."""
+
+    async def sweep(self, now: float, retention_seconds: float, grace_seconds: float) -> SweepReport:
+        """Delete finished jobs past retention, delivered ones past grace; expire overdue pending ones."""
+
+    async def close(self) -> None:
+        """Release the store's resources."""

@@ -1,0 +1,287 @@
+"""The shared job store: records, queue, counts and leases in Redis, so many instances act as one service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any, Self, cast
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from jobs.errors import StoreUnavailable
+from jobs.model import Job, JobStatus
+from jobs.store.codec import decode_job, encode_job
+from jobs.store.lua import SCRIPT_NAMES, script_source
+from jobs.store.protocol import Admission, Counts, SweepReport
+
+log = logging.getLogger("docjobs.redis_store")
+
+# A healthy Redis answers in milliseconds: past this a request fails with 503 instead of hanging.
+SOCKET_TIMEOUT_SECONDS = 2.0
+# Ids per sweep script: cheap in round trips, yet short enough never to block Redis noticeably.
+SWEEP_BATCH = 200
+# Retry-After when Redis is down: restarts and failovers take seconds, not minutes.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 2
+# How long one pub/sub read waits, so a cancelled listener stops promptly.
+EVENTS_POLL_SECONDS = 1.0
+# A lost pub/sub connection is retried with doubling pauses up to this.
+EVENTS_BACKOFF_MAX_SECONDS = 2.0
+# Redis errors that mean "not reachable right now" (ReadOnlyError: a failover left us on a replica).
+UNAVAILABLE_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
+
+
+class RedisJobStore:
+    """Jobs in Redis under one key prefix, shared by every instance that uses the same URL and prefix."""
+
+    shared = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        instance_id: str,
+        retention_seconds: float,
+        grace_seconds: float,
+        prefix: str = "docjobs",
+        lease_seconds: float = 30.0,
+        socket_timeout: float = SOCKET_TIMEOUT_SECONDS,
+    ) -> None:
+        if not instance_id or any(c.isspace() for c in instance_id):
+            raise ValueError("instance_id must be a non-empty string without spaces, unique per process")
+        if not prefix:
+            raise ValueError("prefix must not be empty")
+        if lease_seconds <= 0 or socket_timeout <= 0:
+            raise ValueError("lease_seconds and socket_timeout must be positive")
+        if retention_seconds < 0 or grace_seconds < 0:
+            raise ValueError("retention_seconds and grace_seconds must not be negative")
+        self.instance_id = instance_id
+        self.prefix = prefix
+        self._lease_ms = max(1, round(lease_seconds * 1000))
+        self._retention_ms = round(retention_seconds * 1000)
+        self._grace_ms = round(grace_seconds * 1000)
+        # No automatic retry: a script whose reply was lost must not run twice (a second claim, a
+        # second insert). A dead pooled connection is replaced when it is next taken from the pool.
+        self._client: Redis = Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+        kwargs = self._client.connection_pool.connection_kwargs
+        self._where = kwargs.get("path") or f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+        # register_script reloads a script by itself when Redis answers NOSCRIPT (after a restart).
+        self._scripts: dict[str, AsyncScript] = {
+            name: self._client.register_script(script_source(name)) for name in SCRIPT_NAMES
+        }
+
+    @classmethod
+    async def connect(cls, url: str, **kwargs: Any) -> Self:
+        """A store whose Redis answered a PING; raises StoreUnavailable when it does not."""
+        store = cls(url, **kwargs)
+        try:
+            await store.ping()
+        except StoreUnavailable:
+            await store.close()
+            raise
+        return store
+
+    async def ping(self) -> None:
+        """Check that Redis answers (for readiness probes)."""
+        with self._available():
+            await self._client.ping()
+
+    def key(self, *parts: str) -> str:
+        """The full name of one of this store's keys (for tests and tooling)."""
+        return ":".join((self.prefix, *parts))
+
+    # --- the JobStore protocol ---
+
+    async def add(self, job: Job, admission: Admission) -> Job:
+        reply = await self._run(
+            "add",
+            job.id,
+            job.client,
+            job.idempotency_key or "",
+            admission.per_client_limit,
+            admission.max_pending,
+            job.created_at + job.timeout_seconds,
+            *encode_job(job),
+        )
+        if reply[0] == "added":
+            return job
+        if reply[0] == "replay":
+            return decode_job(reply[1])
+        if reply[0] == "client_limit":
+            raise admission.client_limit_reached()
+        raise admission.queue_full()
+
+    async def get(self, job_id: str) -> Job | None:
+        with self._available():
+            record = await self._client.hgetall(self.key("job", job_id))
+        return decode_job(_texts(record)) if record else None
+
+    async def claim_next(self, now: float) -> Job | None:
+        return _job_or_none(await self._run("claim", now))
+
+    async def mark_running(self, job_id: str, now: float) -> Job | None:
+        return _job_or_none(await self._run("mark_running", job_id, now))
+
+    async def set_progress(self, job_id: str, progress: int, message: str | None, now: float) -> Job | None:
+        return _job_or_none(await self._run("progress", job_id, int(progress), message or "", now))
+
+    async def finish(
+        self,
+        job_id: str,
+        status: JobStatus,
+        message: str,
+        now: float,
+        *,
+        result_json: str | None = None,
+        error: str | None = None,
+        reason: str | None = None,
+    ) -> Job | None:
+        reply = await self._run(
+            "finish",
+            job_id,
+            status.value,
+            message,
+            now,
+            *_optional(result_json),
+            *_optional(error),
+            self._retention_ms,
+            reason or "",
+        )
+        return _job_or_none(reply)
+
+    async def mark_delivered(self, job_id: str, now: float) -> None:
+        await self._run("deliver", job_id, now, self._grace_ms)
+
+    async def delete(self, job_id: str) -> Job | None:
+        return _job_or_none(await self._run("delete", job_id))
+
+    async def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
+        records = await self._run("list", status.value if status is not None else "")
+        return [decode_job(record) for record in records]
+
+    async def counts(self) -> Counts:
+        by_status, by_endpoint, result_bytes = await self._run("counts")
+        return Counts(json.loads(by_status), json.loads(by_endpoint), int(result_bytes))
+
+    async def result_bytes(self) -> int:
+        with self._available():
+            held = await self._client.get(self.key("result_bytes"))
+        return int(held or 0)
+
+    async def pending_count(self) -> int:
+        with self._available():
+            return int(await self._client.zcard(self.key("pending")))
+
+    async def sweep(self, now: float, retention_seconds: float, grace_seconds: float) -> SweepReport:
+        report = SweepReport()
+        overdue = await self._run("expire_pending", now)
+        report.expired_pending = [decode_job(record) for record in overdue]
+        with self._available():
+            ids = set(cast(list[str], await self._client.zrange(self.key("finished"), 0, -1)))
+            ids.update(cast(list[str], await self._client.zrange(self.key("delivered"), 0, -1)))
+        for batch in _batches(sorted(ids), SWEEP_BATCH):
+            finished, delivered = await self._run("sweep", now, retention_seconds, grace_seconds, *batch)
+            report.removed_finished += int(finished)
+            report.removed_delivered += int(delivered)
+        return report
+
+    async def heartbeat(self, now: float) -> None:
+        with self._available():
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.set(self.key("lease", self.instance_id), repr(now), px=self._lease_ms)
+                pipe.sadd(self.key("instances"), self.instance_id)
+                await pipe.execute()
+
+    async def orphans(self, now: float) -> list[Job]:
+        return [decode_job(record) for record in await self._run("orphans")]
+
+    async def requeue(self, job_id: str, now: float) -> Job | None:
+        return _job_or_none(await self._run("requeue", job_id, now))
+
+    async def publish(self, kind: str, job_id: str) -> None:
+        with self._available():
+            await self._client.publish(self.key("events"), json.dumps([kind, job_id]))
+
+    async def events(self) -> AsyncIterator[tuple[str, str]]:
+        # Never ends on a Redis outage: it resubscribes with backoff. Events published meanwhile are lost,
+        # which listeners tolerate because they also poll the store on a timeout.
+        pause = 0.1
+        while True:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.key("events"))
+                pause = 0.1
+                while True:
+                    message = await pubsub.get_message(timeout=EVENTS_POLL_SECONDS)
+                    event = _parse_event(message)
+                    if event is not None:
+                        yield event
+            except UNAVAILABLE_ERRORS as exc:
+                log.warning("job events from Redis at %s interrupted (%s); resubscribing", self._where, exc)
+            finally:
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, EVENTS_BACKOFF_MAX_SECONDS)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    # --- helpers ---
+
+    async def _run(self, script: str, *args: str | int | float) -> Any:
+        with self._available():
+            return await self._scripts[script](args=[self.prefix, self.instance_id, self._lease_ms, *args])
+
+    @contextmanager
+    def _available(self) -> Iterator[None]:
+        try:
+            yield
+        except UNAVAILABLE_ERRORS as exc:
+            raise StoreUnavailable(
+                f"the job store (Redis at {self._where}) is unavailable: {exc}; retry shortly",
+                retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
+            ) from exc
+
+
+def _texts(record: Any) -> dict[str, str]:
+    # The client decodes replies (decode_responses=True), which its type hints cannot express.
+    return cast(dict[str, str], record)
+
+
+def _job_or_none(reply: Any) -> Job | None:
+    return decode_job(reply) if reply else None
+
+
+def _optional(value: str | None) -> tuple[str, str]:
+    # Lua cannot tell a missing argument from an empty one: a flag says whether the value is there.
+    return ("0", "") if value is None else ("1", value)
+
+
+def _batches(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _parse_event(message: dict[str, Any] | None) -> tuple[str, str] | None:
+    if message is None or message.get("type") != "message":
+        return None
+    try:
+        kind, job_id = json.loads(message["data"])
+    except (TypeError, ValueError):
+        log.warning("ignoring a malformed job event: %r", message.get("data"))
+        return None
+    return str(kind), str(job_id)
