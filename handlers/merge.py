@@ -7,19 +7,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
-from pptx import Presentation
 
-from handlers.common.errors import HandlerError, InvalidFile, PayloadError
+from handlers.common.errors import HandlerError, PayloadError
 from handlers.common.payload import check_keys, one_source, require_mapping
 from handlers.common.safety import Limits, open_package
 from handlers.common.sources import check_output, deliver, load_source
 from handlers.extract import ExtractRequest, extract_workbook, parse_request
-from handlers.pptx.fill import fill_chart, fill_table, marker, place_picture, walk
+from handlers.pptx.budget import GrowthBudget
+from handlers.pptx.charts import fill_chart
+from handlers.pptx.deck import open_deck, save_deck
+from handlers.pptx.fill import fill_table, marker, place_picture, walk
 from handlers.pptx.merge_data import MergeData, check_inline, combine, from_extract, from_inline
 from handlers.pptx.text import Values, replace_in_shapes
 from jobs import report_progress
 
-PPTX_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 PAYLOAD_FIELDS = {"sharepoint_pptx_url", "template_base64", "file_name", "data", "excel", "output", "options"}
 UNKNOWN_MODES = ("keep", "remove", "error")
 
@@ -50,15 +51,12 @@ def merge(payload: dict[str, Any]) -> dict[str, Any]:
         source = load_source(payload["excel"], "sharepoint_excel_url", "excel_base64", "workbook.xlsx", limits)
         extracted = extract_workbook(source.data, excel, limits, source.name, progress=(5, 30))
         data = combine(from_extract(extracted), data)
-    try:
-        deck = Presentation(io.BytesIO(template.data))
-    except Exception as error:  # python-pptx raises KeyError, ValueError... for damaged parts
-        raise InvalidFile(f"{template.name} cannot be read as a PowerPoint file: {error}") from None
+    deck, flavour = open_deck(template.data, template.name)
     report = _fill_deck(deck, data, unknown_mode)
-    output = io.BytesIO()
-    deck.save(output)
     report_progress(95, "Saving the presentation")
-    result = deliver(payload, output.getvalue(), _output_name(template.name), PPTX_TYPE, template)
+    output = save_deck(deck, template.name)
+    name = _output_name(template.name, flavour.extension)
+    result = deliver(payload, output, name, flavour.mime_type, template)
     result.update(
         unknown_placeholders=sorted(report.unknown),
         replaced=report.replaced,
@@ -88,7 +86,7 @@ def _parse(payload: object) -> tuple[ExtractRequest | None, str]:
 
 def _fill_deck(deck: Any, data: MergeData, unknown_mode: str) -> _Report:
     report = _Report()
-    values = Values(data.values)
+    values = Values(data.values, GrowthBudget())
 
     def resolve(name: str, spec: str | None) -> str | None:
         text = values.resolve(name, spec)
@@ -100,7 +98,7 @@ def _fill_deck(deck: Any, data: MergeData, unknown_mode: str) -> _Report:
     slides = list(deck.slides)
     for number, slide in enumerate(slides, start=1):
         report_progress(30 + 65 * (number - 1) / len(slides), f"Filling slide {number}/{len(slides)}")
-        _fill_shapes(slide.shapes, data, values, report)
+        _fill_shapes(slide.shapes, number, data, values, report)
         report.replaced += replace_in_shapes(slide.shapes, resolve, report.unknown)
         if slide.has_notes_slide:
             report.replaced += replace_in_shapes(slide.notes_slide.shapes, resolve, report.unknown)
@@ -109,7 +107,7 @@ def _fill_deck(deck: Any, data: MergeData, unknown_mode: str) -> _Report:
     return report
 
 
-def _fill_shapes(shapes: Any, data: MergeData, values: Values, report: _Report) -> None:
+def _fill_shapes(shapes: Any, slide_number: int, data: MergeData, values: Values, report: _Report) -> None:
     for shape, container in walk(shapes):
         if getattr(shape, "has_table", False) and shape.has_table and (name := marker(shape, "table")):
             if name in data.tables:
@@ -119,7 +117,7 @@ def _fill_shapes(shapes: Any, data: MergeData, values: Values, report: _Report) 
                 report.unknown.add(f"table:{name}")
         elif getattr(shape, "has_chart", False) and shape.has_chart and (name := marker(shape, "chart")):
             if name in data.tables:
-                fill_chart(shape, data.tables[name])
+                fill_chart(shape, data.tables[name], f"chart {shape.name!r} on slide {slide_number}", values.budget)
                 report.charts += 1
             else:
                 report.unknown.add(f"chart:{name}")
@@ -140,6 +138,6 @@ def _image_size(data: bytes, name: str) -> tuple[int, int]:
     return width, height
 
 
-def _output_name(template_name: str) -> str:
+def _output_name(template_name: str, extension: str) -> str:
     stem = template_name.rsplit(".", 1)[0] if "." in template_name else template_name
-    return f"{stem}-merged.pptx"
+    return f"{stem}-merged.{extension}"

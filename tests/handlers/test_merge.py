@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import zipfile
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from pptx.util import Inches
 
 from handlers.common.errors import HandlerError, PayloadError
 from handlers.merge import merge, validate
-from tests.handlers.builders import b64, png, report_workbook, template_deck
+from tests.handlers.builders import b64, png, report_workbook, rezip, template_deck
 
 DATA = {
     "key_value_pairs": {"client": "ACME", "total": 1234.5, "due": "2024-07-01"},
@@ -152,3 +153,97 @@ def test_bad_merge_payloads_are_refused_naming_the_field(payload: dict[str, Any]
 def test_a_bad_image_is_a_clear_error() -> None:
     with pytest.raises(HandlerError, match="image 'logo' is not a readable picture"):
         run(data={"images": {"logo": b64(b"not a picture")}})
+
+
+def deck_with_table_cells(cells: dict[tuple[int, int], str]) -> bytes:
+    deck = Presentation(io.BytesIO(template_deck()))
+    table = next(shape for shape in deck.slides[1].shapes if shape.has_table).table
+    for (row, col), text in cells.items():
+        table.cell(row, col).text = text
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+def table_rows(data: dict[str, Any]) -> list[list[str]]:
+    merged = Presentation(io.BytesIO(base64.b64decode(data["file"]["base64"])))
+    frame = next(shape for shape in merged.slides[1].shapes if shape.has_table)
+    return [[cell.text for cell in row.cells] for row in frame.table.rows]
+
+
+def test_a_table_marker_beside_other_text_fills_the_columns_and_keeps_that_text() -> None:
+    template = deck_with_table_cells({(1, 0): "No. {{table:items}}", (1, 1): "pcs"})
+    data = merge({"template_base64": b64(template), "data": DATA})["data"]
+    # No placeholders besides the marker: columns are filled from the headers, the marker's cell
+    # keeps its other text around the value.
+    assert table_rows(data)[1:3] == [["No. Widget", "3", "2.5"], ["No. Gadget", "1", "10"]]
+    assert data["tables_filled"] == 1
+
+
+def test_a_table_marker_beside_a_placeholder_keeps_the_text_as_a_template() -> None:
+    template = deck_with_table_cells({(1, 0): "{{table:items}}# {{Item}}", (1, 1): "{{Qty}} pcs"})
+    data = merge({"template_base64": b64(template), "data": DATA})["data"]
+    assert table_rows(data)[1:3] == [["# Widget", "3 pcs", ""], ["# Gadget", "1 pcs", ""]]
+
+
+def template_with_text(text: str) -> bytes:
+    deck = Presentation(io.BytesIO(template_deck()))
+    deck.slides[0].shapes.title.text = text
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{{client|200000000}}", "a format width or precision above 1000 is refused"),
+        ("{{total|.200000000f}}", "a format width or precision above 1000 is refused"),
+        ("{{client|" + "<" * 150 + "}}", "the format is longer than 100 characters"),
+    ],
+)
+def test_a_huge_format_width_fails_the_merge_before_building_the_text(text: str, message: str) -> None:
+    with pytest.raises(HandlerError, match=message):
+        merge({"template_base64": b64(template_with_text(text)), "data": DATA})
+
+
+def test_a_value_repeated_past_the_growth_budget_fails_the_merge() -> None:
+    # 3,400 placeholders of a 10 KB value: a 35 KB template (compressed) asking for 34 MB of text.
+    value = "x" * 10_000
+    template = template_with_text("{{big}}" * 3_400)
+    with pytest.raises(HandlerError, match="would add more than 32 MiB of text and table rows"):
+        merge({"template_base64": b64(template), "data": {"key_value_pairs": {"big": value}}})
+
+
+def test_a_format_that_does_not_apply_to_the_value_is_a_clear_error() -> None:
+    template = template_with_text("{{client|.2f}}")
+    with pytest.raises(HandlerError, match=r"placeholder \{\{client\|.2f\}\}: cannot format 'dict'"):
+        merge({"template_base64": b64(template), "data": {"key_value_pairs": {"client": {"a": 1}}}})
+
+
+def test_a_powerpoint_template_gives_a_presentation() -> None:
+    potx = rezip_content_type(
+        template_deck(),
+        "presentationml.presentation.main+xml",
+        "presentationml.template.main+xml",
+    )
+    data = merge({"template_base64": b64(potx), "file_name": "brand.potx", "data": DATA})["data"]
+    assert data["file"]["name"] == "brand-merged.pptx"
+    assert data["file"]["content_type"] == "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+    merged = base64.b64decode(data["file"]["base64"])
+    types = zipfile.ZipFile(io.BytesIO(merged)).read("[Content_Types].xml").decode()
+    assert "presentationml.presentation.main+xml" in types and "template.main" not in types
+    assert Presentation(io.BytesIO(merged)).slides[0].shapes.title.text == "Report for ACME"
+
+
+def rezip_content_type(deck: bytes, old: str, new: str) -> bytes:
+    types = zipfile.ZipFile(io.BytesIO(deck)).read("[Content_Types].xml").decode()
+    assert old in types
+    return rezip(deck, {"[Content_Types].xml": types.replace(old, new).encode()})
+
+
+def test_a_damaged_template_gets_a_short_message_without_parser_text() -> None:
+    broken = rezip(template_deck(), {"ppt/presentation.xml": b"<p:presentation"})
+    with pytest.raises(HandlerError) as failure:
+        merge({"template_base64": b64(broken), "file_name": "deck.pptx", "data": DATA})
+    assert str(failure.value) == "deck.pptx cannot be read as a PowerPoint file: one of its parts is not valid XML"

@@ -1,0 +1,85 @@
+"""Open a deck of any PowerPoint flavour for merging, and save what the merge made of it.
+
+python-pptx opens only presentations (.pptx, .pptm). A template (.potx, .potm) or a show (.ppsx,
+.ppsm) differs from them only in the content type of its main part, so that type is set before the
+deck is read: a template gives a presentation, a macro-enabled file stays macro-enabled (its VBA
+project is a part python-pptx carries over untouched), a show stays a show.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree  # type: ignore[import-untyped]
+from pptx.opc.constants import CONTENT_TYPE as CT
+from pptx.package import Package
+
+from handlers.common.errors import InvalidFile
+
+
+@dataclass(frozen=True, slots=True)
+class Flavour:
+    """What a merged deck is: the main part's content type, the file extension and the file's MIME type."""
+
+    main_type: str
+    extension: str
+    mime_type: str
+
+
+_PPTX = Flavour(
+    CT.PML_PRESENTATION_MAIN, "pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+)
+_PPTM = Flavour(CT.PML_PRES_MACRO_MAIN, "pptm", "application/vnd.ms-powerpoint.presentation.macroEnabled.12")
+_PPSX = Flavour(CT.PML_SLIDESHOW_MAIN, "ppsx", "application/vnd.openxmlformats-officedocument.presentationml.slideshow")
+_PPSM = Flavour(
+    "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml",
+    "ppsm",
+    "application/vnd.ms-powerpoint.slideshow.macroEnabled.12",
+)
+# The main part's content type in the template -> what the merged deck is.
+_OUTPUT = {
+    CT.PML_PRESENTATION_MAIN: _PPTX,
+    CT.PML_TEMPLATE_MAIN: _PPTX,
+    CT.PML_PRES_MACRO_MAIN: _PPTM,
+    "application/vnd.ms-powerpoint.template.macroEnabled.main+xml": _PPTM,
+    CT.PML_SLIDESHOW_MAIN: _PPSX,
+    _PPSM.main_type: _PPSM,
+}
+# What python-pptx raises on a package whose parts or relationships are not what it expects.
+_READ_ERRORS = (KeyError, ValueError, TypeError, AttributeError, IndexError, zipfile.BadZipFile, etree.LxmlError)
+
+
+def open_deck(data: bytes, name: str) -> tuple[Any, Flavour]:
+    """The presentation in `data` and what it will be saved as; InvalidFile with a short reason if unreadable."""
+    try:
+        package = Package.open(io.BytesIO(data))
+        part = package.main_document_part
+    except KeyError:
+        raise InvalidFile(f"{name} cannot be read as a PowerPoint file: a part it refers to is missing") from None
+    except etree.XMLSyntaxError:
+        raise InvalidFile(f"{name} cannot be read as a PowerPoint file: one of its parts is not valid XML") from None
+    except _READ_ERRORS:
+        raise InvalidFile(f"{name} cannot be read as a PowerPoint file: its package structure is damaged") from None
+    flavour = _OUTPUT.get(part.content_type)
+    if flavour is None:
+        raise InvalidFile(f"{name} is not a PowerPoint presentation, template or show")
+    # python-pptx writes [Content_Types].xml from this on save (and caches the property once read).
+    part._content_type = flavour.main_type
+    vars(part).pop("content_type", None)
+    try:
+        return part.presentation, flavour
+    except _READ_ERRORS:
+        raise InvalidFile(f"{name} cannot be read as a PowerPoint file: its presentation part is damaged") from None
+
+
+def save_deck(deck: Any, name: str) -> bytes:
+    """The merged deck as bytes; InvalidFile if a damaged part of the template cannot be written back."""
+    output = io.BytesIO()
+    try:
+        deck.save(output)
+    except _READ_ERRORS:
+        raise InvalidFile(f"{name}: the merged deck cannot be written, a part of the template is damaged") from None
+    return output.getvalue()
