@@ -8,14 +8,14 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from handlers.common.errors import HandlerError, PayloadError
+from handlers.common.errors import HandlerError, InvalidFile, PayloadError
 from handlers.common.payload import check_keys, one_source, require_mapping
 from handlers.common.safety import Limits, open_package
 from handlers.common.sources import check_output, deliver, load_source
 from handlers.extract import ExtractRequest, extract_workbook, parse_request
 from handlers.pptx.budget import GrowthBudget
 from handlers.pptx.charts import fill_chart
-from handlers.pptx.deck import open_deck, save_deck
+from handlers.pptx.deck import PPTX_READ_ERRORS, open_deck, save_deck
 from handlers.pptx.fill import fill_table, marker, place_picture, walk
 from handlers.pptx.merge_data import MergeData, check_inline, combine, from_extract, from_inline
 from handlers.pptx.text import Values, replace_in_shapes
@@ -52,7 +52,7 @@ def merge(payload: dict[str, Any]) -> dict[str, Any]:
         extracted = extract_workbook(source.data, excel, limits, source.name, progress=(5, 30))
         data = combine(from_extract(extracted), data)
     deck, flavour = open_deck(template.data, template.name)
-    report = _fill_deck(deck, data, unknown_mode)
+    report = _fill_deck(deck, data, unknown_mode, template.name)
     report_progress(95, "Saving the presentation")
     output = save_deck(deck, template.name)
     name = _output_name(template.name, flavour.extension)
@@ -84,7 +84,7 @@ def _parse(payload: object) -> tuple[ExtractRequest | None, str]:
     return excel, mode
 
 
-def _fill_deck(deck: Any, data: MergeData, unknown_mode: str) -> _Report:
+def _fill_deck(deck: Any, data: MergeData, unknown_mode: str, template_name: str) -> _Report:
     report = _Report()
     values = Values(data.values, GrowthBudget())
 
@@ -98,10 +98,18 @@ def _fill_deck(deck: Any, data: MergeData, unknown_mode: str) -> _Report:
     slides = list(deck.slides)
     for number, slide in enumerate(slides, start=1):
         report_progress(30 + 65 * (number - 1) / len(slides), f"Filling slide {number}/{len(slides)}")
-        _fill_shapes(slide.shapes, number, data, values, report)
-        report.replaced += replace_in_shapes(slide.shapes, resolve, report.unknown)
-        if slide.has_notes_slide:
-            report.replaced += replace_in_shapes(slide.notes_slide.shapes, resolve, report.unknown)
+        try:
+            _fill_shapes(slide.shapes, number, data, values, report)
+            report.replaced += replace_in_shapes(slide.shapes, resolve, report.unknown)
+            if slide.has_notes_slide:
+                report.replaced += replace_in_shapes(slide.notes_slide.shapes, resolve, report.unknown)
+        except HandlerError:
+            raise
+        except PPTX_READ_ERRORS:
+            # python-pptx's KeyError/AttributeError text means nothing to the user; the slide does.
+            raise InvalidFile(
+                f"slide {number} of {template_name} cannot be filled: a shape or a part it refers to is damaged"
+            ) from None
     if unknown_mode == "error" and report.unknown:
         raise HandlerError(f"the template has placeholders without data: {', '.join(sorted(report.unknown))}")
     return report

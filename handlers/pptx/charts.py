@@ -92,7 +92,10 @@ class _BubbleData(BubbleChartData):
 def fill_chart(shape: Any, table: Table, where: str, budget: GrowthBudget) -> None:
     """Replace a chart's data from `table`; `where` names the chart in errors (`chart 'x' on slide 2`)."""
     headers, records = table
-    chart = shape.chart
+    try:
+        chart = shape.chart
+    except KeyError:  # the graphic frame's relationship points at no part
+        raise HandlerError(f"{where}: the chart's part is missing from the file") from None
     kind, type_name = _kind(chart, where)
     label = f"{where} ({type_name})"
     budget.take(_POINT_BYTES * len(headers) * len(records), f"data of {label}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]
+from pptx.exc import PythonPptxError
 from pptx.opc.constants import CONTENT_TYPE as CT
 from pptx.package import Package
 
@@ -49,7 +50,16 @@ _OUTPUT = {
     _PPSM.main_type: _PPSM,
 }
 # What python-pptx raises on a package whose parts or relationships are not what it expects.
-_READ_ERRORS = (KeyError, ValueError, TypeError, AttributeError, IndexError, zipfile.BadZipFile, etree.LxmlError)
+PPTX_READ_ERRORS: tuple[type[Exception], ...] = (
+    KeyError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    zipfile.BadZipFile,
+    etree.LxmlError,
+    PythonPptxError,
+)
 
 
 def open_deck(data: bytes, name: str) -> tuple[Any, Flavour]:
@@ -61,7 +71,7 @@ def open_deck(data: bytes, name: str) -> tuple[Any, Flavour]:
         raise InvalidFile(f"{name} cannot be read as a PowerPoint file: a part it refers to is missing") from None
     except etree.XMLSyntaxError:
         raise InvalidFile(f"{name} cannot be read as a PowerPoint file: one of its parts is not valid XML") from None
-    except _READ_ERRORS:
+    except PPTX_READ_ERRORS:
         raise InvalidFile(f"{name} cannot be read as a PowerPoint file: its package structure is damaged") from None
     flavour = _OUTPUT.get(part.content_type)
     if flavour is None:
@@ -71,7 +81,7 @@ def open_deck(data: bytes, name: str) -> tuple[Any, Flavour]:
     vars(part).pop("content_type", None)
     try:
         return part.presentation, flavour
-    except _READ_ERRORS:
+    except PPTX_READ_ERRORS:
         raise InvalidFile(f"{name} cannot be read as a PowerPoint file: its presentation part is damaged") from None
 
 
@@ -80,6 +90,6 @@ def save_deck(deck: Any, name: str) -> bytes:
     output = io.BytesIO()
     try:
         deck.save(output)
-    except _READ_ERRORS:
+    except PPTX_READ_ERRORS:
         raise InvalidFile(f"{name}: the merged deck cannot be written, a part of the template is damaged") from None
     return output.getvalue()

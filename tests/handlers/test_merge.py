@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import zipfile
 from typing import Any
 
@@ -15,7 +16,7 @@ from handlers.common.errors import HandlerError, PayloadError
 from handlers.merge import merge, validate
 from tests.handlers.builders import b64, png, report_workbook, rezip, template_deck
 
-DATA = {
+DATA: dict[str, Any] = {
     "key_value_pairs": {"client": "ACME", "total": 1234.5, "due": "2024-07-01"},
     "tables": {"items": [{"Item": "Widget", "Qty": 3, "Price": 2.5}, {"Item": "Gadget", "Qty": 1, "Price": 10}]},
     "images": {"logo": b64(png(200, 100))},
@@ -247,3 +248,13 @@ def test_a_damaged_template_gets_a_short_message_without_parser_text() -> None:
     with pytest.raises(HandlerError) as failure:
         merge({"template_base64": b64(broken), "file_name": "deck.pptx", "data": DATA})
     assert str(failure.value) == "deck.pptx cannot be read as a PowerPoint file: one of its parts is not valid XML"
+
+
+def test_a_shape_python_pptx_cannot_read_fails_naming_the_slide_not_the_exception() -> None:
+    # A table row without its required height: python-pptx raises InvalidXmlError deep inside.
+    deck = template_deck()
+    slide = zipfile.ZipFile(io.BytesIO(deck)).read("ppt/slides/slide2.xml")
+    broken = rezip(deck, {"ppt/slides/slide2.xml": re.sub(rb'(<a:tr) h="\d+"', rb"\1", slide)})
+    with pytest.raises(HandlerError) as failure:
+        merge({"template_base64": b64(broken), "file_name": "deck.pptx", "data": DATA})
+    assert str(failure.value) == ("slide 2 of deck.pptx cannot be filled: a shape or a part it refers to is damaged")

@@ -8,7 +8,7 @@ import zipfile
 from typing import Any
 
 import pytest
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 from pptx import Presentation
 from pptx.enum.chart import XL_CHART_TYPE
 
@@ -128,3 +128,18 @@ def test_chart_text_values_that_look_like_formulas_stay_text_in_the_workbook_and
     cached = chart_xml.xpath("//c:strCache/c:pt/c:v/text()", namespaces={"c": C_NS})
     assert {attack, "=1+1", "+1", "-2", "@SUM(A1)"} <= set(cached)
     assert chart_xml.xpath("//c:f[contains(text(), 'WEBSERVICE')]", namespaces={"c": C_NS}) == []
+
+
+def test_a_bound_chart_whose_part_is_missing_fails_naming_the_chart() -> None:
+    template = chart_deck(XL_CHART_TYPE.PIE)
+    source = zipfile.ZipFile(io.BytesIO(template))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            if not (info.filename.startswith("ppt/charts/chart") and info.filename.endswith(".xml")):
+                target.writestr(info, source.read(info))
+    table = {"headers": ["Slice", "Share"], "rows": [{"Slice": "a", "Share": 1}]}
+    with pytest.raises(
+        HandlerError, match=r"^chart 'chart:points' on slide 1: the chart's part is missing from the file$"
+    ):
+        run_merge(out.getvalue(), {"tables": {"points": table}})
