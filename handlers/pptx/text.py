@@ -76,7 +76,9 @@ def _check_spec(spec: str, name: str) -> None:
         raise HandlerError(
             f"placeholder {{{{{name}|...}}}}: the format is longer than {MAX_FORMAT_SPEC_CHARS} characters"
         )
-    if "%" not in spec and any(int(digits) > MAX_FORMAT_NUMBER for digits in _DIGITS.findall(spec)):
+    # Any number: a width or precision in a Python spec (`>200000000`, `.9999%`), a glibc padding
+    # width in a strftime one (`%200000000Y`).
+    if any(int(digits) > MAX_FORMAT_NUMBER for digits in _DIGITS.findall(spec)):
         raise HandlerError(
             f"placeholder {{{{{name}|{spec}}}}}: a format width or precision above {MAX_FORMAT_NUMBER} is refused"
         )

@@ -200,6 +200,8 @@ def template_with_text(text: str) -> bytes:
     [
         ("{{client|200000000}}", "a format width or precision above 1000 is refused"),
         ("{{total|.200000000f}}", "a format width or precision above 1000 is refused"),
+        ("{{total|200000000%}}", "a format width or precision above 1000 is refused"),
+        ("{{due|%200000000d}}", "a format width or precision above 1000 is refused"),
         ("{{client|" + "<" * 150 + "}}", "the format is longer than 100 characters"),
     ],
 )
