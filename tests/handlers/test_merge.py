@@ -224,19 +224,27 @@ def test_a_format_that_does_not_apply_to_the_value_is_a_clear_error() -> None:
         merge({"template_base64": b64(template), "data": {"key_value_pairs": {"client": {"a": 1}}}})
 
 
-def test_a_powerpoint_template_gives_a_presentation() -> None:
-    potx = rezip_content_type(
-        template_deck(),
-        "presentationml.presentation.main+xml",
-        "presentationml.template.main+xml",
-    )
-    data = merge({"template_base64": b64(potx), "file_name": "brand.potx", "data": DATA})["data"]
-    assert data["file"]["name"] == "brand-merged.pptx"
-    assert data["file"]["content_type"] == "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+@pytest.mark.parametrize(
+    ("main_type", "extension", "mime_type"),
+    [
+        ("presentationml.template.main+xml", "pptx", "presentationml.presentation"),
+        ("presentationml.slideshow.main+xml", "ppsx", "presentationml.slideshow"),
+    ],
+    ids=["potx gives pptx", "ppsx stays ppsx"],
+)
+def test_a_template_or_show_merges_into_the_right_kind_of_file(main_type: str, extension: str, mime_type: str) -> None:
+    source = rezip_content_type(template_deck(), "presentationml.presentation.main+xml", main_type)
+    data = merge({"template_base64": b64(source), "file_name": "brand.potx", "data": DATA})["data"]
+    assert data["file"]["name"] == f"brand-merged.{extension}"
+    assert data["file"]["content_type"] == f"application/vnd.openxmlformats-officedocument.{mime_type}"
     merged = base64.b64decode(data["file"]["base64"])
     types = zipfile.ZipFile(io.BytesIO(merged)).read("[Content_Types].xml").decode()
-    assert "presentationml.presentation.main+xml" in types and "template.main" not in types
-    assert Presentation(io.BytesIO(merged)).slides[0].shapes.title.text == "Report for ACME"
+    expected = main_type.replace("template", "presentation")
+    assert expected in types and "template.main" not in types
+    opened = (
+        rezip_content_type(merged, expected, "presentationml.presentation.main+xml") if extension != "pptx" else merged
+    )
+    assert Presentation(io.BytesIO(opened)).slides[0].shapes.title.text == "Report for ACME"
 
 
 def rezip_content_type(deck: bytes, old: str, new: str) -> bytes:
@@ -260,3 +268,15 @@ def test_a_shape_python_pptx_cannot_read_fails_naming_the_slide_not_the_exceptio
     with pytest.raises(HandlerError) as failure:
         merge({"template_base64": b64(broken), "file_name": "deck.pptx", "data": DATA})
     assert str(failure.value) == ("slide 2 of deck.pptx cannot be filled: a shape or a part it refers to is damaged")
+
+
+def test_a_table_marker_split_over_runs_is_found_and_removed() -> None:
+    deck = Presentation(io.BytesIO(template_deck()))
+    table = next(shape for shape in deck.slides[1].shapes if shape.has_table).table
+    paragraph = table.cell(1, 0).text_frame.paragraphs[0]
+    paragraph.runs[0].text = "#{{tab"
+    paragraph.add_run().text = "le:items}} "
+    out = io.BytesIO()
+    deck.save(out)
+    data = merge({"template_base64": b64(out.getvalue()), "data": DATA})["data"]
+    assert table_rows(data)[1:3] == [["#Widget ", "3", "2.5"], ["#Gadget ", "1", "10"]]
