@@ -15,12 +15,13 @@ from handlers.common.sources import check_output, deliver, load_source
 from handlers.extract import ExtractRequest, extract_workbook, parse_request
 from handlers.pptx.budget import GrowthBudget
 from handlers.pptx.charts import fill_chart
-from handlers.pptx.deck import PPTX_READ_ERRORS, open_deck, save_deck
+from handlers.pptx.deck import PPTX, PPTX_READ_ERRORS, open_deck, save_deck
 from handlers.pptx.fill import fill_table, marker, place_picture, walk
 from handlers.pptx.merge_data import MergeData, check_inline, combine, from_extract, from_inline
 from handlers.pptx.text import Values, replace_in_shapes
 from jobs import report_progress
 
+PPTX_TYPE = PPTX.mime_type  # a merged .pptx; .pptm and .ppsx templates give their own kind
 PAYLOAD_FIELDS = {"sharepoint_pptx_url", "template_base64", "file_name", "data", "excel", "output", "options"}
 UNKNOWN_MODES = ("keep", "remove", "error")
 

@@ -30,7 +30,7 @@ class Flavour:
     mime_type: str
 
 
-_PPTX = Flavour(
+PPTX = Flavour(
     CT.PML_PRESENTATION_MAIN, "pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 )
 _PPTM = Flavour(CT.PML_PRES_MACRO_MAIN, "pptm", "application/vnd.ms-powerpoint.presentation.macroEnabled.12")
@@ -42,8 +42,8 @@ _PPSM = Flavour(
 )
 # The main part's content type in the template -> what the merged deck is.
 _OUTPUT = {
-    CT.PML_PRESENTATION_MAIN: _PPTX,
-    CT.PML_TEMPLATE_MAIN: _PPTX,
+    CT.PML_PRESENTATION_MAIN: PPTX,
+    CT.PML_TEMPLATE_MAIN: PPTX,
     CT.PML_PRES_MACRO_MAIN: _PPTM,
     "application/vnd.ms-powerpoint.template.macroEnabled.main+xml": _PPTM,
     CT.PML_SLIDESHOW_MAIN: _PPSX,
