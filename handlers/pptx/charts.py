@@ -29,6 +29,7 @@ from handlers.pptx.budget import GrowthBudget
 Table = tuple[list[str], list[dict[str, Any]]]  # headers, records
 
 _C = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
+_R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 # The plot elements python-pptx has a plot type for, by the data they take. The others (3-D bar,
 # line and pie, bar-of-pie, stock, surface) have no python-pptx series rewriter.
 _KINDS = {
@@ -110,7 +111,24 @@ def fill_chart(shape: Any, table: Table, where: str, budget: GrowthBudget) -> No
     # What chart.replace_data does, with the rewriter of the chart's kind rather than of its type.
     rewriter = SeriesXmlRewriterFactory(_REWRITER_TYPE[kind], data)  # type: ignore[no-untyped-call]
     rewriter.replace_series_data(chart._chartSpace)
+    _unlink_workbook(chart)
     chart._workbook.update_from_xlsx_blob(data.xlsx_blob)
+
+
+def _unlink_workbook(chart: Any) -> None:
+    # A chart linked to a workbook elsewhere (or whose workbook part is missing) gets a workbook of
+    # its own holding the merged data: the link would show the old data, and python-pptx cannot
+    # write through it.
+    external = chart._chartSpace.find(f"{_C}externalData")
+    if external is None:
+        return
+    rid = external.get(f"{_R}id")
+    relationships = chart.part.rels
+    if rid in relationships and not relationships[rid].is_external:
+        return
+    if rid in relationships:
+        relationships.pop(rid)
+    chart._chartSpace.remove(external)
 
 
 def _kind(chart: Any, where: str) -> tuple[str, str]:

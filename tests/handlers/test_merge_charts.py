@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import zipfile
 from typing import Any
 
@@ -143,3 +144,28 @@ def test_a_bound_chart_whose_part_is_missing_fails_naming_the_chart() -> None:
         HandlerError, match=r"^chart 'chart:points' on slide 1: the chart's part is missing from the file$"
     ):
         run_merge(out.getvalue(), {"tables": {"points": table}})
+
+
+@pytest.mark.parametrize("link", ["external workbook", "missing workbook part"])
+def test_a_chart_linked_to_a_workbook_elsewhere_gets_its_own_workbook_with_the_data(link: str) -> None:
+    template = chart_deck(XL_CHART_TYPE.COLUMN_CLUSTERED)
+    package = zipfile.ZipFile(io.BytesIO(template))
+    rels_name = next(name for name in package.namelist() if name.startswith("ppt/charts/_rels/"))
+    rels = package.read(rels_name).decode()
+    if link == "external workbook":  # PowerPoint's "linked" chart: the data lives in the author's file
+        rels = re.sub(r'Target="[^"]+"', 'Target="file:///C:/Users/me/Book1.xlsx" TargetMode="External"', rels)
+    else:
+        rels = re.sub(r"<Relationship [^>]+/>", "", rels)
+    template = rezip(template, {rels_name: rels.encode()})
+    table = {"headers": ["Month", "Amount"], "rows": [{"Month": "Jan", "Amount": 7}]}
+
+    result, out = run_merge(template, {"tables": {"points": table}})
+
+    chart = only_chart(out)
+    assert [(series.name, list(series.values)) for series in chart.series] == [("Amount", [7.0])]
+    merged = zipfile.ZipFile(io.BytesIO(out))
+    chart_rels = merged.read(next(name for name in merged.namelist() if name.startswith("ppt/charts/_rels/")))
+    assert b"External" not in chart_rels and b"../embeddings/" in chart_rels
+    workbook = zipfile.ZipFile(io.BytesIO(merged.read(next(n for n in merged.namelist() if n.endswith(".xlsx")))))
+    assert b"Amount" in workbook.read("xl/sharedStrings.xml")
+    assert result["charts_updated"] == 1
