@@ -56,6 +56,7 @@ PPTX_READ_ERRORS: tuple[type[Exception], ...] = (
     TypeError,
     AttributeError,
     IndexError,
+    NotImplementedError,
     zipfile.BadZipFile,
     etree.LxmlError,
     PythonPptxError,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]
-from pptx.enum.shapes import MSO_SHAPE_TYPE
+from pptx.shapes.group import GroupShape
 from pptx.table import _Row
 
 from handlers.common.errors import HandlerError
@@ -51,7 +51,7 @@ def walk(shapes: Any) -> Iterator[tuple[Any, Any]]:
     """Every (shape, its container) pair, groups included, in document order."""
     for shape in list(shapes):
         yield shape, shapes
-        if shape.shape_type == MSO_SHAPE_TYPE.GROUP:
+        if isinstance(shape, GroupShape):  # not shape_type: it raises on shapes without geometry
             yield from walk(shape.shapes)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from itertools import accumulate, pairwise
 from typing import Any
 
-from pptx.enum.shapes import MSO_SHAPE_TYPE
+from pptx.shapes.group import GroupShape
 from pptx.text.text import TextFrame
 
 from handlers.common.errors import HandlerError
@@ -157,7 +157,7 @@ def _edited_runs(joined: str, starts: list[int], edits: list[tuple[int, int, str
 def text_frames(shapes: Any) -> Iterator[Any]:
     """Every text frame in a shape tree: text boxes, placeholders, table cells, grouped shapes, chart titles."""
     for shape in shapes:
-        if shape.shape_type == MSO_SHAPE_TYPE.GROUP:
+        if isinstance(shape, GroupShape):  # not shape_type: it raises on shapes without geometry
             yield from text_frames(shape.shapes)
         elif getattr(shape, "has_table", False) and shape.has_table:
             for row in shape.table.rows:

@@ -280,3 +280,20 @@ def test_a_table_marker_split_over_runs_is_found_and_removed() -> None:
     deck.save(out)
     data = merge({"template_base64": b64(out.getvalue()), "data": DATA})["data"]
     assert table_rows(data)[1:3] == [["#Widget ", "3", "2.5"], ["#Gadget ", "1", "10"]]
+
+
+def test_a_shape_without_geometry_still_gets_its_placeholders() -> None:
+    # Some producers write a text shape with neither a preset nor a custom geometry, which
+    # python-pptx cannot classify (shape_type raises); its text is still text.
+    deck = Presentation(io.BytesIO(template_deck()))
+    box = deck.slides[0].shapes.add_textbox(Inches(1), Inches(6), Inches(3), Inches(1))
+    box.text_frame.text = "Plain {{client}}"
+    sp = box._element
+    sp.nvSpPr.cNvSpPr.attrib.pop("txBox")
+    geometry = sp.spPr.find("{http://schemas.openxmlformats.org/drawingml/2006/main}prstGeom")
+    sp.spPr.remove(geometry)
+    out = io.BytesIO()
+    deck.save(out)
+    data = merge({"template_base64": b64(out.getvalue()), "data": DATA})["data"]
+    merged = Presentation(io.BytesIO(base64.b64decode(data["file"]["base64"])))
+    assert "Plain ACME" in [shape.text_frame.text for shape in merged.slides[0].shapes if shape.has_text_frame]
