@@ -14,9 +14,9 @@ from handlers.common.safety import Limits, open_package
 from handlers.common.sources import check_output, deliver, load_source
 from handlers.extract import ExtractRequest, extract_workbook, parse_request
 from handlers.pptx.budget import GrowthBudget
-from handlers.pptx.charts import fill_chart
+from handlers.pptx.charts import fill_chart, hidden_charts
 from handlers.pptx.deck import PPTX, PPTX_READ_ERRORS, open_deck, save_deck
-from handlers.pptx.fill import fill_table, marker, place_picture, walk
+from handlers.pptx.fill import fill_table, marker, marker_in, place_picture, walk
 from handlers.pptx.merge_data import MergeData, check_inline, combine, from_extract, from_inline
 from handlers.pptx.text import Values, replace_in_shapes
 from jobs import report_progress
@@ -100,6 +100,7 @@ def _fill_deck(deck: Any, data: MergeData, unknown_mode: str, template_name: str
     for number, slide in enumerate(slides, start=1):
         report_progress(30 + 65 * (number - 1) / len(slides), f"Filling slide {number}/{len(slides)}")
         try:
+            _check_hidden_charts(slide, number, data, report)
             _fill_shapes(slide.shapes, number, data, values, report)
             report.replaced += replace_in_shapes(slide.shapes, resolve, report.unknown)
             if slide.has_notes_slide:
@@ -114,6 +115,15 @@ def _fill_deck(deck: Any, data: MergeData, unknown_mode: str, template_name: str
     if unknown_mode == "error" and report.unknown:
         raise HandlerError(f"the template has placeholders without data: {', '.join(sorted(report.unknown))}")
     return report
+
+
+def _check_hidden_charts(slide: Any, slide_number: int, data: MergeData, report: _Report) -> None:
+    # Bound charts python-pptx cannot see would otherwise be skipped without a word.
+    for shape_name, what in hidden_charts(slide._element):
+        if (name := marker_in(shape_name, "chart")) and name in data.tables:
+            raise HandlerError(f"chart {shape_name!r} on slide {slide_number} is {what}, which merge cannot fill")
+        if name:
+            report.unknown.add(f"chart:{name}")
 
 
 def _fill_shapes(shapes: Any, slide_number: int, data: MergeData, values: Values, report: _Report) -> None:

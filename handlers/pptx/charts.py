@@ -30,6 +30,9 @@ Table = tuple[list[str], list[dict[str, Any]]]  # headers, records
 
 _C = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
 _R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_P = "{http://schemas.openxmlformats.org/presentationml/2006/main}"
+_A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
+_CHART_URI = "http://schemas.openxmlformats.org/drawingml/2006/chart"
 # The plot elements python-pptx has a plot type for, by the data they take. The others (3-D bar,
 # line and pie, bar-of-pie, stock, surface) have no python-pptx series rewriter.
 _KINDS = {
@@ -88,6 +91,29 @@ class _BubbleData(BubbleChartData):
     @lazyproperty
     def _workbook_writer(self) -> _BubbleWriter:
         return _BubbleWriter(self)  # type: ignore[no-untyped-call]
+
+
+def hidden_charts(slide_element: Any) -> Iterator[tuple[str, str]]:
+    """(shape name, what it is) of each chart frame on a slide that python-pptx does not see as a chart.
+
+    Office 2016 charts (chartex: waterfall, histogram, treemap...) and frames inside
+    `mc:AlternateContent` are not in python-pptx's shape tree, so they are found in the slide's XML.
+    """
+    for frame in slide_element.iter(f"{_P}graphicFrame"):
+        graphic_data = frame.find(f"{_A}graphic/{_A}graphicData")
+        uri = graphic_data.get("uri", "") if graphic_data is not None else ""
+        alternate = any(etree.QName(parent).localname == "AlternateContent" for parent in frame.iterancestors())
+        if uri == _CHART_URI and not alternate:
+            continue  # an ordinary chart
+        if uri.endswith("/chartex"):
+            yield _frame_name(frame), "an Office 2016 chart (waterfall, histogram, treemap, sunburst, funnel...)"
+        elif uri == _CHART_URI:
+            yield _frame_name(frame), "a chart inside mc:AlternateContent"
+
+
+def _frame_name(frame: Any) -> str:
+    properties = frame.find(f"{_P}nvGraphicFramePr/{_P}cNvPr")
+    return str(properties.get("name", "")) if properties is not None else ""
 
 
 def fill_chart(shape: Any, table: Table, where: str, budget: GrowthBudget) -> None:

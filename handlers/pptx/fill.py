@@ -36,14 +36,21 @@ def marker(shape: Any, kind: str) -> str | None:
     if getattr(shape, "has_text_frame", False) and shape.has_text_frame:
         texts.append(shape.text_frame.text.strip())
     for text in texts:
-        match = _MARKER.match(text.strip())
-        if match and (match[1] or match[3]) == kind:
-            return str(match[2] or match[4]).strip()
+        if name := marker_in(text, kind):
+            return name
     if kind == "table" and getattr(shape, "has_table", False) and shape.has_table:
         for row in shape.table.rows:
             for cell in row.cells:
                 if found := TABLE_MARKER.search(cell.text_frame.text):
                     return found[1]
+    return None
+
+
+def marker_in(text: str, kind: str) -> str | None:
+    """The data name that a shape name or text (`chart:sales`, `{{chart:sales}}`) binds as `kind`."""
+    match = _MARKER.match(text.strip())
+    if match and (match[1] or match[3]) == kind:
+        return str(match[2] or match[4]).strip()
     return None
 
 

@@ -169,3 +169,25 @@ def test_a_chart_linked_to_a_workbook_elsewhere_gets_its_own_workbook_with_the_d
     workbook = zipfile.ZipFile(io.BytesIO(merged.read(next(n for n in merged.namelist() if n.endswith(".xlsx")))))
     assert b"Amount" in workbook.read("xl/sharedStrings.xml")
     assert result["charts_updated"] == 1
+
+
+CHARTEX_FRAME = b"""<mc:AlternateContent xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006">
+<mc:Choice xmlns:cx1="http://schemas.microsoft.com/office/drawing/2015/9/8/chartex" Requires="cx1">
+<p:graphicFrame><p:nvGraphicFramePr><p:cNvPr id="99" name="chart:flow"/><p:cNvGraphicFramePr/><p:nvPr/>
+</p:nvGraphicFramePr><p:xfrm><a:off x="0" y="0"/><a:ext cx="100" cy="100"/></p:xfrm><a:graphic>
+<a:graphicData uri="http://schemas.microsoft.com/office/drawing/2014/chartex"><cx:chart
+ xmlns:cx="http://schemas.microsoft.com/office/drawing/2014/chartex" r:id="rId99"/></a:graphicData>
+</a:graphic></p:graphicFrame></mc:Choice><mc:Fallback><p:sp><p:nvSpPr><p:cNvPr id="100" name="fallback"/>
+<p:cNvSpPr/><p:nvPr/></p:nvSpPr><p:spPr/></p:sp></mc:Fallback></mc:AlternateContent>"""
+
+
+def test_a_bound_office_2016_chart_fails_naming_the_chart_and_its_kind() -> None:
+    template = chart_deck(XL_CHART_TYPE.PIE)
+    slide = zipfile.ZipFile(io.BytesIO(template)).read("ppt/slides/slide1.xml")
+    template = rezip(template, {"ppt/slides/slide1.xml": slide.replace(b"</p:spTree>", CHARTEX_FRAME + b"</p:spTree>")})
+    flow = {"headers": ["Step", "Amount"], "rows": [{"Step": "start", "Amount": 1}]}
+
+    with pytest.raises(HandlerError, match=r"^chart 'chart:flow' on slide 1 is an Office 2016 chart \(waterfall"):
+        run_merge(template, {"tables": {"flow": flow}})
+    result, _ = run_merge(template, {})
+    assert result["unknown_placeholders"] == ["chart:flow", "chart:points"]
