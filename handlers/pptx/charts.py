@@ -128,6 +128,9 @@ def fill_chart(shape: Any, table: Table, where: str, budget: GrowthBudget) -> No
     budget.take(_POINT_BYTES * len(headers) * len(records), f"data of {label}")
     if len(headers) < 2:
         raise HandlerError(f"{label} needs a table with a first column and at least one series column")
+    if chart._chartSpace.find(f".//{_C}ser") is None:
+        # python-pptx makes each new series a copy of the chart's last one, formatting included.
+        raise HandlerError(f"{label} has no series to copy for the data; give the template's chart one series")
     if kind == "category":
         data: Any = _category_data(headers, records, label)
     elif kind == "xy":

@@ -191,3 +191,13 @@ def test_a_bound_office_2016_chart_fails_naming_the_chart_and_its_kind() -> None
         run_merge(template, {"tables": {"flow": flow}})
     result, _ = run_merge(template, {})
     assert result["unknown_placeholders"] == ["chart:flow", "chart:points"]
+
+
+def test_a_chart_without_series_fails_saying_what_the_template_needs() -> None:
+    template = chart_deck(XL_CHART_TYPE.LINE)
+    part = next(name for name in zipfile.ZipFile(io.BytesIO(template)).namelist() if "charts/chart" in name)
+    xml = zipfile.ZipFile(io.BytesIO(template)).read(part)
+    template = rezip(template, {part: re.sub(rb"<c:ser>.*?</c:ser>", b"", xml, flags=re.S)})
+    table = {"headers": ["Month", "Amount"], "rows": [{"Month": "Jan", "Amount": 7}]}
+    with pytest.raises(HandlerError, match=r"^chart 'chart:points' on slide 1 \(LINE_MARKERS\) has no series to copy"):
+        run_merge(template, {"tables": {"points": table}})
