@@ -201,3 +201,25 @@ def test_a_chart_without_series_fails_saying_what_the_template_needs() -> None:
     table = {"headers": ["Month", "Amount"], "rows": [{"Month": "Jan", "Amount": 7}]}
     with pytest.raises(HandlerError, match=r"^chart 'chart:points' on slide 1 \(LINE_MARKERS\) has no series to copy"):
         run_merge(template, {"tables": {"points": table}})
+
+
+@pytest.mark.parametrize(
+    ("chart_type", "headers"),
+    [
+        (XL_CHART_TYPE.XY_SCATTER_LINES_NO_MARKERS, ["X", "=HYPERLINK(A1)"]),
+        (XL_CHART_TYPE.BUBBLE, ["X", "=HYPERLINK(A1)", "size"]),
+    ],
+    ids=["xy", "bubble"],
+)
+def test_xy_and_bubble_series_names_that_look_like_formulas_stay_text(
+    chart_type: XL_CHART_TYPE, headers: list[str]
+) -> None:
+    table = {"headers": headers, "rows": [dict.fromkeys(headers, 1)]}
+    _, out = run_merge(chart_deck(chart_type), {"tables": {"points": table}})
+    package = zipfile.ZipFile(io.BytesIO(out))
+    workbook = zipfile.ZipFile(io.BytesIO(package.read(next(n for n in package.namelist() if n.endswith(".xlsx")))))
+    assert etree.fromstring(workbook.read("xl/worksheets/sheet1.xml")).xpath("//s:f", namespaces={"s": S_NS}) == []
+    assert "=HYPERLINK(A1)" in etree.fromstring(workbook.read("xl/sharedStrings.xml")).xpath(
+        "//s:t/text()", namespaces={"s": S_NS}
+    )
+    assert [series.name for series in only_chart(out).series] == ["=HYPERLINK(A1)"]
