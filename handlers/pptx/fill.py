@@ -72,10 +72,7 @@ def fill_table(shape: Any, table: Table, values: Values) -> None:
     template = next((tr for tr in rows if TABLE_MARKER.search(_row_text(tr))), rows[1])
     header_texts = [TABLE_MARKER.sub("", cell.text_frame.text).strip() for cell in shape.table.rows[0].cells]
     # A row with placeholders of its own is a text template; the marker alone does not make one.
-    templated = any(
-        match[1].strip() and not match[1].startswith(MARKER_PREFIXES)
-        for match in PLACEHOLDER.finditer(_row_text(template))
-    )
+    templated = any(not match[1].startswith(MARKER_PREFIXES) for match in PLACEHOLDER.finditer(_row_text(template)))
     values.budget.take(len(etree.tostring(template)) * len(records), f"rows of table shape {shape.name!r}")
     previous, added_height = template, 0
     for record in records:
