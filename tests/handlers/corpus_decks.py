@@ -137,7 +137,8 @@ def _bind_chart(shape: Any, number: int) -> ChartPlan:
     kind = chart_kind(shape.chart)
     count = max(1, len(list(shape.chart.series)))
     names = [f"S{index} of {name}" for index in range(1, count + 1)]
-    values = [[float(10 * index + point) for point in range(1, 4)] for index in range(1, count + 1)]
+    # Distinct per chart and series, so a value read back names its chart.
+    values = [[float(100 * number + 10 * index + point) for point in range(1, 4)] for index in range(1, count + 1)]
     if kind == "bubble":
         headers = ["X"] + [header for series in names for header in (series, f"{series} size")]
         records: list[dict[str, Any]] = [

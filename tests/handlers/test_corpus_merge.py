@@ -1,8 +1,9 @@
 """Merge into every real deck of the corpus: a placeholder, a table row and each chart, read back twice.
 
 Once with python-pptx (placeholder, rows, every chart's series), and once by LibreOffice Impress:
-every merged deck is converted to PDF in one soffice run and the placeholder's value is read back
-from the PDF's text with pdftotext.
+every merged deck is converted to PDF in one soffice run and the placeholder's value and the rows are
+read back from the PDF's text with pdftotext; the decks with charts are converted to ODP in a second
+run, where each chart's data table (as LibreOffice read it) must hold the merged series.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree  # type: ignore[import-untyped]
 from pptx import Presentation
 
 from handlers.merge import merge, validate
@@ -28,6 +30,12 @@ from tests.libreoffice import convert
 DECKS = corpus_params("pptx", ".pptx", ".potx", ".pptm")
 PRESENTATION = "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml"
 MACRO_PRESENTATION = "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml"
+ODF = {
+    "table": "urn:oasis:names:tc:opendocument:xmlns:table:1.0",
+    "text": "urn:oasis:names:tc:opendocument:xmlns:text:1.0",
+    "office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
+}
+ChartTable = tuple[set[str], set[float]]  # the texts of a chart's data table (as LibreOffice read it), its numbers
 FIRST_PAGE = 'impress_pdf_Export:{"PageRange":{"type":"string","value":"1"}}'
 
 
@@ -71,6 +79,29 @@ def pdf_texts(merged: dict[str, Merged], tmp_path_factory: pytest.TempPathFactor
         run = subprocess.run([pdftotext, "-q", str(pdf), "-"], capture_output=True, check=False) if pdf else None
         texts[name] = run.stdout.decode("utf-8", "replace") if run and run.returncode == 0 else None
     return texts
+
+
+@pytest.fixture(scope="module")
+def chart_tables(merged: dict[str, Merged], tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[ChartTable]]:
+    """The data table of every chart, as LibreOffice reads it (one ODP conversion of the decks with charts)."""
+    with_charts = [item.output for item in merged.values() if item.template.charts]
+    odps = convert(with_charts, "odp", tmp_path_factory.mktemp("odp"))
+    tables: dict[str, list[ChartTable]] = {}
+    for name, item in merged.items():
+        if item.output in odps:
+            with zipfile.ZipFile(odps[item.output]) as odp:
+                parts = [
+                    part for part in odp.namelist() if part.startswith("Object ") and part.endswith("/content.xml")
+                ]
+                tables[name] = [_chart_table(odp.read(part)) for part in parts]
+    return tables
+
+
+def _chart_table(content: bytes) -> ChartTable:
+    cells = etree.fromstring(content).xpath("//table:table//table:table-cell", namespaces=ODF)
+    texts = {str(text) for cell in cells for text in cell.xpath("./text:p/text()", namespaces=ODF)}
+    numbers = {float(cell.get(f"{{{ODF['office']}}}value")) for cell in cells if cell.get(f"{{{ODF['office']}}}value")}
+    return texts, numbers
 
 
 @pytest.mark.parametrize("path", DECKS)
@@ -122,3 +153,20 @@ def test_libreoffice_opens_a_merged_corpus_deck_and_shows_the_value(
     words = " ".join(text.split())
     assert "Merged " + CLIENT in words
     assert all(str(row["Name"]) in words and str(row["Note"]) in words for row in ROWS)
+
+
+@pytest.mark.parametrize("path", DECKS)
+def test_libreoffice_reads_the_merged_data_of_every_chart(
+    path: Path | None, merged: dict[str, Merged], chart_tables: dict[str, list[ChartTable]]
+) -> None:
+    name = require_corpus_file(path).name
+    plans = merged[name].template.charts
+    if not plans:
+        return  # a deck without charts: nothing to read back here
+    tables = chart_tables.get(name)
+    assert tables, "LibreOffice made no ODP of the merged deck"
+    for plan in plans:
+        for series, values in plan.series:
+            holding = [numbers for texts, numbers in tables if series in texts]
+            assert holding, f"no chart in LibreOffice's reading has the series {series!r}"
+            assert set(values) <= holding[0], f"{series}: {values} not in {sorted(holding[0])}"
