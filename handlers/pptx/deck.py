@@ -16,7 +16,9 @@ from typing import Any
 from lxml import etree  # type: ignore[import-untyped]
 from pptx.exc import PythonPptxError
 from pptx.opc.constants import CONTENT_TYPE as CT
+from pptx.opc.package import PartFactory
 from pptx.package import Package
+from pptx.parts.presentation import PresentationPart
 
 from handlers.common.errors import InvalidFile
 
@@ -33,21 +35,22 @@ class Flavour:
 PPTX = Flavour(
     CT.PML_PRESENTATION_MAIN, "pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 )
-_PPTM = Flavour(CT.PML_PRES_MACRO_MAIN, "pptm", "application/vnd.ms-powerpoint.presentation.macroEnabled.12")
-_PPSX = Flavour(CT.PML_SLIDESHOW_MAIN, "ppsx", "application/vnd.openxmlformats-officedocument.presentationml.slideshow")
-_PPSM = Flavour(
+PPTM = Flavour(CT.PML_PRES_MACRO_MAIN, "pptm", "application/vnd.ms-powerpoint.presentation.macroEnabled.12")
+PPSX = Flavour(CT.PML_SLIDESHOW_MAIN, "ppsx", "application/vnd.openxmlformats-officedocument.presentationml.slideshow")
+PPSM = Flavour(
     "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml",
     "ppsm",
     "application/vnd.ms-powerpoint.slideshow.macroEnabled.12",
 )
+_POTM_MAIN = "application/vnd.ms-powerpoint.template.macroEnabled.main+xml"
 # The main part's content type in the template -> what the merged deck is.
 _OUTPUT = {
     CT.PML_PRESENTATION_MAIN: PPTX,
     CT.PML_TEMPLATE_MAIN: PPTX,
-    CT.PML_PRES_MACRO_MAIN: _PPTM,
-    "application/vnd.ms-powerpoint.template.macroEnabled.main+xml": _PPTM,
-    CT.PML_SLIDESHOW_MAIN: _PPSX,
-    _PPSM.main_type: _PPSM,
+    CT.PML_PRES_MACRO_MAIN: PPTM,
+    _POTM_MAIN: PPTM,
+    CT.PML_SLIDESHOW_MAIN: PPSX,
+    PPSM.main_type: PPSM,
 }
 # What python-pptx raises on a package whose parts or relationships are not what it expects.
 PPTX_READ_ERRORS: tuple[type[Exception], ...] = (
@@ -65,6 +68,10 @@ PPTX_READ_ERRORS: tuple[type[Exception], ...] = (
 
 def open_deck(data: bytes, name: str) -> tuple[Any, Flavour]:
     """The presentation in `data` and what it will be saved as; InvalidFile with a short reason if unreadable."""
+    # python-pptx reads .potx and .ppsx main parts as presentations, not their macro-enabled twins;
+    # its part registry is the documented way to add them (idempotent, so done per call).
+    for main_type in (_POTM_MAIN, PPSM.main_type):
+        PartFactory.part_type_for.setdefault(main_type, PresentationPart)
     try:
         package = Package.open(io.BytesIO(data))
         part = package.main_document_part

@@ -224,26 +224,42 @@ def test_a_format_that_does_not_apply_to_the_value_is_a_clear_error() -> None:
         merge({"template_base64": b64(template), "data": {"key_value_pairs": {"client": {"a": 1}}}})
 
 
+OOXML_PML = "application/vnd.openxmlformats-officedocument.presentationml"
+MS_PML = "application/vnd.ms-powerpoint"
+
+
 @pytest.mark.parametrize(
-    ("main_type", "extension", "mime_type"),
+    ("main_type", "merged_type", "extension", "mime_type"),
     [
-        ("presentationml.template.main+xml", "pptx", "presentationml.presentation"),
-        ("presentationml.slideshow.main+xml", "ppsx", "presentationml.slideshow"),
+        (f"{OOXML_PML}.template.main+xml", f"{OOXML_PML}.presentation.main+xml", "pptx", f"{OOXML_PML}.presentation"),
+        (f"{OOXML_PML}.slideshow.main+xml", f"{OOXML_PML}.slideshow.main+xml", "ppsx", f"{OOXML_PML}.slideshow"),
+        (
+            f"{MS_PML}.template.macroEnabled.main+xml",
+            f"{MS_PML}.presentation.macroEnabled.main+xml",
+            "pptm",
+            f"{MS_PML}.presentation.macroEnabled.12",
+        ),
+        (
+            f"{MS_PML}.slideshow.macroEnabled.main+xml",
+            f"{MS_PML}.slideshow.macroEnabled.main+xml",
+            "ppsm",
+            f"{MS_PML}.slideshow.macroEnabled.12",
+        ),
     ],
-    ids=["potx gives pptx", "ppsx stays ppsx"],
+    ids=["potx gives pptx", "ppsx stays ppsx", "potm gives pptm", "ppsm stays ppsm"],
 )
-def test_a_template_or_show_merges_into_the_right_kind_of_file(main_type: str, extension: str, mime_type: str) -> None:
-    source = rezip_content_type(template_deck(), "presentationml.presentation.main+xml", main_type)
+def test_a_template_or_show_merges_into_the_right_kind_of_file(
+    main_type: str, merged_type: str, extension: str, mime_type: str
+) -> None:
+    presentation = f"{OOXML_PML}.presentation.main+xml"
+    source = rezip_content_type(template_deck(), presentation, main_type)
     data = merge({"template_base64": b64(source), "file_name": "brand.potx", "data": DATA})["data"]
     assert data["file"]["name"] == f"brand-merged.{extension}"
-    assert data["file"]["content_type"] == f"application/vnd.openxmlformats-officedocument.{mime_type}"
+    assert data["file"]["content_type"] == mime_type
     merged = base64.b64decode(data["file"]["base64"])
     types = zipfile.ZipFile(io.BytesIO(merged)).read("[Content_Types].xml").decode()
-    expected = main_type.replace("template", "presentation")
-    assert expected in types and "template.main" not in types
-    opened = (
-        rezip_content_type(merged, expected, "presentationml.presentation.main+xml") if extension != "pptx" else merged
-    )
+    assert f'PartName="/ppt/presentation.xml" ContentType="{merged_type}"' in types
+    opened = rezip_content_type(merged, merged_type, presentation) if merged_type != presentation else merged
     assert Presentation(io.BytesIO(opened)).slides[0].shapes.title.text == "Report for ACME"
 
 
