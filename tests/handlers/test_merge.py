@@ -313,3 +313,11 @@ def test_a_shape_without_geometry_still_gets_its_placeholders() -> None:
     data = merge({"template_base64": b64(out.getvalue()), "data": DATA})["data"]
     merged = Presentation(io.BytesIO(base64.b64decode(data["file"]["base64"])))
     assert "Plain ACME" in [shape.text_frame.text for shape in merged.slides[0].shapes if shape.has_text_frame]
+
+
+def test_table_rows_copied_past_the_growth_budget_fail_the_merge_before_they_are_built() -> None:
+    # A template row carrying 40 KB of text, asked for 1,000 times by a 3 KB list of empty records.
+    template = deck_with_table_cells({(1, 0): "{{table:items}}", (1, 2): "x" * 40_000})
+    records: list[dict[str, Any]] = [{} for _ in range(1_000)]
+    with pytest.raises(HandlerError, match=r"would add more than 32 MiB .*\(rows of table shape 'Table 1'\)"):
+        merge({"template_base64": b64(template), "data": {"tables": {"items": records}}})
