@@ -162,7 +162,8 @@ def _unlink_workbook(chart: Any) -> None:
 
 def _kind(chart: Any, where: str) -> tuple[str, str]:
     plot_area = chart._chartSpace.find(f"{_C}chart/{_C}plotArea")
-    tags = [etree.QName(child).localname for child in plot_area if etree.QName(child).localname.endswith("Chart")]
+    children = [child for child in (plot_area if plot_area is not None else []) if isinstance(child.tag, str)]
+    tags = [etree.QName(child).localname for child in children if etree.QName(child).localname.endswith("Chart")]
     kinds = {_KINDS.get(tag) for tag in tags}
     if not tags or None in kinds:
         raise HandlerError(

@@ -66,11 +66,14 @@ def fill_table(shape: Any, table: Table, values: Values) -> None:
     """Write records into a table shape: its template row is copied per record, keeping its style."""
     headers, records = table
     rows = shape.table._tbl.tr_lst
-    if len(rows) < 2:
-        raise HandlerError(f"table shape {shape.name!r} needs a header row and a template row")
     # The template row is the one holding the {{table:...}} marker, else the row under the headers.
-    template = next((tr for tr in rows if TABLE_MARKER.search(_row_text(tr))), rows[1])
-    header_texts = [TABLE_MARKER.sub("", cell.text_frame.text).strip() for cell in shape.table.rows[0].cells]
+    template = next((tr for tr in rows if TABLE_MARKER.search(_row_text(tr))), None)
+    if template is None and len(rows) < 2:
+        raise HandlerError(f"table shape {shape.name!r} needs a header row and a template row")
+    template = rows[1] if template is None else template
+    # A marker in the first row makes it the template: there is no header row to match columns by.
+    header_cells = shape.table.rows[0].cells if template is not rows[0] else []
+    header_texts = [TABLE_MARKER.sub("", cell.text_frame.text).strip() for cell in header_cells]
     # A row with placeholders of its own is a text template; the marker alone does not make one.
     templated = any(not match[1].startswith(MARKER_PREFIXES) for match in PLACEHOLDER.finditer(_row_text(template)))
     values.budget.take(len(etree.tostring(template)) * len(records), f"rows of table shape {shape.name!r}")

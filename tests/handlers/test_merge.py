@@ -321,3 +321,17 @@ def test_table_rows_copied_past_the_growth_budget_fail_the_merge_before_they_are
     records: list[dict[str, Any]] = [{} for _ in range(1_000)]
     with pytest.raises(HandlerError, match=r"would add more than 32 MiB .*\(rows of table shape 'Table 1'\)"):
         merge({"template_base64": b64(template), "data": {"tables": {"items": records}}})
+
+
+def test_a_marker_in_a_one_row_table_makes_that_row_the_template() -> None:
+    deck = Presentation(io.BytesIO(template_deck()))
+    frame = deck.slides[1].shapes.add_table(1, 3, Inches(0.5), Inches(5), Inches(6), Inches(0.4))
+    frame.table.cell(0, 0).text = "{{table:items}}"
+    frame.table.cell(0, 1).text = "Qty"  # not a header: the row is the template, filled in column order
+    out = io.BytesIO()
+    deck.save(out)
+    data = merge({"template_base64": b64(out.getvalue()), "data": DATA})["data"]
+    merged = Presentation(io.BytesIO(base64.b64decode(data["file"]["base64"])))
+    table = [shape for shape in merged.slides[1].shapes if shape.has_table][1].table
+    assert [[cell.text for cell in row.cells] for row in table.rows] == [["Widget", "3", "2.5"], ["Gadget", "1", "10"]]
+    assert data["tables_filled"] == 2
