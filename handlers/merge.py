@@ -46,7 +46,10 @@ def merge(payload: dict[str, Any]) -> dict[str, Any]:
     limits = Limits.from_env()
     report_progress(2, "Loading the template")
     template = load_source(payload, "sharepoint_pptx_url", "template_base64", "template.pptx", limits)
-    open_package(template.data, "pptx", limits, name=template.name)
+    try:
+        open_package(template.data, "pptx", limits, name=template.name)
+    except RuntimeError:  # zipfile's answer to an encrypted entry, which the package checks let through
+        raise InvalidFile(f"{template.name} has encrypted zip entries, which need a password to read") from None
     data = from_inline(payload.get("data") or {})
     if excel is not None:
         source = load_source(payload["excel"], "sharepoint_excel_url", "excel_base64", "workbook.xlsx", limits)

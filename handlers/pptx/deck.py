@@ -59,7 +59,7 @@ PPTX_READ_ERRORS: tuple[type[Exception], ...] = (
     TypeError,
     AttributeError,
     IndexError,
-    NotImplementedError,
+    RuntimeError,  # NotImplementedError (unsupported zip compression), RecursionError (nested groups)
     zipfile.BadZipFile,
     etree.LxmlError,
     PythonPptxError,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import struct
 import zipfile
 from typing import Any
 
@@ -335,3 +336,16 @@ def test_a_marker_in_a_one_row_table_makes_that_row_the_template() -> None:
     table = [shape for shape in merged.slides[1].shapes if shape.has_table][1].table
     assert [[cell.text for cell in row.cells] for row in table.rows] == [["Widget", "3", "2.5"], ["Gadget", "1", "10"]]
     assert data["tables_filled"] == 2
+
+
+def test_a_template_with_encrypted_zip_entries_gets_a_short_message_without_a_repr() -> None:
+    deck = bytearray(template_deck())
+    for signature, flags_at in ((b"PK\x01\x02", 8), (b"PK\x03\x04", 6)):  # every entry flagged encrypted
+        position = 0
+        while (position := deck.find(signature, position)) >= 0:
+            flags = struct.unpack_from("<H", deck, position + flags_at)[0]
+            struct.pack_into("<H", deck, position + flags_at, flags | 1)
+            position += 4
+    with pytest.raises(HandlerError) as failure:
+        merge({"template_base64": b64(bytes(deck)), "file_name": "deck.pptx", "data": DATA})
+    assert str(failure.value) == "deck.pptx has encrypted zip entries, which need a password to read"
