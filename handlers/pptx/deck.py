@@ -88,9 +88,14 @@ def open_deck(data: bytes, name: str) -> tuple[Any, Flavour]:
     part._content_type = flavour.main_type
     vars(part).pop("content_type", None)
     try:
-        return part.presentation, flavour
+        presentation = part.presentation
+        len(presentation.slides)  # python-pptx resolves every listed slide here
     except PPTX_READ_ERRORS:
-        raise InvalidFile(f"{name} cannot be read as a PowerPoint file: its presentation part is damaged") from None
+        raise InvalidFile(
+            f"{name} cannot be read as a PowerPoint file: its presentation part, or a slide it lists, "
+            "is missing or damaged"
+        ) from None
+    return presentation, flavour
 
 
 def save_deck(deck: Any, name: str) -> bytes:

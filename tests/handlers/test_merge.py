@@ -349,3 +349,18 @@ def test_a_template_with_encrypted_zip_entries_gets_a_short_message_without_a_re
     with pytest.raises(HandlerError) as failure:
         merge({"template_base64": b64(bytes(deck)), "file_name": "deck.pptx", "data": DATA})
     assert str(failure.value) == "deck.pptx has encrypted zip entries, which need a password to read"
+
+
+def test_a_template_missing_a_slide_part_gets_a_short_message_without_parser_text() -> None:
+    source = zipfile.ZipFile(io.BytesIO(template_deck()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            if info.filename != "ppt/slides/slide2.xml":
+                target.writestr(info, source.read(info))
+    with pytest.raises(HandlerError) as failure:
+        merge({"template_base64": b64(out.getvalue()), "file_name": "deck.pptx", "data": DATA})
+    assert str(failure.value) == (
+        "deck.pptx cannot be read as a PowerPoint file: its presentation part, or a slide it lists, "
+        "is missing or damaged"
+    )
