@@ -49,32 +49,52 @@ class Merged:
 
 
 @pytest.fixture(scope="module")
-def merged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Merged]:
-    """Every corpus deck merged once (in-process), by file name."""
+def merged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Merged | str]:
+    """Every corpus deck merged once (in-process), by file name; a failed merge is its message."""
     out_dir = tmp_path_factory.mktemp("merged-decks")
-    results = {}
+    results: dict[str, Merged | str] = {}
     for path in corpus_files("pptx", ".pptx", ".potx", ".pptm"):
         template = make_template(path.read_bytes())
         payload = {"template_base64": b64(template.data), "file_name": path.name, "data": template.payload_data()}
-        validate(payload)
-        answer = merge(payload)["data"]
+        try:
+            validate(payload)
+            answer = merge(payload)["data"]
+        except Exception as error:  # one deck's failure is that deck's test failure, not the module's
+            results[path.name] = f"{type(error).__name__}: {error}"
+            continue
         output = out_dir / answer["file"]["name"]
         output.write_bytes(base64.b64decode(answer["file"]["base64"]))
         results[path.name] = Merged(template, answer, output)
     return results
 
 
+def merged_deck(merged: dict[str, Merged | str], path: Path | None) -> Merged:
+    """The merge of a parametrised test's corpus deck; the test fails with the message if it failed."""
+    item = merged[require_corpus_file(path).name]
+    if isinstance(item, str):
+        pytest.fail(f"the merge failed: {item}", pytrace=False)
+    return item
+
+
+def successes(merged: dict[str, Merged | str]) -> dict[str, Merged]:
+    """The decks that merged."""
+    return {name: item for name, item in merged.items() if isinstance(item, Merged)}
+
+
 @pytest.fixture(scope="module")
-def pdf_texts(merged: dict[str, Merged], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str | None]:
+def pdf_texts(merged: dict[str, Merged | str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str | None]:
     """The text of each merged deck's PDF (one LibreOffice run for all), None where no PDF came out."""
     pdftotext = require_program("pdftotext", "poppler-utils")
     # The placeholder and the new table are on the first visible slide, which is the PDF's first page;
     # rendering only that page keeps the run short (LibreOffice still opens each whole deck).
     pdfs = convert(
-        [item.output for item in merged.values()], "pdf", tmp_path_factory.mktemp("pdf"), filter_options=FIRST_PAGE
+        [item.output for item in successes(merged).values()],
+        "pdf",
+        tmp_path_factory.mktemp("pdf"),
+        filter_options=FIRST_PAGE,
     )
     texts: dict[str, str | None] = {}
-    for name, item in merged.items():
+    for name, item in successes(merged).items():
         pdf = pdfs.get(item.output)
         run = subprocess.run([pdftotext, "-q", str(pdf), "-"], capture_output=True, check=False) if pdf else None
         texts[name] = run.stdout.decode("utf-8", "replace") if run and run.returncode == 0 else None
@@ -82,12 +102,14 @@ def pdf_texts(merged: dict[str, Merged], tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture(scope="module")
-def chart_tables(merged: dict[str, Merged], tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[ChartTable]]:
+def chart_tables(
+    merged: dict[str, Merged | str], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, list[ChartTable]]:
     """The data table of every chart, as LibreOffice reads it (one ODP conversion of the decks with charts)."""
-    with_charts = [item.output for item in merged.values() if item.template.charts]
+    with_charts = [item.output for item in successes(merged).values() if item.template.charts]
     odps = convert(with_charts, "odp", tmp_path_factory.mktemp("odp"))
     tables: dict[str, list[ChartTable]] = {}
-    for name, item in merged.items():
+    for name, item in successes(merged).items():
         if item.output in odps:
             with zipfile.ZipFile(odps[item.output]) as odp:
                 parts = [
@@ -106,9 +128,9 @@ def _chart_table(content: bytes) -> ChartTable:
 
 @pytest.mark.parametrize("path", DECKS)
 def test_a_corpus_deck_gets_its_placeholder_table_rows_and_chart_data(
-    path: Path | None, merged: dict[str, Merged]
+    path: Path | None, merged: dict[str, Merged | str]
 ) -> None:
-    item = merged[require_corpus_file(path).name]
+    item = merged_deck(merged, path)
     deck = Presentation(io.BytesIO(item.output.read_bytes()))
     slide = deck.slides[item.template.slide_index]
     assert "Merged " + CLIENT in [shape.text_frame.text for shape in slide.shapes if shape.has_text_frame]
@@ -128,9 +150,9 @@ def test_a_corpus_deck_gets_its_placeholder_table_rows_and_chart_data(
 
 
 @pytest.mark.parametrize("path", DECKS)
-def test_a_merged_corpus_deck_keeps_its_kind(path: Path | None, merged: dict[str, Merged]) -> None:
+def test_a_merged_corpus_deck_keeps_its_kind(path: Path | None, merged: dict[str, Merged | str]) -> None:
     source = require_corpus_file(path)
-    item = merged[source.name]
+    item = merged_deck(merged, path)
     output = item.output.read_bytes()
     if source.suffix == ".pptm":
         assert item.output.suffix == ".pptm"
@@ -146,8 +168,9 @@ def test_a_merged_corpus_deck_keeps_its_kind(path: Path | None, merged: dict[str
 
 @pytest.mark.parametrize("path", DECKS)
 def test_libreoffice_opens_a_merged_corpus_deck_and_shows_the_value(
-    path: Path | None, pdf_texts: dict[str, str | None]
+    path: Path | None, merged: dict[str, Merged | str], pdf_texts: dict[str, str | None]
 ) -> None:
+    merged_deck(merged, path)
     text = pdf_texts[require_corpus_file(path).name]
     assert text is not None, "LibreOffice made no PDF of the merged deck"
     words = " ".join(text.split())
@@ -157,10 +180,10 @@ def test_libreoffice_opens_a_merged_corpus_deck_and_shows_the_value(
 
 @pytest.mark.parametrize("path", DECKS)
 def test_libreoffice_reads_the_merged_data_of_every_chart(
-    path: Path | None, merged: dict[str, Merged], chart_tables: dict[str, list[ChartTable]]
+    path: Path | None, merged: dict[str, Merged | str], chart_tables: dict[str, list[ChartTable]]
 ) -> None:
     name = require_corpus_file(path).name
-    plans = merged[name].template.charts
+    plans = merged_deck(merged, path).template.charts
     if not plans:
         return  # a deck without charts: nothing to read back here
     tables = chart_tables.get(name)
