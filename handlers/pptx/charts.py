@@ -20,6 +20,7 @@ from pptx.chart.data import BubbleChartData, CategoryChartData, XyChartData
 from pptx.chart.xlsx import BubbleWorkbookWriter, CategoryWorkbookWriter, XyWorkbookWriter
 from pptx.chart.xmlwriter import SeriesXmlRewriterFactory
 from pptx.enum.chart import XL_CHART_TYPE
+from pptx.exc import PythonPptxError
 from pptx.util import lazyproperty
 from xlsxwriter import Workbook  # type: ignore[import-untyped]
 
@@ -172,7 +173,11 @@ def _kind(chart: Any, where: str) -> tuple[str, str]:
         )
     if len(kinds) > 1:
         raise HandlerError(f"{where} combines {', '.join(tags)}, which take different data; merge cannot fill it")
-    return str(kinds.pop()), chart.chart_type.name
+    try:
+        type_name = str(chart.chart_type.name)
+    except (AttributeError, KeyError, ValueError, NotImplementedError, PythonPptxError):  # name the elements
+        type_name = ", ".join(tags)
+    return str(kinds.pop()), type_name
 
 
 def _category_data(headers: list[str], records: list[dict[str, Any]], label: str) -> Any:

@@ -223,3 +223,18 @@ def test_xy_and_bubble_series_names_that_look_like_formulas_stay_text(
         "//s:t/text()", namespaces={"s": S_NS}
     )
     assert [series.name for series in only_chart(out).series] == ["=HYPERLINK(A1)"]
+
+
+def test_a_chart_whose_type_python_pptx_cannot_name_is_still_filled_by_its_plot_kind() -> None:
+    # Without <c:barDir> python-pptx cannot tell a bar from a column chart (chart_type raises);
+    # the data a bar plot takes does not depend on it.
+    template = chart_deck(XL_CHART_TYPE.COLUMN_CLUSTERED)
+    part = next(name for name in zipfile.ZipFile(io.BytesIO(template)).namelist() if "charts/chart" in name)
+    xml = zipfile.ZipFile(io.BytesIO(template)).read(part)
+    template = rezip(template, {part: re.sub(rb"<c:barDir [^>]*/>", b"", xml)})
+    table = {"headers": ["Month", "Amount"], "rows": [{"Month": "Jan", "Amount": 7}]}
+    result, out = run_merge(template, {"tables": {"points": table}})
+    package = zipfile.ZipFile(io.BytesIO(out))
+    chart_xml = etree.fromstring(package.read(part))
+    assert chart_xml.xpath("//c:ser/c:val//c:v/text()", namespaces={"c": C_NS}) == ["7.0"]
+    assert result["charts_updated"] == 1
