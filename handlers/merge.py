@@ -7,19 +7,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
-from pptx import Presentation
 
 from handlers.common.errors import HandlerError, InvalidFile, PayloadError
 from handlers.common.payload import check_keys, one_source, require_mapping
 from handlers.common.safety import Limits, open_package
 from handlers.common.sources import check_output, deliver, load_source
 from handlers.extract import ExtractRequest, extract_workbook, parse_request
-from handlers.pptx.fill import fill_chart, fill_table, marker, place_picture, walk
+from handlers.pptx.budget import GrowthBudget
+from handlers.pptx.charts import fill_chart, hidden_charts
+from handlers.pptx.deck import PPTX, PPTX_READ_ERRORS, open_deck, save_deck
+from handlers.pptx.fill import fill_table, marker, marker_in, place_picture, walk
 from handlers.pptx.merge_data import MergeData, check_inline, combine, from_extract, from_inline
 from handlers.pptx.text import Values, replace_in_shapes
 from jobs import report_progress
 
-PPTX_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+PPTX_TYPE = PPTX.mime_type  # a merged .pptx; .pptm and .ppsx templates give their own kind
 PAYLOAD_FIELDS = {"sharepoint_pptx_url", "template_base64", "file_name", "data", "excel", "output", "options"}
 UNKNOWN_MODES = ("keep", "remove", "error")
 
@@ -44,21 +46,21 @@ def merge(payload: dict[str, Any]) -> dict[str, Any]:
     limits = Limits.from_env()
     report_progress(2, "Loading the template")
     template = load_source(payload, "sharepoint_pptx_url", "template_base64", "template.pptx", limits)
-    open_package(template.data, "pptx", limits, name=template.name)
+    try:
+        open_package(template.data, "pptx", limits, name=template.name)
+    except RuntimeError:  # zipfile's answer to an encrypted entry, which the package checks let through
+        raise InvalidFile(f"{template.name} has encrypted zip entries, which need a password to read") from None
     data = from_inline(payload.get("data") or {})
     if excel is not None:
         source = load_source(payload["excel"], "sharepoint_excel_url", "excel_base64", "workbook.xlsx", limits)
         extracted = extract_workbook(source.data, excel, limits, source.name, progress=(5, 30))
         data = combine(from_extract(extracted), data)
-    try:
-        deck = Presentation(io.BytesIO(template.data))
-    except Exception as error:  # python-pptx raises KeyError, ValueError... for damaged parts
-        raise InvalidFile(f"{template.name} cannot be read as a PowerPoint file: {error}") from None
-    report = _fill_deck(deck, data, unknown_mode)
-    output = io.BytesIO()
-    deck.save(output)
+    deck, flavour = open_deck(template.data, template.name)
+    report = _fill_deck(deck, data, unknown_mode, template.name)
     report_progress(95, "Saving the presentation")
-    result = deliver(payload, output.getvalue(), _output_name(template.name), PPTX_TYPE, template)
+    output = save_deck(deck, template.name)
+    name = _output_name(template.name, flavour.extension)
+    result = deliver(payload, output, name, flavour.mime_type, template)
     result.update(
         unknown_placeholders=sorted(report.unknown),
         replaced=report.replaced,
@@ -86,9 +88,9 @@ def _parse(payload: object) -> tuple[ExtractRequest | None, str]:
     return excel, mode
 
 
-def _fill_deck(deck: Any, data: MergeData, unknown_mode: str) -> _Report:
+def _fill_deck(deck: Any, data: MergeData, unknown_mode: str, template_name: str) -> _Report:
     report = _Report()
-    values = Values(data.values)
+    values = Values(data.values, GrowthBudget())
 
     def resolve(name: str, spec: str | None) -> str | None:
         text = values.resolve(name, spec)
@@ -100,16 +102,34 @@ def _fill_deck(deck: Any, data: MergeData, unknown_mode: str) -> _Report:
     slides = list(deck.slides)
     for number, slide in enumerate(slides, start=1):
         report_progress(30 + 65 * (number - 1) / len(slides), f"Filling slide {number}/{len(slides)}")
-        _fill_shapes(slide.shapes, data, values, report)
-        report.replaced += replace_in_shapes(slide.shapes, resolve, report.unknown)
-        if slide.has_notes_slide:
-            report.replaced += replace_in_shapes(slide.notes_slide.shapes, resolve, report.unknown)
+        try:
+            _check_hidden_charts(slide, number, data, report)
+            _fill_shapes(slide.shapes, number, data, values, report)
+            report.replaced += replace_in_shapes(slide.shapes, resolve, report.unknown)
+            if slide.has_notes_slide:
+                report.replaced += replace_in_shapes(slide.notes_slide.shapes, resolve, report.unknown)
+        except HandlerError:
+            raise
+        except PPTX_READ_ERRORS:
+            # python-pptx's KeyError/AttributeError text means nothing to the user; the slide does.
+            raise InvalidFile(
+                f"slide {number} of {template_name} cannot be filled: a shape or a part it refers to is damaged"
+            ) from None
     if unknown_mode == "error" and report.unknown:
         raise HandlerError(f"the template has placeholders without data: {', '.join(sorted(report.unknown))}")
     return report
 
 
-def _fill_shapes(shapes: Any, data: MergeData, values: Values, report: _Report) -> None:
+def _check_hidden_charts(slide: Any, slide_number: int, data: MergeData, report: _Report) -> None:
+    # Bound charts python-pptx cannot see would otherwise be skipped without a word.
+    for shape_name, what in hidden_charts(slide._element):
+        if (name := marker_in(shape_name, "chart")) and name in data.tables:
+            raise HandlerError(f"chart {shape_name!r} on slide {slide_number} is {what}, which merge cannot fill")
+        if name:
+            report.unknown.add(f"chart:{name}")
+
+
+def _fill_shapes(shapes: Any, slide_number: int, data: MergeData, values: Values, report: _Report) -> None:
     for shape, container in walk(shapes):
         if getattr(shape, "has_table", False) and shape.has_table and (name := marker(shape, "table")):
             if name in data.tables:
@@ -119,7 +139,7 @@ def _fill_shapes(shapes: Any, data: MergeData, values: Values, report: _Report) 
                 report.unknown.add(f"table:{name}")
         elif getattr(shape, "has_chart", False) and shape.has_chart and (name := marker(shape, "chart")):
             if name in data.tables:
-                fill_chart(shape, data.tables[name])
+                fill_chart(shape, data.tables[name], f"chart {shape.name!r} on slide {slide_number}", values.budget)
                 report.charts += 1
             else:
                 report.unknown.add(f"chart:{name}")
@@ -140,6 +160,6 @@ def _image_size(data: bytes, name: str) -> tuple[int, int]:
     return width, height
 
 
-def _output_name(template_name: str) -> str:
+def _output_name(template_name: str, extension: str) -> str:
     stem = template_name.rsplit(".", 1)[0] if "." in template_name else template_name
-    return f"{stem}-merged.pptx"
+    return f"{stem}-merged.{extension}"

@@ -9,22 +9,25 @@ from __future__ import annotations
 import copy
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from pptx.chart.data import CategoryChartData, XyChartData
-from pptx.enum.chart import XL_CHART_TYPE
-from pptx.enum.shapes import MSO_SHAPE_TYPE
+from lxml import etree  # type: ignore[import-untyped]
+from pptx.shapes.group import GroupShape
 from pptx.table import _Row
 
 from handlers.common.errors import HandlerError
-from handlers.pptx.text import Values, replace_in_paragraph
-
-Table = tuple[list[str], list[dict[str, Any]]]  # headers, records
+from handlers.pptx.charts import Table
+from handlers.pptx.text import (
+    MARKER_PREFIXES,
+    PLACEHOLDER,
+    TABLE_MARKER,
+    Values,
+    replace_in_paragraph,
+    substitute_in_paragraph,
+)
 
 _MARKER = re.compile(r"^\{\{\s*(table|image|chart):\s*([^{}]+?)\s*\}\}$|^(table|image|chart):(.+)$")
-_CELL_MARKER = re.compile(r"\{\{\s*table:\s*([^{}]+?)\s*\}\}")
-_XY_TYPES = {XL_CHART_TYPE.XY_SCATTER, XL_CHART_TYPE.XY_SCATTER_LINES, XL_CHART_TYPE.XY_SCATTER_SMOOTH}
 
 
 def marker(shape: Any, kind: str) -> str | None:
@@ -33,14 +36,21 @@ def marker(shape: Any, kind: str) -> str | None:
     if getattr(shape, "has_text_frame", False) and shape.has_text_frame:
         texts.append(shape.text_frame.text.strip())
     for text in texts:
-        match = _MARKER.match(text.strip())
-        if match and (match[1] or match[3]) == kind:
-            return str(match[2] or match[4]).strip()
+        if name := marker_in(text, kind):
+            return name
     if kind == "table" and getattr(shape, "has_table", False) and shape.has_table:
         for row in shape.table.rows:
             for cell in row.cells:
-                if found := _CELL_MARKER.search(cell.text_frame.text):
+                if found := TABLE_MARKER.search(cell.text_frame.text):
                     return found[1]
+    return None
+
+
+def marker_in(text: str, kind: str) -> str | None:
+    """The data name that a shape name or text (`chart:sales`, `{{chart:sales}}`) binds as `kind`."""
+    match = _MARKER.match(text.strip())
+    if match and (match[1] or match[3]) == kind:
+        return str(match[2] or match[4]).strip()
     return None
 
 
@@ -48,7 +58,7 @@ def walk(shapes: Any) -> Iterator[tuple[Any, Any]]:
     """Every (shape, its container) pair, groups included, in document order."""
     for shape in list(shapes):
         yield shape, shapes
-        if shape.shape_type == MSO_SHAPE_TYPE.GROUP:
+        if isinstance(shape, GroupShape):  # not shape_type: it raises on shapes without geometry
             yield from walk(shape.shapes)
 
 
@@ -56,17 +66,23 @@ def fill_table(shape: Any, table: Table, values: Values) -> None:
     """Write records into a table shape: its template row is copied per record, keeping its style."""
     headers, records = table
     rows = shape.table._tbl.tr_lst
-    if len(rows) < 2:
-        raise HandlerError(f"table shape {shape.name!r} needs a header row and a template row")
     # The template row is the one holding the {{table:...}} marker, else the row under the headers.
-    template = next((tr for tr in rows if _CELL_MARKER.search(_row_text(tr))), rows[1])
-    header_texts = [cell.text_frame.text.strip() for cell in shape.table.rows[0].cells]
+    template = next((tr for tr in rows if TABLE_MARKER.search(_row_text(tr))), None)
+    if template is None and len(rows) < 2:
+        raise HandlerError(f"table shape {shape.name!r} needs a header row and a template row")
+    template = rows[1] if template is None else template
+    # A marker in the first row makes it the template: there is no header row to match columns by.
+    header_cells = shape.table.rows[0].cells if template is not rows[0] else []
+    header_texts = [TABLE_MARKER.sub("", cell.text_frame.text).strip() for cell in header_cells]
+    # A row with placeholders of its own is a text template; the marker alone does not make one.
+    templated = any(not match[1].startswith(MARKER_PREFIXES) for match in PLACEHOLDER.finditer(_row_text(template)))
+    values.budget.take(len(etree.tostring(template)) * len(records), f"rows of table shape {shape.name!r}")
     previous, added_height = template, 0
     for record in records:
         new_row = copy.deepcopy(template)
         previous.addnext(new_row)
         previous, added_height = new_row, added_height + int(new_row.h)
-        _fill_row(_Row(new_row, shape.table), headers, header_texts, record, values)
+        _fill_row(_Row(new_row, shape.table), headers, header_texts, Values(record, values.budget, values), templated)
     template.getparent().remove(template)
     # The frame does not grow by itself; PowerPoint would otherwise draw rows over what lies below.
     shape.height = shape.height + added_height - int(template.h)
@@ -76,23 +92,27 @@ def _row_text(tr: Any) -> str:
     return "".join(t.text or "" for t in tr.iter("{http://schemas.openxmlformats.org/drawingml/2006/main}t"))
 
 
-def _fill_row(row: Any, headers: list[str], header_texts: list[str], record: dict[str, Any], values: Values) -> None:
-    cells = list(row.cells)
-    row_values = Values(record, values)
-    templated = any(
-        "{{" in cell.text_frame.text and not _CELL_MARKER.fullmatch(cell.text_frame.text.strip()) for cell in cells
-    )
-    unknown: set[str] = set()
-    for index, cell in enumerate(cells):
+def _fill_row(row: Any, headers: list[str], header_texts: list[str], row_values: Values, templated: bool) -> None:
+    unknown: set[str] = set()  # names unknown to a record are left as typed, like anywhere else
+    for index, cell in enumerate(row.cells):
         frame = cell.text_frame
         if templated:
             for paragraph in frame.paragraphs:
-                _strip_marker(paragraph)
+                substitute_in_paragraph(paragraph, TABLE_MARKER, lambda _: "")
                 replace_in_paragraph(paragraph, row_values.resolve, unknown)
             continue
         column = _column_for(index, header_texts[index] if index < len(header_texts) else "", headers)
-        text = row_values.resolve(column, None) if column is not None else ""
-        set_cell_text(frame, text or "")
+        text = (row_values.resolve(column, None) if column is not None else "") or ""
+        if TABLE_MARKER.search(frame.text):
+            # The marker's cell keeps the rest of its text; the value goes where the marker was.
+            for paragraph in frame.paragraphs:
+                substitute_in_paragraph(paragraph, TABLE_MARKER, _constant(text))
+        else:
+            set_cell_text(frame, text)
+
+
+def _constant(text: str) -> Callable[[re.Match[str]], str]:
+    return lambda _: text
 
 
 def _column_for(index: int, header_text: str, headers: list[str]) -> str | None:
@@ -102,12 +122,6 @@ def _column_for(index: int, header_text: str, headers: list[str]) -> str | None:
     if header_text and header_text.casefold() in folded:
         return folded[header_text.casefold()]
     return headers[index] if index < len(headers) else None
-
-
-def _strip_marker(paragraph: Any) -> None:
-    for run in paragraph.runs:
-        if "{{" in run.text and "table:" in run.text:
-            run.text = _CELL_MARKER.sub("", run.text)
 
 
 def set_cell_text(frame: Any, text: str) -> None:
@@ -144,32 +158,3 @@ def place_picture(shape: Any, container: Any, image: bytes, size: tuple[int, int
     picture.name = shape.name
     shape._element.addprevious(picture._element)  # keep the marker's place in the z-order
     shape._element.getparent().remove(shape._element)
-
-
-def fill_chart(shape: Any, table: Table) -> None:
-    """Replace a chart's data: the first column gives categories (or X values), the others series."""
-    headers, records = table
-    if len(headers) < 2:
-        raise HandlerError(f"chart {shape.name!r} needs a table with a category column and a series column")
-    chart = shape.chart
-    if chart.chart_type in _XY_TYPES:
-        data: Any = XyChartData()  # type: ignore[no-untyped-call]
-        for header in headers[1:]:
-            series = data.add_series(header)
-            for record in records:
-                series.add_data_point(_number(record.get(headers[0])), _number(record.get(header)))
-    else:
-        data = CategoryChartData()  # type: ignore[no-untyped-call]
-        data.categories = ["" if record.get(headers[0]) is None else str(record.get(headers[0])) for record in records]
-        for header in headers[1:]:
-            data.add_series(header, [_number(record.get(header)) for record in records])
-    chart.replace_data(data)
-
-
-def _number(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None if value is None else float(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise HandlerError(f"chart value {value!r} is not a number") from None

@@ -8,7 +8,7 @@ from typing import Any
 
 from handlers.common.errors import PayloadError
 from handlers.common.payload import check_base64, check_keys, decode_base64, require_list, require_mapping
-from handlers.pptx.fill import Table
+from handlers.pptx.charts import Table
 
 
 @dataclass(slots=True)

@@ -6,14 +6,15 @@ import base64
 import datetime
 import io
 import zipfile
+from typing import Any
 
-import xlsxwriter
+import xlsxwriter  # type: ignore[import-untyped]
 from openpyxl import Workbook
 from openpyxl.drawing.image import Image as SheetImage
 from openpyxl.worksheet.table import Table
 from PIL import Image
 from pptx import Presentation
-from pptx.chart.data import CategoryChartData
+from pptx.chart.data import BubbleChartData, CategoryChartData, XyChartData
 from pptx.enum.chart import XL_CHART_TYPE
 from pptx.util import Inches, Pt
 
@@ -109,13 +110,41 @@ def template_deck() -> bytes:
         frame.table.cell(0, col).text = header
     frame.table.cell(1, 0).text = "{{table:items}}"
     frame.table.cell(2, 0).text = "Total {{total}}"
-    chart_data = CategoryChartData()
+    chart_data: Any = CategoryChartData()  # type: ignore[no-untyped-call]
     chart_data.categories = ["a", "b"]
     chart_data.add_series("S1", (1, 2))
     chart = second.shapes.add_chart(
         XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(1), Inches(3), Inches(4), Inches(3), chart_data
     )
     chart.name = "chart:sales"
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+def chart_deck(chart_type: XL_CHART_TYPE, *, title: str | None = None, axis_title: str | None = None) -> bytes:
+    """One slide with one chart of `chart_type` named `chart:points`, optionally with titles."""
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[6])
+    data: Any
+    if chart_type.name.startswith("BUBBLE"):
+        data = BubbleChartData()  # type: ignore[no-untyped-call]
+        data.add_series("B1").add_data_point(1, 2, 3)
+    elif chart_type.name.startswith("XY_SCATTER"):
+        data = XyChartData()  # type: ignore[no-untyped-call]
+        data.add_series("X1").add_data_point(1, 2)
+    else:
+        data = CategoryChartData()  # type: ignore[no-untyped-call]
+        data.categories = ["a", "b"]
+        data.add_series("S1", (1, 2))
+    frame = slide.shapes.add_chart(chart_type, Inches(1), Inches(1), Inches(6), Inches(4), data)
+    frame.name = "chart:points"
+    if title is not None:
+        frame.chart.has_title = True
+        frame.chart.chart_title.text_frame.text = title
+    if axis_title is not None:
+        frame.chart.value_axis.has_title = True
+        frame.chart.value_axis.axis_title.text_frame.text = axis_title
     out = io.BytesIO()
     deck.save(out)
     return out.getvalue()

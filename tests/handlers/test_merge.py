@@ -14,7 +14,7 @@ from handlers.common.errors import HandlerError, PayloadError
 from handlers.merge import merge, validate
 from tests.handlers.builders import b64, png, report_workbook, template_deck
 
-DATA = {
+DATA: dict[str, Any] = {
     "key_value_pairs": {"client": "ACME", "total": 1234.5, "due": "2024-07-01"},
     "tables": {"items": [{"Item": "Widget", "Qty": 3, "Price": 2.5}, {"Item": "Gadget", "Qty": 1, "Price": 10}]},
     "images": {"logo": b64(png(200, 100))},
@@ -152,3 +152,60 @@ def test_bad_merge_payloads_are_refused_naming_the_field(payload: dict[str, Any]
 def test_a_bad_image_is_a_clear_error() -> None:
     with pytest.raises(HandlerError, match="image 'logo' is not a readable picture"):
         run(data={"images": {"logo": b64(b"not a picture")}})
+
+
+def deck_with_table_cells(cells: dict[tuple[int, int], str]) -> bytes:
+    deck = Presentation(io.BytesIO(template_deck()))
+    table = next(shape for shape in deck.slides[1].shapes if shape.has_table).table
+    for (row, col), text in cells.items():
+        table.cell(row, col).text = text
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+def table_rows(data: dict[str, Any]) -> list[list[str]]:
+    merged = Presentation(io.BytesIO(base64.b64decode(data["file"]["base64"])))
+    frame = next(shape for shape in merged.slides[1].shapes if shape.has_table)
+    return [[cell.text for cell in row.cells] for row in frame.table.rows]
+
+
+def test_a_table_marker_beside_other_text_fills_the_columns_and_keeps_that_text() -> None:
+    template = deck_with_table_cells({(1, 0): "No. {{table:items}}", (1, 1): "pcs"})
+    data = merge({"template_base64": b64(template), "data": DATA})["data"]
+    # No placeholders besides the marker: columns are filled from the headers, the marker's cell
+    # keeps its other text around the value.
+    assert table_rows(data)[1:3] == [["No. Widget", "3", "2.5"], ["No. Gadget", "1", "10"]]
+    assert data["tables_filled"] == 1
+
+
+def test_a_table_marker_beside_a_placeholder_keeps_the_text_as_a_template() -> None:
+    template = deck_with_table_cells({(1, 0): "{{table:items}}# {{Item}}", (1, 1): "{{Qty}} pcs"})
+    data = merge({"template_base64": b64(template), "data": DATA})["data"]
+    assert table_rows(data)[1:3] == [["# Widget", "3 pcs", ""], ["# Gadget", "1 pcs", ""]]
+
+
+def test_a_table_marker_split_over_runs_is_found_and_removed() -> None:
+    deck = Presentation(io.BytesIO(template_deck()))
+    table = next(shape for shape in deck.slides[1].shapes if shape.has_table).table
+    paragraph = table.cell(1, 0).text_frame.paragraphs[0]
+    paragraph.runs[0].text = "#{{tab"
+    paragraph.add_run().text = "le:items}} "
+    out = io.BytesIO()
+    deck.save(out)
+    data = merge({"template_base64": b64(out.getvalue()), "data": DATA})["data"]
+    assert table_rows(data)[1:3] == [["#Widget ", "3", "2.5"], ["#Gadget ", "1", "10"]]
+
+
+def test_a_marker_in_a_one_row_table_makes_that_row_the_template() -> None:
+    deck = Presentation(io.BytesIO(template_deck()))
+    frame = deck.slides[1].shapes.add_table(1, 3, Inches(0.5), Inches(5), Inches(6), Inches(0.4))
+    frame.table.cell(0, 0).text = "{{table:items}}"
+    frame.table.cell(0, 1).text = "Qty"  # not a header: the row is the template, filled in column order
+    out = io.BytesIO()
+    deck.save(out)
+    data = merge({"template_base64": b64(out.getvalue()), "data": DATA})["data"]
+    merged = Presentation(io.BytesIO(base64.b64decode(data["file"]["base64"])))
+    table = [shape for shape in merged.slides[1].shapes if shape.has_table][1].table
+    assert [[cell.text for cell in row.cells] for row in table.rows] == [["Widget", "3", "2.5"], ["Gadget", "1", "10"]]
+    assert data["tables_filled"] == 2
