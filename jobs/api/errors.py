@@ -17,6 +17,7 @@ STATUS_BY_ERROR: dict[type[errors.DocjobsError], int] = {
     errors.EndpointNotAllowed: 400,
     errors.InvalidJobId: 400,
     errors.Unauthorized: 401,
+    errors.Forbidden: 403,
     errors.JobNotFound: 404,
     errors.JobNotReady: 409,
     errors.JobFailed: 422,

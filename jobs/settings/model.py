@@ -115,6 +115,9 @@ class AuthSettings:
     # Needed to listen beyond loopback without keys; the service then logs a warning at start-up.
     disabled: bool = False
     protect_metrics: bool = True
+    # Client names, besides admins, whose keys may read /metrics (a Prometheus scraper): the metrics
+    # show every client's activity, so an ordinary client key gets 403 there.
+    metrics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
