@@ -101,6 +101,10 @@ def _server_problems(server: ServerSettings) -> typing.Iterator[str]:
         yield "server.max_body_bytes must be at least 1024"
     if server.shutdown_grace_seconds < 0:
         yield "server.shutdown_grace_seconds must not be negative"
+    if server.request_head_timeout_seconds <= 0 or server.request_body_timeout_seconds <= 0:
+        yield "server.request_head_timeout_seconds and server.request_body_timeout_seconds must be positive"
+    if server.max_connections < 0:
+        yield "server.max_connections must not be negative (0 derives it from the file-descriptor limit)"
     for proxy in server.trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)
