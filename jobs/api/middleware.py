@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from jobs.api.errors import Handler
-from jobs.api.keys import CLIENT, REQUEST_ID, SEES_ALL
+from jobs.api.keys import CLIENT, REQUEST_ID, RESPONSE_STARTED, SEES_ALL
 from jobs.api.requests import IPNetwork, client_address, request_id
 from jobs.auth import ApiKeys
 from jobs.errors import Unauthorized
@@ -55,6 +55,7 @@ async def echo_request_id(request: web.Request, response: web.StreamResponse) ->
     A header set after the handler returns would be too late for an event stream, whose headers
     leave when the handler prepares it.
     """
+    request[RESPONSE_STARTED] = response
     rid = request.get(REQUEST_ID)
     if rid is not None:
         response.headers["X-Request-ID"] = rid

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from jobs.api.keys import SERVICE
 from jobs.api.responses import json_response
+
+log = logging.getLogger("docjobs.api.health")
 
 
 def setup_health_routes(app: web.Application) -> None:
@@ -30,8 +34,9 @@ async def readyz(request: web.Request) -> web.Response:
         problems.append("no live worker processes")
     try:
         await service.store.pending_count()
-    except Exception as exc:  # any store failure means not ready; the reason is reported
-        problems.append(f"job store unavailable: {exc}")
+    except Exception as exc:  # any store failure means not ready; where it failed goes only to the log
+        log.warning("readiness: the job store did not answer: %s", exc)
+        problems.append("job store unavailable")
     if problems:
         return json_response({"success": False, "error": "not_ready", "message": "; ".join(problems)}, status=503)
     return json_response({"success": True, "status": "ready", "workers": len(service.runner.worker_pids())})
