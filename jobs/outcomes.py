@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from dataclasses import dataclass
 
+from jobs.logs_bounds import bounded
 from jobs.model import Job, JobStatus
 from jobs.pool import TaskEnd
 
@@ -17,6 +18,9 @@ class FinalState:
     message: str
     result_json: str | None = None
     error: str | None = None
+    # A handler's exception: its type and module:line, for the log (its message goes only to the owner).
+    error_type: str | None = None
+    where: str | None = None
 
 
 def expired_while_waiting(job: Job) -> FinalState:
@@ -33,7 +37,13 @@ def final_state_of(job: Job, end: TaskEnd) -> FinalState:
     if end.kind == "ok":
         return FinalState(JobStatus.COMPLETED, "Job completed successfully", result_json=end.value)
     if end.kind == "error":
-        return FinalState(JobStatus.FAILED, f"Job failed: {end.detail}", error=end.detail)
+        return FinalState(
+            JobStatus.FAILED,
+            bounded(f"Job failed: {end.detail}"),
+            error=bounded(end.detail),
+            error_type=end.value or None,
+            where=end.where or None,
+        )
     if end.kind == "memory":
         return FinalState(
             JobStatus.FAILED,

@@ -11,6 +11,7 @@ from aiohttp import web
 from jobs import errors
 from jobs.api.keys import RESPONSE_STARTED
 from jobs.api.responses import json_response
+from jobs.logs_bounds import bounded
 
 # Walked along each error's MRO, so a subclass inherits its parent's status unless listed itself.
 STATUS_BY_ERROR: dict[type[errors.DocjobsError], int] = {
@@ -58,7 +59,7 @@ def status_for(error: errors.DocjobsError) -> int:
 
 def error_response(error: errors.DocjobsError) -> web.Response:
     """`{"success": false, "error": code, "message": text, ...details}` with its status."""
-    body: dict[str, Any] = {"success": False, "error": error.code, "message": error.message}
+    body: dict[str, Any] = {"success": False, "error": error.code, "message": bounded(error.message)}
     for key, value in error.details.items():
         body[_camel_if_job_id(key)] = value
     headers = {}

@@ -24,6 +24,7 @@ from functools import partial
 from multiprocessing.connection import Connection
 from multiprocessing.managers import SyncManager
 from multiprocessing.process import BaseProcess
+from socket import socket as SocketType
 from typing import Any, Literal, Protocol
 
 import psutil
@@ -31,6 +32,7 @@ import psutil
 from jobs.model import Job
 from jobs.pool.lifeline import die_with_parent
 from jobs.pool.pipe import FramedPipe
+from jobs.pool.stderr import StderrLines
 from jobs.pool.worker import Outcome, worker_main
 from jobs.settings import PoolSettings
 
@@ -63,9 +65,10 @@ class TaskEnd:
     """How a started task ended: its outcome, a timeout, or the death of its process."""
 
     kind: EndKind
-    value: str = ""
+    value: str = ""  # the result's JSON; for an "error", the exception's type
     detail: str = ""
     exitcode: int | None = None
+    where: str = ""  # for an "error": the module:line it was raised at
 
 
 class PoolListener(Protocol):
@@ -84,6 +87,8 @@ class WorkerProcess:
     process: BaseProcess
     socket: socket.socket
     pipe: FramedPipe | None = None
+    stderr: SocketType | None = None  # the worker's fd 2, read by a StderrLines protocol
+    stderr_transport: asyncio.BaseTransport | None = None
     tasks: deque[Task] = field(default_factory=deque)
     exited: bool = False
     kill_detail: str = ""
@@ -135,15 +140,19 @@ class WorkerPool:
     def _launch(self) -> WorkerProcess:
         parent_end, child_end = socket.socketpair()
         child_conn = Connection(child_end.detach())
+        stderr_end, child_stderr_end = socket.socketpair()  # becomes the worker's fd 2
+        child_stderr = Connection(child_stderr_end.detach())
         process = self._context.Process(
             target=worker_main,
             args=(child_conn, self._progress, self._modules, self._options.niceness, self._max_result_bytes),
+            kwargs={"stderr": child_stderr},
             daemon=True,
             name="docjobs-worker",
         )
         process.start()
         child_conn.close()
-        return WorkerProcess(process, parent_end)
+        child_stderr.close()
+        return WorkerProcess(process, parent_end, stderr=stderr_end)
 
     async def _attach(self, worker: WorkerProcess) -> None:
         assert self._loop is not None
@@ -151,6 +160,11 @@ class WorkerPool:
             lambda: FramedPipe(partial(self._handle_message, worker), partial(self._on_exit, worker)),
             sock=worker.socket,
         )
+        if worker.stderr is not None:
+            pid = worker.pid
+            worker.stderr_transport, _ = await self._loop.create_unix_connection(
+                lambda: StderrLines(pid), sock=worker.stderr
+            )
         self._workers.append(worker)
         # The pipe closes when the process dies; the sentinel is a second witness in case it does not.
         self._loop.add_reader(worker.process.sentinel, self._on_sentinel, worker)
@@ -241,7 +255,8 @@ class WorkerPool:
             task.timer.cancel()
         outcome: Outcome = value
         if not task.cancelled:
-            self._listener.task_ended(task, TaskEnd(outcome[0], outcome[1], outcome[2]))  # type: ignore[arg-type]
+            end = TaskEnd(outcome[0], outcome[1], outcome[2], where=outcome[3])  # type: ignore[arg-type]
+            self._listener.task_ended(task, end)
         self._served[worker.pid] = self._served.get(worker.pid, 0) + 1
         if self._has_all_its_tasks(worker) and not worker.tasks:
             self._kill(worker)  # recycled: bounds the damage of handlers that leak memory
@@ -314,6 +329,8 @@ class WorkerPool:
         if self._closing:
             self._kill(worker)
             worker.socket.close()
+            if worker.stderr is not None:
+                worker.stderr.close()
             return
         await self._attach(worker)
         self._listener.capacity_freed()
@@ -333,6 +350,8 @@ class WorkerPool:
             self._kill(worker)
             if worker.pipe is not None:
                 worker.pipe.abort()
+            if worker.stderr_transport is not None:
+                worker.stderr_transport.close()
         await asyncio.to_thread(self._join_all)
         if self._progress is not None:
             with contextlib.suppress(EOFError, OSError):

@@ -11,12 +11,15 @@ from functools import cache
 from multiprocessing.connection import Connection
 from typing import Any
 
+from jobs.logs_bounds import bounded
+from jobs.pool.failures import describe, log_failure
 from jobs.pool.lifeline import die_with_parent
 from jobs.progress import ProgressSink, reporting_to
 
 # Outcomes cross the process boundary as plain tuples, never as handler exception objects: an
 # exception class with a custom __init__ may not survive pickling, and then the job would lose its message.
-Outcome = tuple[str, str, str]  # ("ok", result_json, "") or ("error", exception type, message)
+# ("ok", result_json, "", "") or ("error", exception type, bounded message, "module:line" raised at)
+Outcome = tuple[str, str, str, str]
 
 
 class _WorkerContext:
@@ -60,22 +63,25 @@ def run_handler(handler_ref: str, job_id: str, payload: dict[str, Any], max_resu
     try:
         result = _call(handler_ref, job_id, payload)
     except (Exception, SystemExit) as exc:  # SystemExit too: a handler calling sys.exit() fails its job only
-        return ("error", type(exc).__name__, str(exc) or type(exc).__name__)
+        failure = describe(exc)
+        log_failure(job_id, exc, failure)
+        return ("error", failure.error_type, failure.message, failure.where)
     if not isinstance(result, dict):
-        return ("error", "TypeError", f"the handler returned {type(result).__name__}, not a JSON object")
+        return ("error", "TypeError", f"the handler returned {type(result).__name__}, not a JSON object", "")
     try:
         # Encoding here, in the worker, keeps large results' CPU cost off the event loop.
         text = json.dumps(result, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
-        return ("error", type(exc).__name__, f"the handler's result is not valid JSON: {exc}")
+        return ("error", type(exc).__name__, bounded(f"the handler's result is not valid JSON: {exc}"), "")
     if max_result_bytes and len(text) > max_result_bytes:
         return (
             "error",
             "ResultTooLarge",
             f"the result is {_mib(len(text))} of JSON, over the configured "
             f"limit of {_mib(max_result_bytes)} (jobs.max_result_bytes)",
+            "",
         )
-    return ("ok", text, "")
+    return ("ok", text, "", "")
 
 
 def _mib(size: int) -> str:
@@ -83,13 +89,23 @@ def _mib(size: int) -> str:
 
 
 def worker_main(
-    conn: Connection, sink: ProgressSink, modules: list[str], niceness: int = 0, max_result_bytes: int = 0
+    conn: Connection,
+    sink: ProgressSink,
+    modules: list[str],
+    niceness: int = 0,
+    max_result_bytes: int = 0,
+    stderr: Connection | None = None,
 ) -> None:
     """A worker process's whole life: run the tasks that arrive on `conn` one after the other.
 
     Each task is announced with a "started" message before its handler runs, so the server knows
     exactly when a job starts (and when its time limit begins), then answered with "done".
     """
+    if stderr is not None:
+        # Everything written to fd 2 from here on (Python, C extensions, Rust backtraces) reaches the
+        # server, which logs it as JSON records like its own.
+        os.dup2(stderr.fileno(), 2)
+        stderr.close()
     initialize_worker(sink, modules, niceness)
     while True:
         try:
