@@ -53,3 +53,9 @@ async def test_the_probes_and_the_dashboard_page_stay_open(keyed: Client) -> Non
     for path in ("/healthz", "/readyz", "/dashboard"):
         response = await keyed.get(path)
         assert response.status == 200, path
+
+
+async def test_a_wrong_method_on_an_open_route_is_a_405_and_on_a_protected_one_a_401(keyed: Client) -> None:
+    assert (await keyed.post("/healthz")).status == 405
+    assert (await keyed.get("/api/v1/jobs/start")).status == 401
+    assert (await keyed.get("/api/v1/jobs/start", headers=WITH_KEY)).status == 405

@@ -45,8 +45,13 @@ def context_middleware(trusted_proxies: tuple[IPNetwork, ...], keys: ApiKeys, pr
 
 def _route_of(request: web.Request) -> str | None:
     # The matched route, not the raw path: percent-encoding or case cannot make a path look open.
-    resource = request.match_info.route.resource
-    return None if resource is None else resource.canonical
+    match_info = request.match_info
+    resource = match_info.route.resource
+    if resource is not None:
+        return resource.canonical
+    # A method a route does not take: the router found the path, so its 405 is no secret.
+    error = getattr(match_info, "http_exception", None)
+    return request.path if isinstance(error, web.HTTPMethodNotAllowed) else None
 
 
 async def echo_request_id(request: web.Request, response: web.StreamResponse) -> None:
