@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from jobs.api.connections import setup_connections
 from jobs.api.cors import setup_cors
 from jobs.api.errors import error_middleware
 from jobs.api.keys import REGISTRY, SETTINGS
@@ -25,6 +26,7 @@ from jobs.api.routes.health import setup_health_routes
 from jobs.api.routes.jobs import setup_jobs_routes
 from jobs.api.routes.metrics import http_metrics_middleware, job_request_paths, setup_metrics
 from jobs.api.routes.openapi import setup_openapi
+from jobs.api.serving import run
 from jobs.auth import ApiKeys
 from jobs.errors import ConfigError
 from jobs.logs import configure_logging, log_event
@@ -53,6 +55,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[REGISTRY] = registry
     setup_metrics(app)
+    setup_connections(app, settings.server, settings.worker_count)
     setup_health_routes(app)
     if settings.server.role != "worker":  # a worker instance serves only probes and metrics
         setup_jobs_routes(app)
@@ -125,15 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             message="authentication is disabled (auth.disabled = true): anyone who can reach the port "
             "can start jobs and read every result",
         )
-    web.run_app(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        print=None,
-        access_log=None,
-        # Connections get the drain grace plus a margin to receive their last answers.
-        shutdown_timeout=settings.server.shutdown_grace_seconds + 5,
-    )
+    run(app, settings.server)
     return 0
 
 

@@ -63,6 +63,12 @@ class Unauthorized(DocjobsError):
     code = "unauthorized"
 
 
+class Forbidden(DocjobsError):
+    """A valid key whose client may not use this route."""
+
+    code = "forbidden"
+
+
 class InvalidJobId(DocjobsError):
     """The job id in the path does not have the job id format."""
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from jobs.errors import DocjobsError, JobExpired, JobFailed, WorkerCrashed
+from jobs.logs_bounds import bounded
 from jobs.model import EndReason, Job, JobStatus
 
 # How a handler run can end, as an executor reports it.
@@ -22,6 +23,7 @@ class TaskEnd:
     value: str = ""  # "ok": the result's JSON text; "error": the exception's type name
     detail: str = ""  # "error": the exception's message; "memory": the usage that passed the limit
     exitcode: int | None = None
+    where: str = ""  # "error": the module:line it was raised at
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,9 @@ class FinalState:
     reason: EndReason
     result_json: str | None = None
     error: str | None = None
+    # A handler's exception: its type and module:line, for the log (its message goes only to the owner).
+    error_type: str | None = None
+    where: str | None = None
 
 
 def expired_while_waiting(job: Job) -> FinalState:
@@ -81,7 +86,14 @@ def final_state_of(job: Job, end: TaskEnd) -> FinalState:
     if end.kind == "ok":
         return FinalState(JobStatus.COMPLETED, "Job completed successfully", EndReason.COMPLETED, result_json=end.value)
     if end.kind == "error":
-        return FinalState(JobStatus.FAILED, f"Job failed: {end.detail}", EndReason.HANDLER_ERROR, error=end.detail)
+        return FinalState(
+            JobStatus.FAILED,
+            bounded(f"Job failed: {end.detail}"),
+            EndReason.HANDLER_ERROR,
+            error=bounded(end.detail),
+            error_type=end.value or None,
+            where=end.where or None,
+        )
     if end.kind == "memory":
         return FinalState(
             JobStatus.FAILED,

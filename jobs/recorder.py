@@ -88,14 +88,19 @@ class JobRecorder:
         if final.status is JobStatus.COMPLETED and duration is not None:
             self._estimator.record(done.endpoint, duration)
         level = logging.INFO if final.status is JobStatus.COMPLETED else logging.WARNING
+        # A handler's message may quote the payload or the file: the log names the exception's type
+        # and where it was raised; the message itself goes only to the job's owner.
+        said = {"message": final.message} if final.error_type is None else {}
         log_event(
             "job." + final.status.value,
             job_id=done.id,
             endpoint=done.endpoint,
             request_id=done.request_id,
             duration_seconds=duration,
-            message=final.message,
+            error_type=final.error_type,
+            where=final.where,
             level=level,
+            **said,
         )
         for callback in self.on_finished:
             callback(done)

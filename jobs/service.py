@@ -31,6 +31,8 @@ from jobs.store import Admission, Counts, JobStore
 # Payloads larger than this are validated in a thread so that a big base64 file cannot stall the loop.
 VALIDATE_INLINE_MAX_BYTES = 64 * 1024
 
+log = logging.getLogger("docjobs.service")
+
 
 @dataclass(frozen=True, slots=True)
 class StartedJob:
@@ -171,8 +173,9 @@ class JobService:
             problems.append("no live worker processes")
         try:
             await self.store.pending_count()
-        except Exception as exc:  # any store failure means not ready; the reason is reported
-            problems.append(f"job store unavailable: {exc}")
+        except Exception as exc:  # any store failure means not ready; where it failed goes only to the log
+            log.warning("readiness: the job store did not answer: %s", exc)
+            problems.append("job store unavailable")
         return problems
 
     async def drain(self, grace_seconds: float) -> None:

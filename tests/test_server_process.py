@@ -145,7 +145,11 @@ async def test_sigterm_stops_a_job_that_outlives_the_grace(tmp_path: Path) -> No
             start = {"endpoint": "/api/v1/demo/sleep", "payload": {"seconds": 60}}
             async with session.post(f"{server.url}/api/v1/jobs/start", json=start) as response:
                 assert response.status == 202
-        time.sleep(0.3)
+                status_url = f"{server.url}{(await response.json())['statusUrl']}"
+            # Running, not just queued: under load a fixed pause was too short for the worker to start it.
+            deadline = time.monotonic() + 20
+            while (await get_json(f"{status_url}?wait=2"))[1]["status"] != "running":
+                assert time.monotonic() < deadline, "the job never started"
         began = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=30) == 0

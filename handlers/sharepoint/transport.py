@@ -33,6 +33,12 @@ _BACKOFF_START_SECONDS = 0.5
 _BACKOFF_CAP_SECONDS = 30.0
 # How long a failed call waits for its aborted connections to finish closing (see __aexit__).
 _SETTLE_SECONDS = 0.05
+# A driveItem or an upload session is a few KiB of JSON; 1 MiB is far past any of them, and a
+# Graph (or something posing as it) that sends more is refused before it fills the worker's memory.
+MAX_JSON_BYTES = 1024 * 1024
+# Only the error's code and its first 300 characters of message are used.
+MAX_ERROR_BODY_BYTES = 64 * 1024
+_READ_CHUNK_BYTES = 64 * 1024
 
 
 class GuardedResolver(AbstractResolver):
@@ -180,8 +186,9 @@ class GraphTransport:
                 method, url, retry_options=options, headers=headers, allow_redirects=False, **kwargs
             ) as response:
                 if response.status >= 400:
+                    body = await read_at_most(response, MAX_ERROR_BODY_BYTES)
                     raise error_for_status(
-                        response.status, target, GraphError.parse(await response.read()), self._retry_summary()
+                        response.status, target, GraphError.parse(body or b""), self._retry_summary()
                     )
                 yield response
 
@@ -189,7 +196,12 @@ class GraphTransport:
         """Send and decode a JSON object body."""
         async with self.request(method, url, target, **kwargs) as response:
             with self._network_errors(target):
-                body = await response.read()
+                body = await read_at_most(response, MAX_JSON_BYTES)
+        if body is None:
+            raise UnexpectedResponse(
+                f"Microsoft Graph sent an answer over {MAX_JSON_BYTES // 1024} KiB for the {target.kind}, "
+                f"too large to be what was asked for: {target}"
+            )
         try:
             value = _loads(body)
         except ValueError as error:
@@ -218,6 +230,18 @@ class GraphTransport:
             ) from error
         except aiohttp.ClientError as error:
             raise TransientFailure(f"Could not talk to Microsoft Graph ({type(error).__name__}) {where}") from error
+
+
+async def read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The body, or None as soon as it declares or sends more than `limit` bytes (the rest is not read)."""
+    if response.content_length is not None and response.content_length > limit:
+        return None
+    data = bytearray()
+    async for chunk in response.content.iter_chunked(_READ_CHUNK_BYTES):
+        data += chunk
+        if len(data) > limit:
+            return None
+    return bytes(data)
 
 
 def _loads(body: bytes) -> dict[str, Any]:

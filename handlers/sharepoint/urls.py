@@ -54,8 +54,19 @@ def check_url(url: str, settings: SharePointSettings, *, context: str = "") -> S
     if not any(host_matches(host, pattern) for pattern in patterns):
         listed = ", ".join(settings.allowed_hosts)
         raise UrlNotAllowed(f"URL not allowed: {context}host {host!r}, which is not on the allow-list ({listed})")
+    if parts.port not in (None, 443) and (host, parts.port) != _graph_origin(settings):
+        raise UrlNotAllowed(
+            f"URL not allowed: {context}port {parts.port} on host {host!r}; SharePoint and Graph are reached "
+            "on the https port 443 only"
+        )
     check_address(host, host, settings)
     return parts
+
+
+def _graph_origin(settings: SharePointSettings) -> tuple[str, int | None]:
+    # The configured Graph endpoint may name a port of its own (a test double, a proxy).
+    parts = urlsplit(settings.graph_base_url)
+    return (parts.hostname or "").rstrip("."), parts.port
 
 
 def check_address(host: str, address: str, settings: SharePointSettings) -> None:

@@ -9,8 +9,10 @@ from typing import Any
 from aiohttp import web
 
 from jobs import errors
+from jobs.api.keys import RESPONSE_STARTED
 from jobs.api.responses import json_response
 from jobs.api.views import progress_hint
+from jobs.logs_bounds import bounded
 
 # Walked along each error's MRO, so a subclass inherits its parent's status unless listed itself.
 STATUS_BY_ERROR: dict[type[errors.DocjobsError], int] = {
@@ -18,6 +20,7 @@ STATUS_BY_ERROR: dict[type[errors.DocjobsError], int] = {
     errors.EndpointNotAllowed: 400,
     errors.InvalidJobId: 400,
     errors.Unauthorized: 401,
+    errors.Forbidden: 403,
     errors.JobNotFound: 404,
     errors.JobNotReady: 409,
     errors.JobFailed: 422,
@@ -58,7 +61,7 @@ def status_for(error: errors.DocjobsError) -> int:
 
 def error_response(error: errors.DocjobsError) -> web.Response:
     """`{"success": false, "error": code, "message": text, ...details}` with its status."""
-    body: dict[str, Any] = {"success": False, "error": error.code, "message": error.message}
+    body: dict[str, Any] = {"success": False, "error": error.code, "message": bounded(error.message)}
     for key, value in error.details.items():
         body[_camel_if_job_id(key)] = value
     if isinstance(error, errors.JobNotReady) and "job_id" in error.details:
@@ -80,25 +83,53 @@ def _camel_if_job_id(key: str) -> str:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every failure of a request into a JSON error answer."""
+    """Turn every failure of a request into a JSON error answer, unless an answer has already started."""
     try:
         return await handler(request)
-    except errors.DocjobsError as error:
+    except Exception as error:
+        started = request.get(RESPONSE_STARTED)
+        if started is not None:
+            return _after_start(request, started, error)
+        if isinstance(error, ConnectionError) and _client_left(request):
+            # Hung up while its body was read: normal, and nobody is left to read an answer.
+            log.debug("client left before its answer", extra={"fields": {"path": request.path[:200]}})
+            return error_response(errors.InvalidRequest("the client closed the connection"))
+        return _error_answer(request, error)
+
+
+def _client_left(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _after_start(request: web.Request, started: web.StreamResponse, error: Exception) -> web.StreamResponse:
+    # Like starlette: once an answer has started, writing another would put a second HTTP answer
+    # inside the first one's body. A client that left is normal; anything else is re-raised, and
+    # aiohttp logs it and closes the connection, so the client sees a cut-off answer.
+    if isinstance(error, ConnectionError) and _client_left(request):
+        log.debug("client left during its answer", extra={"fields": {"path": request.path[:200]}})
+        return started  # already sent as far as it goes; aiohttp only finds the connection closed
+    if isinstance(error, web.HTTPException):  # aiohttp would send it as an answer of its own
+        raise RuntimeError(f"HTTP {error.status} raised after the answer started") from error
+    raise error
+
+
+def _error_answer(request: web.Request, error: Exception) -> web.StreamResponse:
+    if isinstance(error, errors.DocjobsError):
         return error_response(error)
-    except web.HTTPException as http_error:
-        if http_error.status < 400:
-            raise
-        return _http_error_response(request, http_error)
-    except Exception:
-        log.exception("unhandled error", extra={"fields": {"path": request.path, "method": request.method}})
-        return json_response(
-            {
-                "success": False,
-                "error": "internal_error",
-                "message": "the service failed to process this request; it has been logged",
-            },
-            status=500,
-        )
+    if isinstance(error, web.HTTPException):
+        if error.status < 400:
+            raise error
+        return _http_error_response(request, error)
+    log.exception("unhandled error", extra={"fields": {"path": request.path[:200], "method": request.method}})
+    return json_response(
+        {
+            "success": False,
+            "error": "internal_error",
+            "message": "the service failed to process this request; it has been logged",
+        },
+        status=500,
+    )
 
 
 def _http_error_response(request: web.Request, http_error: web.HTTPException) -> web.Response:

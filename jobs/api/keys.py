@@ -27,6 +27,8 @@ CLIENT = web.RequestKey("client", str)
 REQUEST_ID = web.RequestKey("request_id", str)
 # True for an admin key, or when authentication is off: the request may touch every client's jobs.
 SEES_ALL = web.RequestKey("sees_all", bool)
+# Set once a handler has started its own answer (an event stream): no other answer may follow it.
+RESPONSE_STARTED = web.RequestKey("response_started", web.StreamResponse)
 
 
 def owner_of(request: web.Request) -> str | None:

@@ -41,6 +41,7 @@ class Outcome:
     kind: Literal["ok", "error"]
     value: str  # "ok": the result as JSON text; "error": the exception's type name
     detail: str = ""  # "error": the exception's message
+    where: str = ""  # "error": the module:line it was raised at
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,7 @@ class TaskDone:
 
     def to_wire(self) -> Wire:
         """The tuple that is pickled."""
-        return ("done", self.job_id, self.outcome.kind, self.outcome.value, self.outcome.detail)
+        return ("done", self.job_id, self.outcome.kind, self.outcome.value, self.outcome.detail, self.outcome.where)
 
 
 WorkerMessage = TaskStarted | TaskDone
@@ -74,4 +75,4 @@ def worker_message(wire: Wire) -> WorkerMessage:
     """A worker's message from the tuple its `to_wire` made."""
     if wire[0] == "started":
         return TaskStarted(wire[1], wire[2])
-    return TaskDone(wire[1], Outcome(wire[2], wire[3], wire[4]))
+    return TaskDone(wire[1], Outcome(wire[2], wire[3], wire[4], wire[5]))

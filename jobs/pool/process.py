@@ -28,6 +28,7 @@ from jobs.pool.executor import ExecutorListener, ProgressCallback, Task
 from jobs.pool.lifeline import die_with_parent
 from jobs.pool.messages import RunTask, TaskDone, TaskStarted, Wire, worker_message
 from jobs.pool.pipe import FramedPipe
+from jobs.pool.stderr import StderrLines
 from jobs.pool.worker import worker_main
 from jobs.pool.worker_process import WorkerProcess, watch_memory
 from jobs.settings import PoolSettings
@@ -82,15 +83,19 @@ class WorkerPool:
     def _launch(self) -> WorkerProcess:
         parent_end, child_end = socket.socketpair()
         child_conn = Connection(child_end.detach())
+        stderr_end, child_stderr_end = socket.socketpair()  # becomes the worker's fd 2
+        child_stderr = Connection(child_stderr_end.detach())
         process = self._context.Process(
             target=worker_main,
             args=(child_conn, self._progress, self._modules, self._options.niceness, self._max_result_bytes),
+            kwargs={"stderr": child_stderr},
             daemon=True,
             name="docjobs-worker",
         )
         process.start()
         child_conn.close()
-        return WorkerProcess(process, parent_end)
+        child_stderr.close()
+        return WorkerProcess(process, parent_end, stderr=stderr_end)
 
     async def _attach(self, worker: WorkerProcess) -> None:
         assert self._loop is not None
@@ -98,6 +103,11 @@ class WorkerPool:
             lambda: FramedPipe(partial(self._handle_message, worker), partial(self._on_exit, worker)),
             sock=worker.socket,
         )
+        if worker.stderr is not None:
+            pid = worker.pid
+            worker.stderr_transport, _ = await self._loop.create_unix_connection(
+                lambda: StderrLines(pid), sock=worker.stderr
+            )
         self._workers.append(worker)
         # The pipe closes when the process dies; the sentinel is a second witness in case it does not.
         self._loop.add_reader(worker.process.sentinel, self._on_sentinel, worker)
@@ -197,7 +207,8 @@ class WorkerPool:
             task.timer.cancel()
         outcome = message.outcome
         if not task.cancelled:
-            self._listener.task_ended(task, TaskEnd(outcome.kind, outcome.value, outcome.detail))
+            end = TaskEnd(outcome.kind, outcome.value, outcome.detail, where=outcome.where)
+            self._listener.task_ended(task, end)
         self._served[worker.pid] = self._served.get(worker.pid, 0) + 1
         if self._has_all_its_tasks(worker) and not worker.tasks:
             self._kill(worker)  # recycled: bounds the damage of handlers that leak memory
@@ -255,6 +266,8 @@ class WorkerPool:
         if self._closing:
             self._kill(worker)
             worker.socket.close()
+            if worker.stderr is not None:
+                worker.stderr.close()
             return
         await self._attach(worker)
         self._listener.capacity_freed()
@@ -274,6 +287,8 @@ class WorkerPool:
             self._kill(worker)
             if worker.pipe is not None:
                 worker.pipe.abort()
+            if worker.stderr_transport is not None:
+                worker.stderr_transport.close()
         await asyncio.to_thread(self._join_all)
         if self._progress is not None:
             with contextlib.suppress(EOFError, OSError):

@@ -11,6 +11,8 @@ from functools import cache
 from multiprocessing.connection import Connection
 from typing import Any
 
+from jobs.logs_bounds import bounded
+from jobs.pool.failures import describe, log_failure
 from jobs.pool.lifeline import die_with_parent
 from jobs.pool.messages import Outcome, RunTask, TaskDone, TaskStarted
 from jobs.progress import ProgressSink, reporting_to
@@ -57,14 +59,16 @@ def run_handler(handler_ref: str, job_id: str, payload: dict[str, Any], max_resu
     try:
         result = _call(handler_ref, job_id, payload)
     except (Exception, SystemExit) as exc:  # SystemExit too: a handler calling sys.exit() fails its job only
-        return Outcome("error", type(exc).__name__, str(exc) or type(exc).__name__)
+        failure = describe(exc)
+        log_failure(job_id, exc, failure)
+        return Outcome("error", failure.error_type, failure.message, failure.where)
     if not isinstance(result, dict):
         return Outcome("error", "TypeError", f"the handler returned {type(result).__name__}, not a JSON object")
     try:
         # Encoding here, in the worker, keeps large results' CPU cost off the event loop.
         text = json.dumps(result, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
-        return Outcome("error", type(exc).__name__, f"the handler's result is not valid JSON: {exc}")
+        return Outcome("error", type(exc).__name__, bounded(f"the handler's result is not valid JSON: {exc}"))
     if max_result_bytes and len(text) > max_result_bytes:
         return Outcome(
             "error",
@@ -80,13 +84,23 @@ def _mib(size: int) -> str:
 
 
 def worker_main(
-    conn: Connection, sink: ProgressSink, modules: list[str], niceness: int = 0, max_result_bytes: int = 0
+    conn: Connection,
+    sink: ProgressSink,
+    modules: list[str],
+    niceness: int = 0,
+    max_result_bytes: int = 0,
+    stderr: Connection | None = None,
 ) -> None:
     """A worker process's whole life: run the tasks that arrive on `conn` one after the other.
 
     Each task is announced with a "started" message before its handler runs, so the server knows
     exactly when a job starts (and when its time limit begins), then answered with "done".
     """
+    if stderr is not None:
+        # Everything written to fd 2 from here on (Python, C extensions, Rust backtraces) reaches the
+        # server, which logs it as JSON records like its own.
+        os.dup2(stderr.fileno(), 2)
+        stderr.close()
     initialize_worker(sink, modules, niceness)
     while True:
         try:

@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
+from socket import socket as SocketType
 
 import psutil
 
@@ -26,6 +27,8 @@ class WorkerProcess:
     process: BaseProcess
     socket: socket.socket
     pipe: FramedPipe | None = None
+    stderr: SocketType | None = None  # the worker's fd 2, read by a StderrLines protocol
+    stderr_transport: asyncio.BaseTransport | None = None
     tasks: deque[Task] = field(default_factory=deque)
     exited: bool = False
     kill_detail: str = ""

@@ -74,9 +74,10 @@ def _auth_problems(auth: AuthSettings, host: str) -> typing.Iterator[str]:
                 yield f"auth.keys.{name}: a sha256: key must be followed by 64 lowercase hex digits"
         elif len(key) < 16 or not re.fullmatch(r"[\x21-\x7e]+", key):
             yield f"auth.keys.{name}: a key must be at least 16 visible ASCII characters, no spaces"
-    for name in auth.admin:
-        if name not in names:
-            yield f"auth.admin: {name!r} has no key in auth.keys"
+    for section, listed in (("admin", auth.admin), ("metrics", auth.metrics)):
+        for name in listed:
+            if name not in names:
+                yield f"auth.{section}: {name!r} has no key in auth.keys"
     if not auth.keys and not auth.disabled and not _is_loopback(host):
         yield (
             f"server.host {host!r} is reachable from other machines but no API keys are configured: "
@@ -100,6 +101,10 @@ def _server_problems(server: ServerSettings) -> typing.Iterator[str]:
         yield "server.max_body_bytes must be at least 1024"
     if server.shutdown_grace_seconds < 0:
         yield "server.shutdown_grace_seconds must not be negative"
+    if server.request_head_timeout_seconds <= 0 or server.request_body_timeout_seconds <= 0:
+        yield "server.request_head_timeout_seconds and server.request_body_timeout_seconds must be positive"
+    if server.max_connections < 0:
+        yield "server.max_connections must not be negative (0 derives it from the file-descriptor limit)"
     for proxy in server.trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)

@@ -25,6 +25,13 @@ class ServerSettings:
     use_uvloop: bool = True
     # "all": HTTP API and workers; "api": HTTP only; "worker": runs jobs, serves only health probes.
     role: str = "all"
+    # A client that trickles its request head (or body) holds a connection and a file descriptor:
+    # a head is a few hundred bytes, 10 s is generous even on a poor mobile link; a 32 MiB body
+    # needs 60 s at about 4.5 Mbit/s.
+    request_head_timeout_seconds: float = 10.0
+    request_body_timeout_seconds: float = 60.0
+    # 0: derived from the soft file-descriptor limit, minus what the server itself keeps open.
+    max_connections: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,9 @@ class AuthSettings:
     # Needed to listen beyond loopback without keys; the service then logs a warning at start-up.
     disabled: bool = False
     protect_metrics: bool = True
+    # Client names, besides admins, whose keys may read /metrics (a Prometheus scraper): the metrics
+    # show every client's activity, so an ordinary client key gets 403 there.
+    metrics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -251,8 +251,10 @@ class RedisJobStore:
         try:
             yield
         except UNAVAILABLE_ERRORS as exc:
+            # The answer names no host or port (Redis's own error text does); the log may.
+            log.warning("Redis at %s is unavailable: %s", self._where, exc)
             raise StoreUnavailable(
-                f"the job store (Redis at {self._where}) is unavailable: {exc}; retry shortly",
+                f"the job store is unavailable ({type(exc).__name__}); retry shortly",
                 retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
             ) from exc
 

@@ -59,6 +59,7 @@ class FakeGraph:
         self.redirect_downloads_to: str | None = None  # Location for content requests, e.g. off-list
         self.chunked_downloads = False  # stream content without Content-Length
         self.graph_delay_seconds = 0.0  # sleep before answering Graph requests (timeouts)
+        self.oversized_answers = False  # Graph answers declare 200 MiB, send their JSON, then stall
         # What happened.
         self.requests: list[tuple[str, str]] = []  # (method, path)
         self.leaked_authorization: list[str] = []  # paths of pre-authenticated URLs that got a token
@@ -158,16 +159,21 @@ class FakeGraph:
         self.requests.append((request.method, request.path))
         failure = self._take_failure(request.path)
         if failure is None:
-            return await handler(request)  # type: ignore[no-any-return]
-        headers = {"Retry-After": failure.retry_after} if failure.retry_after is not None else {}
-        codes = {
-            401: "InvalidAuthenticationToken",
-            403: "accessDenied",
-            404: "itemNotFound",
-            429: "activityLimitReached",
-        }
-        body = {"error": {"code": codes.get(failure.status, "serviceNotAvailable"), "message": "Injected failure."}}
-        return web.json_response(body, status=failure.status, headers=headers)
+            answer: web.StreamResponse = await handler(request)
+        else:
+            headers = {"Retry-After": failure.retry_after} if failure.retry_after is not None else {}
+            codes = {
+                401: "InvalidAuthenticationToken",
+                403: "accessDenied",
+                404: "itemNotFound",
+                429: "activityLimitReached",
+            }
+            code = codes.get(failure.status, "serviceNotAvailable")
+            body = {"error": {"code": code, "message": "Injected failure."}}
+            answer = web.json_response(body, status=failure.status, headers=headers)
+        if self.oversized_answers and request.path.startswith("/v1.0/") and isinstance(answer, web.Response):
+            return await _oversized(request, answer)
+        return answer
 
     def _take_failure(self, path: str) -> Failure | None:
         with self._lock:
@@ -285,6 +291,23 @@ class FakeGraph:
             return web.json_response(item.to_graph())
         assert session.parent_id is not None
         return self._put_child(session.parent_id, session.name, data, "application/octet-stream", session.conflict)
+
+
+# What an oversized answer declares, and how long it then sends nothing: a client that waits for the
+# rest (instead of refusing the declared size) fails on the cut-off body, not on the limit.
+OVERSIZED_BYTES = 200 * 1024 * 1024
+OVERSIZED_STALL_SECONDS = 2.0
+
+
+async def _oversized(request: web.Request, answer: web.Response) -> web.StreamResponse:
+    stream = web.StreamResponse(
+        status=answer.status, headers={"Content-Type": "application/json", "Content-Length": str(OVERSIZED_BYTES)}
+    )
+    await stream.prepare(request)
+    assert isinstance(answer.body, bytes)
+    await stream.write(answer.body)
+    await asyncio.sleep(OVERSIZED_STALL_SECONDS)
+    return stream
 
 
 def _graph_error(status: int, code: str, message: str) -> web.Response:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from jobs.api.keys import SERVICE
 from jobs.api.responses import json_response
+
+log = logging.getLogger("docjobs.api.health")
 
 
 def setup_health_routes(app: web.Application) -> None:

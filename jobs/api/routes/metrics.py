@@ -14,8 +14,9 @@ from aiohttp.typedefs import Middleware
 from prometheus_client.exposition import choose_encoder
 
 from jobs.api.errors import ERROR_CODE, Handler
-from jobs.api.keys import METRICS, REGISTRY, SERVICE
+from jobs.api.keys import CLIENT, METRICS, REGISTRY, SEES_ALL, SERVICE, SETTINGS
 from jobs.api.views import JOBS
+from jobs.errors import Forbidden
 from jobs.metrics import JobMetrics
 from jobs.registry import EndpointRegistry
 
@@ -38,6 +39,10 @@ def job_request_paths(registry: EndpointRegistry) -> frozenset[str]:
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
     """GET /metrics: the Prometheus text format (or OpenMetrics, when the scraper asks for it)."""
+    auth = request.app[SETTINGS].auth
+    # Without keys, or with the route left open on purpose, SEES_ALL is set and anyone may read it.
+    if auth.protect_metrics and not request[SEES_ALL] and request[CLIENT] not in auth.metrics:
+        raise Forbidden("/metrics needs the key of an admin client or of a client listed in auth.metrics")
     scrape = await request.app[METRICS].scrape(request.app[SERVICE])
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
     return web.Response(body=encode(scrape), headers={"Content-Type": content_type})
