@@ -1,0 +1,111 @@
+"""Write the updated package: changed parts rewritten, every other zip entry copied as it was.
+
+Entries keep their names, order, dates, compression method and bytes; the sheet parts being written
+are streamed through `rewrite_sheet`, so no sheet is ever held whole in memory. calcChain.xml (Excel's
+cache of the order it last computed formulas in) is dropped with its relationship and content type
+when cells are written: a chain naming cells that no longer hold formulas makes Excel "repair" the
+file, and Excel rebuilds a missing chain silently.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+from collections.abc import Callable
+
+from handlers.common.errors import InvalidFile
+from handlers.common.ooxml import relationships
+from handlers.xlsx.update.plan import Planner, open_sheet
+from handlers.xlsx.update.sheet import rewrite_sheet
+from handlers.xlsx.update.styles import Styles
+from handlers.xlsx.update.workbook import Workbook
+
+CONTENT_TYPES = "[Content_Types].xml"
+_COPY_CHUNK = 1024 * 1024
+Progress = Callable[[float, str], None]
+
+
+def write_package(archive: zipfile.ZipFile, planner: Planner, progress: Progress) -> bytes:
+    """The updated package as bytes."""
+    book = planner.book
+    writes_cells = any(plan.writes or plan.moves for plan in planner.plans.values())
+    styles_part = _styles_part(archive, book)
+    styles = Styles(archive.read(styles_part)) if styles_part is not None else None
+    fixed = _fixed_parts(archive, planner, book, writes_cells)
+    dropped = {book.calc_chain} if writes_cells and book.calc_chain else set()
+    sheets = {part: plan for part, plan in planner.plans.items() if plan.writes or plan.moves}
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as out:
+        deferred: list[zipfile.ZipInfo] = []
+        infos = archive.infolist()
+        for number, info in enumerate(infos):
+            name = info.filename
+            if name in dropped:
+                continue
+            if name in sheets:
+                progress(20 + 70 * number / len(infos), f"Writing sheet {sheets[name].sheet.name}")
+                with out.open(_clone(info), "w", force_zip64=True) as target:
+                    rewrite_sheet(open_sheet(archive, book, sheets[name].sheet), sheets[name], styles, target.write)
+            elif name == styles_part and sheets:
+                deferred.append(info)  # written last: the sheets may still add date formats
+            elif name in fixed:
+                out.writestr(_clone(info), fixed[name])
+            else:
+                _copy(archive, info, out)
+        for sheet in book.added:
+            plan = planner.plans.get(sheet.part)
+            with out.open(sheet.part, "w") as target:
+                if plan is None:
+                    target.write(book.empty_sheet())
+                else:
+                    rewrite_sheet(open_sheet(archive, book, sheet), plan, styles, target.write)
+        for info in deferred:
+            if styles is not None and styles.changed:
+                out.writestr(_clone(info), styles.render())
+            else:
+                _copy(archive, info, out)
+    return output.getvalue()
+
+
+def _fixed_parts(archive: zipfile.ZipFile, planner: Planner, book: Workbook, writes_cells: bool) -> dict[str, bytes]:
+    """The small parts the update edits, already edited: workbook, its rels, content types, tables."""
+    fixed: dict[str, bytes] = {}
+    if book.added or writes_cells:
+        fixed[book.part] = book.render(recalculate=writes_cells)
+    if book.added or (writes_cells and book.calc_chain):
+        fixed[book.rels_part] = book.render_rels()
+        if CONTENT_TYPES in archive.NameToInfo:
+            fixed[CONTENT_TYPES] = book.render_content_types(archive.read(CONTENT_TYPES))
+    for plan in planner.plans.values():
+        for table in plan.tables or []:
+            if table.changed:
+                fixed[table.part] = table.render()
+    return fixed
+
+
+def _styles_part(archive: zipfile.ZipFile, book: Workbook) -> str | None:
+    for kind, target in relationships(archive, book.part).values():
+        if kind.endswith("/styles") and target in archive.NameToInfo:
+            return target
+    return None
+
+
+def _clone(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    """A new entry with the same name, date, method and attributes as `info`."""
+    clone = zipfile.ZipInfo(info.filename, info.date_time)
+    clone.compress_type = info.compress_type if info.compress_type == zipfile.ZIP_STORED else zipfile.ZIP_DEFLATED
+    clone.external_attr = info.external_attr
+    clone.create_system = info.create_system
+    clone.comment = info.comment
+    return clone
+
+
+def _copy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, out: zipfile.ZipFile) -> None:
+    clone = _clone(info)
+    clone.file_size = info.file_size
+    try:
+        with archive.open(info) as source, out.open(clone, "w", force_zip64=info.file_size > 2**31) as target:
+            shutil.copyfileobj(source, target, _COPY_CHUNK)
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise InvalidFile(f"the file is damaged: its part {info.filename} cannot be read ({error})"[:300]) from None

@@ -1,0 +1,182 @@
+"""Split a worksheet part into its head, its rows and its tail while streaming it in chunks.
+
+Only row boundaries are looked for (a handful of regex searches per row, in C), so untouched rows can be
+passed through as their original bytes and a sheet of any size is read in bounded memory. Comments,
+CDATA sections and processing instructions are stepped over whole, so text inside them is never taken
+for a row. Rows without an `r` attribute take the position after the previous row, as Excel reads them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from handlers.common.errors import InvalidFile
+from handlers.xlsx.update.xml import TOKEN
+
+CHUNK = 1024 * 1024
+_ATTRS = rb"(?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*"
+_PREFIX = rb"(?:[A-Za-z_][\w.\-]*:)?"
+_ROW_LEVEL = re.compile(rb"<(?:(/?)(" + _PREFIX + rb"(?:row|sheetData))(?=[\s/>])|(!--|!\[CDATA\[|\?))")
+_TAG_REST = re.compile(rb"(" + _ATTRS + rb")\s*(/?)>")
+_SPECIAL_END = {b"!--": b"-->", b"![CDATA[": b"]]>", b"?": b"?>"}
+VALUE_TAG = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?(?:v|f|is)[\s>]")
+_R_ATTR = re.compile(rb"(?:^|\s)r\s*=\s*[\"']\s*([0-9]+)\s*[\"']")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One `<row>` element: its 1-based number, its bytes, and whether it says its number itself."""
+
+    number: int
+    data: bytes
+    explicit: bool
+
+    @property
+    def has_value(self) -> bool:
+        """Whether a cell of the row holds a value or a formula (styled empty cells do not count)."""
+        return VALUE_TAG.search(self.data) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Between:
+    """Bytes between rows (whitespace, comments), passed through as they are."""
+
+    data: bytes
+
+
+Piece = Row | Between
+
+
+def damaged(part: str, what: str) -> InvalidFile:
+    """The error for a sheet part that is not well-formed where the update must read it."""
+    return InvalidFile(f"the file is damaged: its part {part} {what}")
+
+
+class SheetReader:
+    """Reads a sheet part: `head()`, then `rows()`, then `tail()`, each in document order."""
+
+    def __init__(self, chunks: Iterator[bytes], part: str) -> None:
+        self._chunks = chunks
+        self._part = part
+        self._buffer = b""
+        self._position = 0
+        self._eof = False
+        self._empty_sheet_data = False
+
+    def _refill(self, problem: str) -> int:
+        """Drop the buffer before the current position and read a chunk; the shift of every offset."""
+        chunk = b"" if self._eof else next(self._chunks, b"")
+        if not chunk:
+            self._eof = True
+            raise damaged(self._part, problem)
+        if len(self._buffer) - self._position > 64 * CHUNK:
+            # Rows are kilobytes; one that is not closed after 64 MiB is a damaged or hostile part.
+            raise damaged(self._part, "has a row larger than 64 MiB")
+        shift = self._position
+        self._buffer = self._buffer[shift:] + chunk
+        self._position = 0
+        return shift
+
+    def head(self) -> tuple[bytes, bytes, bool]:
+        """Everything before `<sheetData>`, the sheetData start tag, and whether it is `<sheetData/>`."""
+        while True:
+            for match in TOKEN.finditer(self._buffer):
+                name = match.group(2)
+                if name is not None and not match.group(1) and name.rpartition(b":")[2] == b"sheetData":
+                    self._position = match.end()
+                    self._empty_sheet_data = match.group(4) == b"/"
+                    tag = self._buffer[match.start() : match.end()]
+                    return self._buffer[: match.start()], tag, self._empty_sheet_data
+            chunk = next(self._chunks, b"")
+            if not chunk:
+                raise damaged(self._part, "has no sheetData element")
+            self._buffer += chunk
+
+    def rows_after_head(self) -> Iterator[Piece]:
+        """`rows()` for a reader whose head is not needed."""
+        self.head()
+        yield from self.rows()
+
+    def rows(self) -> Iterator[Piece]:
+        """The rows of sheetData with their numbers, and what lies between them."""
+        if self._empty_sheet_data:
+            return
+        number = 0
+        while True:
+            row_start, row_end, explicit_number = self._next_row()
+            if row_start < 0:
+                return
+            if row_start > self._position:
+                yield Between(self._buffer[self._position : row_start])
+            number = explicit_number if explicit_number is not None else number + 1
+            yield Row(number, self._buffer[row_start:row_end], explicit_number is not None)
+            self._position = row_end
+
+    def _next_row(self) -> tuple[int, int, int | None]:
+        """Find the next row: (start, end, its r); (-1, -1, None) at `</sheetData>`."""
+        search_from = self._position
+        while True:
+            match = _ROW_LEVEL.search(self._buffer, search_from)
+            if match is None:
+                # A tag may be cut at the end of the buffer: search its last bytes again.
+                resume = len(self._buffer) - 16
+                resume -= self._refill("ends inside sheetData")
+                search_from = max(self._position, resume)
+                continue
+            if match.group(3) is not None:
+                end = self._buffer.find(_SPECIAL_END[match.group(3)], match.end())
+                if end < 0:
+                    search_from = match.start() - self._refill("ends inside a comment or CDATA section")
+                    continue
+                search_from = end + len(_SPECIAL_END[match.group(3)])
+                continue
+            if match.group(2).endswith(b"sheetData"):
+                if match.group(1) != b"/":
+                    raise damaged(self._part, "has a sheetData element inside another")
+                return -1, -1, None
+            if match.group(1) == b"/":
+                raise damaged(self._part, "has a row end tag without its start")
+            found = self._row_at(match)
+            if found is None:
+                search_from = match.start() - self._refill("ends inside a row")
+                continue
+            return found
+
+    def _row_at(self, match: re.Match[bytes]) -> tuple[int, int, int | None] | None:
+        """The row element starting at `match` if all of it is in the buffer, else None."""
+        rest = _TAG_REST.match(self._buffer, match.end(2))
+        if rest is None:
+            if self._buffer.find(b">", match.end(2)) >= 0 and self._buffer.find(b"<", match.end(2)) >= 0:
+                raise damaged(self._part, "has a row start tag that is not well-formed")
+            return None
+        r_match = _R_ATTR.search(rest.group(1))
+        explicit = int(r_match.group(1)) if r_match else None
+        if rest.group(2) == b"/":
+            return match.start(), rest.end(), explicit
+        end = self._row_end(rest.end(), match.group(2))
+        return None if end < 0 else (match.start(), end, explicit)
+
+    def _row_end(self, position: int, qname: bytes) -> int:
+        """The offset past this row's end tag, or -1 if it is not in the buffer yet."""
+        while True:
+            match = _ROW_LEVEL.search(self._buffer, position)
+            if match is None:
+                return -1
+            if match.group(3) is not None:
+                end = self._buffer.find(_SPECIAL_END[match.group(3)], match.end())
+                if end < 0:
+                    return -1
+                position = end + len(_SPECIAL_END[match.group(3)])
+                continue
+            if match.group(1) != b"/" or match.group(2) != qname:
+                raise damaged(self._part, "has a row or sheetData start tag inside a row")
+            close = self._buffer.find(b">", match.end())
+            return -1 if close < 0 else close + 1
+
+    def tail(self) -> Iterator[bytes]:
+        """Everything from `</sheetData>` (or after `<sheetData/>`) to the end of the part."""
+        yield self._buffer[self._position :]
+        self._buffer = b""
+        yield from self._chunks
