@@ -27,6 +27,11 @@ def update_workbook(archive: zipfile.ZipFile, name: str, operations: list[Operat
             progress(5 + 15 * index / len(operations), f"Planning update {index + 1}/{len(operations)}")
             planner.apply(operation)
         return write_package(archive, planner, progress)
+    except InvalidFile as error:
+        message = str(error)
+        if not message.startswith("the file "):
+            raise
+        raise InvalidFile(f"{name} {message.removeprefix('the file ')}"[:300]) from None
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         # A part whose compressed data or checksum is wrong shows only when it is inflated.
         raise InvalidFile(f"{name} is damaged: a part of its zip cannot be inflated ({type(error).__name__})") from None

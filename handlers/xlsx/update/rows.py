@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from handlers.common.errors import InvalidFile
+from handlers.xlsx.cells import MAX_ROW
 from handlers.xlsx.update.xml import TOKEN
 
 CHUNK = 1024 * 1024
@@ -20,6 +21,7 @@ _ATTRS = rb"(?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*"
 _PREFIX = rb"(?:[A-Za-z_][\w.\-]*:)?"
 _ROW_LEVEL = re.compile(rb"<(?:(/?)(" + _PREFIX + rb"(?:row|sheetData))(?=[\s/>])|(!--|!\[CDATA\[|\?))")
 _TAG_REST = re.compile(rb"(" + _ATTRS + rb")\s*(/?)>")
+_DELIMITERS = {b" ", b"\t", b"\r", b"\n", b"/", b">"}
 _SPECIAL_END = {b"!--": b"-->", b"![CDATA[": b"]]>", b"?": b"?>"}
 VALUE_TAG = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?(?:v|f|is)[\s>]")
 _R_ATTR = re.compile(rb"(?:^|\s)r\s*=\s*[\"']\s*([0-9]+)\s*[\"']")
@@ -64,6 +66,7 @@ class SheetReader:
         self._position = 0
         self._eof = False
         self._empty_sheet_data = False
+        self._row_qname = b"row"
 
     def _refill(self, problem: str) -> int:
         """Drop the buffer before the current position and read a chunk; the shift of every offset."""
@@ -88,6 +91,8 @@ class SheetReader:
                     self._position = match.end()
                     self._empty_sheet_data = match.group(4) == b"/"
                     tag = self._buffer[match.start() : match.end()]
+                    self._row_qname = name[: -len(b"sheetData")] + b"row"
+                    _check_prolog(self._buffer[: match.start()], self._part)
                     return self._buffer[: match.start()], tag, self._empty_sheet_data
             chunk = next(self._chunks, b"")
             if not chunk:
@@ -111,11 +116,41 @@ class SheetReader:
             if row_start > self._position:
                 yield Between(self._buffer[self._position : row_start])
             number = explicit_number if explicit_number is not None else number + 1
+            if not 1 <= number <= MAX_ROW:
+                raise damaged(self._part, f"has a row numbered {number} (rows are 1 to {MAX_ROW})")
             yield Row(number, self._buffer[row_start:row_end], explicit_number is not None)
             self._position = row_end
 
     def _next_row(self) -> tuple[int, int, int | None]:
         """Find the next row: (start, end, its r); (-1, -1, None) at `</sheetData>`."""
+        return self._next_row_fast() or self._next_row_slow()
+
+    def _next_row_fast(self) -> tuple[int, int, int | None] | None:
+        """The usual case in C-speed finds: the next tag is a row whose content has no comment or CDATA."""
+        buffer, qname = self._buffer, self._row_qname
+        start = buffer.find(b"<", self._position)
+        name_end = start + 1 + len(qname)
+        if start < 0 or not buffer.startswith(qname, start + 1) or buffer[name_end : name_end + 1] not in _DELIMITERS:
+            return None
+        rest = _TAG_REST.match(buffer, name_end)
+        if rest is None:
+            return None
+        r_match = _R_ATTR.search(rest.group(1))
+        explicit = int(r_match.group(1)) if r_match else None
+        if rest.group(2) == b"/":
+            return start, rest.end(), explicit
+        close = buffer.find(b"</" + qname, rest.end())
+        end = buffer.find(b">", close)
+        if (
+            close < 0
+            or end < 0
+            or buffer.find(b"<!", rest.end(), close) >= 0
+            or buffer.find(b"<?", rest.end(), close) >= 0
+        ):
+            return None  # cut at the buffer's end, or holding a comment or CDATA: the careful path decides
+        return start, end + 1, explicit
+
+    def _next_row_slow(self) -> tuple[int, int, int | None]:
         search_from = self._position
         while True:
             match = _ROW_LEVEL.search(self._buffer, search_from)
@@ -180,3 +215,11 @@ class SheetReader:
         yield self._buffer[self._position :]
         self._buffer = b""
         yield from self._chunks
+
+
+def _check_prolog(head: bytes, part: str) -> None:
+    """Refuse text before the root element: the part is not XML, and a reader may reject it."""
+    root = next((m for m in TOKEN.finditer(head) if m.group(2) is not None), None)
+    prolog = head if root is None else head[: root.start()]
+    if TOKEN.sub(b"", prolog).strip(b" \t\r\n\xef\xbb\xbf"):
+        raise damaged(part, "has text outside its root element")
