@@ -22,9 +22,8 @@ from handlers.common.errors import HandlerError
 from handlers.common.ooxml import relationships, sheet_parts
 from handlers.update import update
 from handlers.xlsx.cells import column_letters
-from handlers.xlsx.update.cells import parse_row
 from tests.corpus import corpus_files, corpus_params, require_corpus_file
-from tests.handlers.update_parts import entries, output_file, payload, sheet_rows
+from tests.handlers.update_parts import entries, output_file, payload, row_cells, sheet_rows
 from tests.libreoffice import sheet_csv
 
 pytestmark = pytest.mark.slow  # still run by CI, which has the corpus and LibreOffice
@@ -67,14 +66,12 @@ def _target(data: bytes) -> tuple[str, str, tuple[int, int]]:
             if not any(k.endswith("/pivotTable") for k, _ in relationships(archive, p).values())
         ]
         name, part = (plain or sheets)[0]
-        try:
-            first = next(sheet_rows(archive.read(part), part), None)
-        except HandlerError:  # a damaged sheet: the update must refuse it, wherever it writes
-            first = None
+        first = next(sheet_rows(archive.read(part), part), None)
     if first is None:
         return name, part, (0, 0)
-    cells = parse_row(first.data, part).cells
-    return name, part, (first.number - 1, min(max((c.col for c in cells), default=-1) + 2, 16_383))
+    cells = row_cells(first.data)
+    # max(): a damaged row number 0 must reach the handler, which refuses the file.
+    return name, part, (max(first.number - 1, 0), min(max(cells, default=-1) + 2, 16_383))
 
 
 def _update(path: Path) -> Outcome:
@@ -187,7 +184,7 @@ def _assert_untouched_cells_kept(before: bytes, after: bytes, written: tuple[int
 
 
 def _cells(row: bytes | None) -> dict[int, bytes]:
-    return {} if row is None else {cell.col: cell.data for cell in parse_row(row, "sheet").cells}
+    return {} if row is None else row_cells(row)
 
 
 def _appended_row(rows: dict[int, bytes]) -> int:
