@@ -239,3 +239,14 @@ def test_other_formats_are_refused_naming_the_formats_update_takes(path: Path | 
     message = str(failure.value)
     assert message.startswith(source.name) and len(message) <= 300
     assert "update takes Excel workbooks saved as .xlsx or .xlsm" in message
+
+
+def test_creating_a_sheet_alone_keeps_the_calculation_chain_and_the_package_consistent() -> None:
+    before = corpus("apache__spreadsheet_table-sample.xlsx")
+    after, _ = run(before, [{"create_sheet": "Extra"}])
+    new = entries(after)
+    assert new["xl/calcChain.xml"] == entries(before)["xl/calcChain.xml"]
+    assert b"calcChain" in new["xl/_rels/workbook.xml.rels"] and b"/xl/calcChain.xml" in new["[Content_Types].xml"]
+    assert b'PartName="/xl/worksheets/sheet2.xml"' in new["[Content_Types].xml"]
+    assert b"fullCalcOnLoad" not in new["xl/workbook.xml"]
+    assert values(after, "Tabelle1")[0][0] == "Field 1"

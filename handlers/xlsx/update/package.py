@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from handlers.common.errors import InvalidFile
 from handlers.common.ooxml import relationships
-from handlers.xlsx.update.plan import Planner, open_sheet
+from handlers.xlsx.update.plan import Planner, SheetPlan, open_sheet
 from handlers.xlsx.update.sheet import rewrite_sheet
 from handlers.xlsx.update.styles import Styles
 from handlers.xlsx.update.workbook import Workbook
@@ -30,36 +30,31 @@ def write_package(archive: zipfile.ZipFile, planner: Planner, progress: Progress
     """The updated package as bytes."""
     book = planner.book
     writes_cells = any(plan.writes or plan.moves for plan in planner.plans.values())
+    if not writes_cells:
+        book.calc_chain = None  # no formula cell changed: the chain stays valid and stays
     styles_part = _styles_part(archive, book)
     styles = Styles(archive.read(styles_part)) if styles_part is not None else None
     fixed = _fixed_parts(archive, planner, book, writes_cells)
-    dropped = {book.calc_chain} if writes_cells and book.calc_chain else set()
     sheets = {part: plan for part, plan in planner.plans.items() if plan.writes or plan.moves}
     output = io.BytesIO()
     with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as out:
-        deferred: list[zipfile.ZipInfo] = []
-        infos = archive.infolist()
+        infos = [info for info in archive.infolist() if info.filename != book.calc_chain]
+        # The styles part goes last when sheets are written: they may still add date formats to it.
+        deferred = [info for info in infos if info.filename == styles_part and sheets]
         for number, info in enumerate(infos):
-            name = info.filename
-            if name in dropped:
-                continue
-            if name in sheets:
-                progress(20 + 70 * number / len(infos), f"Writing sheet {sheets[name].sheet.name}")
+            plan = sheets.get(info.filename)
+            if plan is not None:
+                progress(20 + 70 * number / len(infos), f"Writing sheet {plan.sheet.name}")
                 with out.open(_clone(info), "w", force_zip64=True) as target:
-                    rewrite_sheet(open_sheet(archive, book, sheets[name].sheet), sheets[name], styles, target.write)
-            elif name == styles_part and sheets:
-                deferred.append(info)  # written last: the sheets may still add date formats
-            elif name in fixed:
-                out.writestr(_clone(info), fixed[name])
-            else:
+                    rewrite_sheet(open_sheet(archive, book, plan.sheet), plan, styles, target.write)
+            elif info.filename in fixed:
+                out.writestr(_clone(info), fixed[info.filename])
+            elif info not in deferred:
                 _copy(archive, info, out)
         for sheet in book.added:
-            plan = planner.plans.get(sheet.part)
             with out.open(sheet.part, "w") as target:
-                if plan is None:
-                    target.write(book.empty_sheet())
-                else:
-                    rewrite_sheet(open_sheet(archive, book, sheet), plan, styles, target.write)
+                plan = planner.plans.get(sheet.part)
+                rewrite_sheet(open_sheet(archive, book, sheet), plan or SheetPlan(sheet), styles, target.write)
         for info in deferred:
             if styles is not None and styles.changed:
                 out.writestr(_clone(info), styles.render())
@@ -73,7 +68,7 @@ def _fixed_parts(archive: zipfile.ZipFile, planner: Planner, book: Workbook, wri
     fixed: dict[str, bytes] = {}
     if book.added or writes_cells:
         fixed[book.part] = book.render(recalculate=writes_cells)
-    if book.added or (writes_cells and book.calc_chain):
+    if book.added or book.calc_chain:
         fixed[book.rels_part] = book.render_rels()
         if CONTENT_TYPES in archive.NameToInfo:
             fixed[CONTENT_TYPES] = book.render_content_types(archive.read(CONTENT_TYPES))

@@ -13,7 +13,17 @@ from dataclasses import dataclass, field
 
 from handlers.common.errors import SheetNotFound, UpdateFailed
 from handlers.common.ooxml import Flavour, flavour_of, main_part, parse_part, relationships, sheet_parts
-from handlers.xlsx.update.xml import Tag, attributes, children, edit_attrs, element_end, escape_attr, find_first, tags
+from handlers.xlsx.update.xml import (
+    Tag,
+    attributes,
+    children,
+    edit_attrs,
+    element_end,
+    escape_attr,
+    find_first,
+    tags,
+    unescape_attr,
+)
 
 WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 # calcPr comes before these children of <workbook> (ECMA-376 CT_Workbook sequence).
@@ -77,9 +87,16 @@ class Workbook:
 
     def add_sheet(self, name: str) -> Sheet:
         """Plan a new, empty worksheet at the end of the workbook."""
-        for sheet in self.sheets:
-            if sheet.name.casefold() == name.casefold():
-                same = "already exists" if sheet.name == name else f"clashes with sheet {sheet.name!r}"
+        sheets = find_first(self.data, b"sheets")
+        listed = (
+            []
+            if sheets is None
+            else [attributes(tag.attrs).get(b"name", b"") for tag, _ in children(self.data, sheets)]
+        )
+        # Chart sheets and dialog sheets share the namespace of names with worksheets.
+        for existing in [unescape_attr(raw) for raw in listed] + [sheet.name for sheet in self.added]:
+            if existing.casefold() == name.casefold():
+                same = "already exists" if existing == name else f"clashes with sheet {existing!r}"
                 raise UpdateFailed(f"sheet {name!r} {same}: Excel sheet names ignore case")
         folder = posixpath.join(posixpath.dirname(self.part), "worksheets")
         number = 1
