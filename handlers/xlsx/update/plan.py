@@ -130,11 +130,13 @@ class Planner:
 
     def _last_value_row(self, plan: SheetPlan) -> int:
         if plan.last_value_row is None:
-            last = -1
-            for piece in open_sheet(self.archive, self.book, plan.sheet).rows_after_head():
-                if isinstance(piece, Row) and piece.has_value:
-                    last = piece.number - 1
-            plan.last_value_row = last
+            last = open_sheet(self.archive, self.book, plan.sheet).last_value_row_fast()
+            if last is None:  # not certain from the end alone: count every row
+                last = 0
+                for piece in open_sheet(self.archive, self.book, plan.sheet).rows_after_head():
+                    if isinstance(piece, Row) and piece.has_value:
+                        last = piece.number
+            plan.last_value_row = last - 1
         written = [row for (row, _), write in plan.writes.items() if write.value is not None]
         moved = list(plan.moves.values())
         return max([plan.last_value_row, *written, *moved])

@@ -8,7 +8,9 @@ for a row. Rows without an `r` attribute take the position after the previous ro
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,6 +19,7 @@ from handlers.xlsx.cells import MAX_ROW
 from handlers.xlsx.update.xml import TOKEN
 
 CHUNK = 1024 * 1024
+_TAIL_CHUNKS = 3  # the end of a part kept to find its last value: more than any real run of empty rows
 _ATTRS = rb"(?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*"
 _PREFIX = rb"(?:[A-Za-z_][\w.\-]*:)?"
 _ROW_LEVEL = re.compile(rb"<(?:(/?)(" + _PREFIX + rb"(?:row|sheetData))(?=[\s/>])|(!--|!\[CDATA\[|\?))")
@@ -156,9 +159,8 @@ class SheetReader:
             match = _ROW_LEVEL.search(self._buffer, search_from)
             if match is None:
                 # A tag may be cut at the end of the buffer: search its last bytes again.
-                resume = len(self._buffer) - 16
-                resume -= self._refill("ends inside sheetData")
-                search_from = max(self._position, resume)
+                resume = max(search_from, len(self._buffer) - 16)
+                search_from = resume - self._refill("ends inside sheetData")
                 continue
             if match.group(3) is not None:
                 end = self._buffer.find(_SPECIAL_END[match.group(3)], match.end())
@@ -210,6 +212,34 @@ class SheetReader:
             close = self._buffer.find(b">", match.end())
             return -1 if close < 0 else close + 1
 
+    def last_value_row_fast(self) -> int | None:
+        """The number of the last row holding a value (0: none), read from the part's last chunks alone.
+
+        None when that would not be certain: a comment, CDATA or processing instruction in the part
+        after its head, rows without `r`, or no value in the last chunks. The caller then counts all rows.
+        """
+        self.head()
+        window: deque[bytes] = deque(maxlen=_TAIL_CHUNKS)
+        seen, previous = 0, b""
+        for chunk in itertools.chain([self._buffer[self._position :]], self._chunks):
+            if b"<!" in chunk or b"<?" in chunk or (previous == b"<" and chunk[:1] in (b"!", b"?")):
+                return None
+            window.append(chunk)
+            seen, previous = seen + 1, chunk[-1:]
+        data = b"".join(window)
+        start = _first_row_start(data, self._row_qname)
+        if start < 0:
+            return 0 if seen <= _TAIL_CHUNKS else None
+        rest = SheetReader(iter(()), self._part)
+        rest._buffer, rest._eof, rest._row_qname = data[start:], True, self._row_qname
+        last: Row | None = None
+        for piece in rest.rows():
+            if isinstance(piece, Row) and piece.has_value:
+                last = piece
+        if last is None:
+            return 0 if seen <= _TAIL_CHUNKS else None
+        return last.number if last.explicit else None
+
     def tail(self) -> Iterator[bytes]:
         """Everything from `</sheetData>` (or after `<sheetData/>`) to the end of the part."""
         yield self._buffer[self._position :]
@@ -223,3 +253,13 @@ def _check_prolog(head: bytes, part: str) -> None:
     prolog = head if root is None else head[: root.start()]
     if TOKEN.sub(b"", prolog).strip(b" \t\r\n\xef\xbb\xbf"):
         raise damaged(part, "has text outside its root element")
+
+
+def _first_row_start(data: bytes, qname: bytes) -> int:
+    """The offset of the first `<row` start tag in `data`, or -1."""
+    position = data.find(b"<" + qname)
+    while position >= 0:
+        if data[position + 1 + len(qname) : position + 2 + len(qname)] in _DELIMITERS:
+            return position
+        position = data.find(b"<" + qname, position + 1)
+    return -1
