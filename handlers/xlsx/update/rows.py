@@ -87,20 +87,27 @@ class SheetReader:
 
     def head(self) -> tuple[bytes, bytes, bool]:
         """Everything before `<sheetData>`, the sheetData start tag, and whether it is `<sheetData/>`."""
+        scan = 0  # tags before this offset are complete and are not sheetData
+        buffer = bytearray(self._buffer)  # grows in place: a long head is not copied once per chunk
         while True:
-            for match in TOKEN.finditer(self._buffer):
+            while (start := buffer.find(b"<", scan)) >= 0:
+                match = TOKEN.match(buffer, start)
+                if match is None:
+                    break  # cut at the end of the buffer (or not XML: reading more tells)
                 name = match.group(2)
                 if name is not None and not match.group(1) and name.rpartition(b":")[2] == b"sheetData":
+                    self._buffer = bytes(buffer)
                     self._position = match.end()
                     self._empty_sheet_data = match.group(4) == b"/"
-                    tag = self._buffer[match.start() : match.end()]
-                    self._row_qname = name[: -len(b"sheetData")] + b"row"
-                    _check_prolog(self._buffer[: match.start()], self._part)
-                    return self._buffer[: match.start()], tag, self._empty_sheet_data
+                    self._row_qname = bytes(name[: -len(b"sheetData")]) + b"row"
+                    head = self._buffer[: match.start()]
+                    _check_prolog(head, self._part)
+                    return head, self._buffer[match.start() : match.end()], self._empty_sheet_data
+                scan = match.end()
             chunk = next(self._chunks, b"")
             if not chunk:
                 raise damaged(self._part, "has no sheetData element")
-            self._buffer += chunk
+            buffer += chunk
 
     def rows_after_head(self) -> Iterator[Piece]:
         """`rows()` for a reader whose head is not needed."""
