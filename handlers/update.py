@@ -7,13 +7,14 @@ docs/handlers.md says what is kept and what changes.
 
 from __future__ import annotations
 
+import zipfile
 from typing import Any
 
 from handlers.common.payload import check_keys, one_source, require_mapping
 from handlers.common.safety import Limits, open_package
 from handlers.common.sources import check_output, deliver, load_source
 from handlers.xlsx.update import update_workbook
-from handlers.xlsx.update.formats import refuse_before_opening
+from handlers.xlsx.update.formats import main_content_type, refuse_before_opening
 from handlers.xlsx.update.operations import Operation, parse_updates
 from jobs import report_progress
 
@@ -43,7 +44,9 @@ def update(payload: dict[str, Any]) -> dict[str, Any]:
     return {"success": True, "message": "Workbook updated successfully", "data": result}
 
 
-def _has_macros(archive: Any) -> bool:
+def _has_macros(archive: zipfile.ZipFile) -> bool:
+    if "macroEnabled" in (main_content_type(archive) or ""):
+        return True
     return any(name.lower().endswith("vbaproject.bin") for name in archive.NameToInfo)
 
 

@@ -46,14 +46,15 @@ def check_workbook_kind(archive: zipfile.ZipFile, name: str) -> None:
         raise InvalidFile(f"{name} is {kind}; {TAKES}")
     if any(entry.endswith(("Index.zip", ".iwa")) for entry in archive.NameToInfo):
         raise InvalidFile(f"{name} is an Apple Numbers file; {TAKES}")
-    content_type = _main_content_type(archive)
+    content_type = main_content_type(archive)
     if content_type in _WORKBOOK_TYPES:
         return
     kind = _KINDS.get(content_type or "", "not an Excel workbook")
     raise InvalidFile(f"{name} is {kind}; {TAKES}")
 
 
-def _main_content_type(archive: zipfile.ZipFile) -> str | None:
+def main_content_type(archive: zipfile.ZipFile) -> str | None:
+    """The content type of the package's main part, from [Content_Types].xml."""
     if "[Content_Types].xml" not in archive.NameToInfo:
         return None
     try:
