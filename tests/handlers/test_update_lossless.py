@@ -250,3 +250,12 @@ def test_creating_a_sheet_alone_keeps_the_calculation_chain_and_the_package_cons
     assert b'PartName="/xl/worksheets/sheet2.xml"' in new["[Content_Types].xml"]
     assert b"fullCalcOnLoad" not in new["xl/workbook.xml"]
     assert values(after, "Tabelle1")[0][0] == "Field 1"
+
+
+def test_text_that_xml_cannot_hold_is_written_in_excels_escapes() -> None:
+    before = corpus("apache__spreadsheet_SimpleStrict.xlsx")
+    text = "tab\tline\nbell\x07 literal _x0041_ <&>"
+    after, _ = run(before, [{"sheet": "Sheet1", "cell": "B1", "value": text}])
+    cell = sheet_cells(entries(after)["xl/worksheets/sheet1.xml"])[0, 1]
+    assert b"bell_x0007_ literal _x005F_x0041_ &lt;&amp;&gt;" in cell and b'xml:space="preserve"' in cell
+    assert values(after, "Sheet1")[0][1] == text
