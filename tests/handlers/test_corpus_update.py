@@ -15,6 +15,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ from handlers.common.errors import HandlerError
 from handlers.common.ooxml import relationships, sheet_parts
 from handlers.update import update
 from handlers.xlsx.cells import column_letters
-from tests.corpus import corpus_files, corpus_params, require_corpus_file
+from tests.corpus import CORPUS, corpus_files, corpus_params, require_corpus_file
 from tests.handlers.update_parts import entries, output_file, payload, row_cells, sheet_rows
 from tests.libreoffice import sheet_csv
 
@@ -91,10 +92,44 @@ def _update(path: Path) -> Outcome:
     return Outcome(path, sheet, part, (row, col), output, None)
 
 
+# Updates beyond one cell and one row, read back in the same LibreOffice batch:
+# (id, corpus workbook, updates, [(sheet, 0-based row, column, what LibreOffice shows)]).
+SCENARIOS: list[tuple[str, str, list[dict[str, Any]], list[tuple[str, int, int, str]]]] = [
+    (
+        "table-totals",
+        "apache__spreadsheet_table-sample.xlsx",
+        [{"sheet": "Tabelle1", "append_rows": [["e", 5, 10], ["f", 6]], "table": "Tabelle1"}],
+        [("Tabelle1", 7, 2, "d"), ("Tabelle1", 8, 2, "e"), ("Tabelle1", 9, 3, "6"), ("Tabelle1", 10, 2, "Ergebnis")],
+    ),
+    (
+        "strict-date-formula-sheet",
+        "apache__spreadsheet_SimpleStrict.xlsx",
+        [
+            {"sheet": "Sheet1", "cell": "H1", "value": "2023-06-30", "type": "date"},
+            {"sheet": "Sheet1", "cell": "B2", "formula": "C1+C2"},
+            {"create_sheet": "New"},
+            {"sheet": "new", "anchor": "A1", "values": [["k", True], [None, 1.5]]},
+        ],
+        [("Sheet1", 0, 7, "06/30/2023"), ("Sheet1", 1, 1, "3"), ("New", 0, 1, "TRUE"), ("New", 1, 1, "1.5")],
+    ),
+    (
+        "date-1904",
+        "exceljs__1904.xlsx",
+        [{"sheet": "Sheet1", "cell": "H1", "value": "2023-06-30T12:00:00", "type": "date"}],
+        [("Sheet1", 0, 7, "06/30/2023 12:00:00")],
+    ),
+]
+
+
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
     """Every corpus workbook updated, and the outputs converted to CSV by one LibreOffice run."""
     results = {path.name: _update(path) for path in corpus_files("xlsx")}
+    for scenario, name, updates, _ in SCENARIOS:
+        source = CORPUS / "xlsx" / name
+        if source.is_file():
+            output = output_file(update(payload(source.read_bytes(), updates, name)))
+            results[f"scenario-{scenario}.xlsx"] = Outcome(source, "", "", (0, 0), output, None)
     folder = tmp_path_factory.mktemp("updated")
     written: dict[Path, str] = {}
     for name, outcome in results.items():
@@ -213,3 +248,18 @@ def _csv_rows(folder: Path, stem: str, sheet: str) -> list[list[str]]:
     path = folder / f"{stem}-{sheet}.csv"
     with path.open(newline="", encoding="utf-8") as handle:
         return [row + [""] * 16_384 for row in csv.reader(handle)][:]
+
+
+@pytest.mark.parametrize(("scenario", "name", "updates", "expected"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_libreoffice_reads_tables_dates_formulas_and_new_sheets_back(
+    scenario: str,
+    name: str,
+    updates: list[dict[str, Any]],
+    expected: list[tuple[str, int, int, str]],
+    outcomes: dict[str, Outcome],
+) -> None:
+    require_corpus_file(CORPUS / "xlsx" / name)
+    outcome = outcomes[f"scenario-{scenario}.xlsx"]
+    assert outcome.csv_dir is not None, "LibreOffice could not open the updated workbook"
+    for sheet, row, col, text in expected:
+        assert _csv_rows(outcome.csv_dir, f"scenario-{scenario}", sheet)[row][col] == text, (sheet, row, col)
