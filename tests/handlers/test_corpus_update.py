@@ -9,6 +9,7 @@ values are read back from what LibreOffice saw.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import posixpath
 import re
@@ -81,7 +82,7 @@ def _update(path: Path) -> Outcome:
         sheet, part, (row, col) = _target(data)
     except (zipfile.BadZipFile, HandlerError, StopIteration):
         sheet, part, (row, col) = "Sheet1", "", (0, 0)
-    updates = [
+    updates: list[dict[str, Any]] = [
         {"sheet": sheet, "cell": f"{column_letters(col)}{row + 1}", "value": CELL_TEXT},
         {"sheet": sheet, "append_rows": [[ROW_TEXT, ROW_NUMBER]]},
     ]
@@ -140,12 +141,8 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
     converted = sheet_csv(list(written), folder / "csv") if written else {}
     for target, csv_dir in converted.items():
         outcome = results[written[target]]
-        results[written[target]] = Outcome(**{**_fields(outcome), "csv_dir": csv_dir})
+        results[written[target]] = dataclasses.replace(outcome, csv_dir=csv_dir)
     return results
-
-
-def _fields(outcome: Outcome) -> dict[str, object]:
-    return {name: getattr(outcome, name) for name in Outcome.__slots__}
 
 
 @pytest.mark.parametrize("path", corpus_params("xlsx"))
