@@ -114,6 +114,12 @@ SCENARIOS: list[tuple[str, str, list[dict[str, Any]], list[tuple[str, int, int, 
         [("Sheet1", 0, 7, "06/30/2023"), ("Sheet1", 1, 1, "3"), ("New", 0, 1, "TRUE"), ("New", 1, 1, "1.5")],
     ),
     (
+        "shared-formula-master",
+        "apache__spreadsheet_shared_formulas.xlsx",
+        [{"sheet": "Label", "cell": "A2", "value": "x"}],
+        [("Label", 1, 0, "x"), ("Label", 2, 0, "RequiredAcceptanceDate")],
+    ),
+    (
         "date-1904",
         "exceljs__1904.xlsx",
         [{"sheet": "Sheet1", "cell": "H1", "value": "2023-06-30T12:00:00", "type": "date"}],

@@ -200,14 +200,19 @@ def test_a_written_formula_has_no_cached_value_and_excel_recalculates_on_open() 
     assert b"calcChain" not in new["xl/_rels/workbook.xml.rels"] + new["[Content_Types].xml"]
 
 
-def test_overwriting_the_master_of_a_shared_formula_is_refused_clearly() -> None:
+def test_overwriting_the_master_of_a_shared_formula_writes_the_formula_out_into_its_other_cells() -> None:
     before = corpus("apache__spreadsheet_shared_formulas.xlsx")
-    with pytest.raises(
-        UpdateFailed, match=r"cell A2 on sheet '.*' holds a shared formula that the other cells of A2:A41"
-    ):
-        run(before, [{"sheet": "Label", "cell": "A2", "value": "x"}])
-    after, _ = run(before, [{"sheet": "Label", "cell": "A3", "value": "x"}])  # a dependent cell is fine
-    assert b"<t>x</t>" in sheet_cells(entries(after)["xl/worksheets/sheet1.xml"])[2, 0]
+    old = sheet_cells(entries(before)["xl/worksheets/sheet1.xml"])
+    assert b'<f t="shared" ref="A2:A41" si="0">B2</f>' in old[1, 0] and b'<f t="shared" si="0"/>' in old[2, 0]
+    after, _ = run(before, [{"sheet": "Label", "cell": "A2", "value": "x"}])
+    new = sheet_cells(entries(after)["xl/worksheets/sheet1.xml"])
+    assert new[1, 0] == b'<c r="A2" t="inlineStr"><is><t>x</t></is></c>'
+    assert new[2, 0] == old[2, 0].replace(b'<f t="shared" si="0"/>', b"<f>B3</f>")
+    assert new[40, 0] == old[40, 0].replace(b'<f t="shared" si="0"/>', b"<f>B41</f>")
+    assert all(new[p] == cell for p, cell in old.items() if p[1] != 0)
+    after, _ = run(before, [{"sheet": "Label", "cell": "A3", "value": "x"}])  # a cell using it: the rest stays
+    new = sheet_cells(entries(after)["xl/worksheets/sheet1.xml"])
+    assert b"<t>x</t>" in new[2, 0] and new[1, 0] == old[1, 0] and new[3, 0] == old[3, 0]
 
 
 def test_dates_are_serials_in_the_workbooks_date_system_with_a_date_format() -> None:

@@ -1,8 +1,9 @@
 """Lossless workbook update: the package's XML parts are edited in place, everything else is copied.
 
 `operations` parses the payload, `plan` turns operations into per-sheet changes, `sheet` streams a
-sheet part through them (`rows` and `cells` split it), `tables`, `workbook` and `styles` edit the few
-other parts that must change, `package` writes the zip, `formats` says which files update takes.
+sheet part through them (`rows` and `cells` split it, `shared` writes out shared formulas whose master
+is overwritten), `tables`, `workbook` and `styles` edit the few other parts that must change,
+`package` writes the zip, `formats` says which files update takes.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 from handlers.common.errors import UpdateFailed
 from handlers.xlsx.cells import column_index, column_letters
 from handlers.xlsx.update.rows import VALUE_TAG, damaged
-from handlers.xlsx.update.xml import TOKEN, attributes, edit_attrs, escape_text, tags
+from handlers.xlsx.update.xml import TOKEN, attributes, edit_attrs, escape_text
 
 _PREFIX = rb"(?:[A-Za-z_][\w.\-]*:)?"
 _CELL_LEVEL = re.compile(rb"<(?:(/?)(" + _PREFIX + rb"c)(?=[\s/>])|(!--|!\[CDATA\[|\?))")
@@ -109,16 +109,6 @@ def _cell_end(data: bytes, position: int, qname: bytes, part: str) -> int:
             return data.index(b">", match.end()) + 1
         break
     raise damaged(part, "has a cell that is not closed")
-
-
-def shared_formula_range(cell: Cell) -> str | None:
-    """The range of the shared formula whose master this cell is, or None."""
-    for tag in tags(cell.data):
-        if tag.local == b"f" and not tag.closing:
-            found = attributes(tag.attrs)
-            if found.get(b"t") == b"shared" and b"ref" in found:
-                return found[b"ref"].decode(errors="replace")
-    return None
 
 
 def with_position(cell: Cell, row_number: int) -> bytes:

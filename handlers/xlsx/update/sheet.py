@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 from handlers.common.errors import UpdateFailed
 from handlers.xlsx.cells import CellRange, column_letters, parse_range
-from handlers.xlsx.update.cells import Cell, ParsedRow, cell_xml, parse_row, shared_formula_range, with_position
+from handlers.xlsx.update.cells import Cell, ParsedRow, cell_xml, parse_row, with_position
 from handlers.xlsx.update.plan import Position, SheetPlan, Write
 from handlers.xlsx.update.rows import Between, Row, SheetReader
+from handlers.xlsx.update.shared import Expansion, expand_cell, master_of
 from handlers.xlsx.update.styles import Styles
-from handlers.xlsx.update.xml import attributes, edit_attrs, find_first, unescape_attr
+from handlers.xlsx.update.xml import TOKEN, attributes, edit_attrs, find_first, unescape_attr
 
 _FLUSH_BYTES = 1024 * 1024  # writes to the zip stream are batched: one deflate call per MiB
 _TRUE = {b"1", b"true"}
@@ -30,6 +31,7 @@ class _State:
     touched: list[int]  # 0-based rows still to write, in order
     style_rows: set[int]
     writes: dict[int, dict[int, Write]]  # row -> column -> write
+    expansions: list[Expansion] = field(default_factory=list)  # shared formulas whose master is written
     moved: dict[int, list[Cell]] = field(default_factory=dict)  # destination row -> cells moving there
     styles_seen: dict[Position, bytes] = field(default_factory=dict)
     last_number: int = 0  # the 1-based number of the last row written
@@ -114,11 +116,23 @@ def _remember_styles(state: _State, row: Row) -> None:
 def _keep_row(state: _State, row: Row) -> bytes:
     """An untouched row: its bytes, with an explicit `r` only if its implicit one would now be wrong."""
     previous, state.last_number = state.last_number, row.number
+    data = _expanded(state, row) if state.expansions else row.data
     if row.explicit or previous == row.number - 1:
+        return data
+    parsed = parse_row(data, state.plan.sheet.part)
+    attrs = edit_attrs(parsed.attrs, {b"r": str(row.number).encode()})
+    return b"<" + parsed.qname + attrs + data[len(b"<" + parsed.qname + parsed.attrs) :]
+
+
+def _expanded(state: _State, row: Row) -> bytes:
+    """The row with the cells that use an overwritten shared formula given their own formula."""
+    if b"shared" not in row.data:
         return row.data
     parsed = parse_row(row.data, state.plan.sheet.part)
-    attrs = edit_attrs(parsed.attrs, {b"r": str(row.number).encode()})
-    return b"<" + parsed.qname + attrs + row.data[len(b"<" + parsed.qname + parsed.attrs) :]
+    body = b"".join(cell.lead + (expand_cell(cell, row.number, state.expansions) or cell.data) for cell in parsed.cells)
+    start = TOKEN.match(row.data)
+    assert start is not None  # parse_row checked it
+    return row.data[: start.end()] + body + parsed.trailer + b"</" + parsed.qname + b">"
 
 
 def _rewrite_row(state: _State, row: Row | None, index: int) -> bytes:
@@ -136,6 +150,8 @@ def _rewrite_row(state: _State, row: Row | None, index: int) -> bytes:
         _check_empty(state, index, cell)
         if cell.col in writes:
             cells.append((cell.col, _written(state, index, cell, writes.pop(cell.col), row_style), None))
+        elif state.expansions and (expanded := expand_cell(cell, index + 1, state.expansions)) is not None:
+            cells.append((cell.col, cell.lead + with_position(cell, index + 1)[:0] + expanded, None))
         else:
             cells.append((cell.col, cell.data, cell))
     for cell in state.moved.pop(index, []):
@@ -174,8 +190,8 @@ def _written(
 ) -> bytes:
     column = cell.col if cell is not None else col
     assert column is not None
-    if cell is not None:
-        _check_shared_formula(state, cell, index)
+    if cell is not None and (master := master_of(cell, index + 1)) is not None:
+        state.expansions.append(master)
     style = cell.attrs.get(b"s") if cell is not None else row_style
     if write.style_from is not None:
         style = state.styles_seen.get(write.style_from, style)
@@ -184,25 +200,3 @@ def _written(
         style = style if date_style is None else str(date_style).encode()
     old_attrs = cell.attrs_raw if cell is not None else b""
     return cell_xml(state.prefix, index + 1, column, old_attrs, write.value, formula=write.formula, style=style)
-
-
-def _check_shared_formula(state: _State, cell: Cell, index: int) -> None:
-    """Refuse to overwrite the master of a shared formula whose other cells are not written too."""
-    shared = shared_formula_range(cell)
-    if shared is None:
-        return
-    try:
-        area = parse_range(shared if ":" in shared else f"{shared}:{shared}", "ref")
-    except ValueError:
-        return
-    others = (
-        (row, col)
-        for row in range(area.first.row, area.last.row + 1)
-        for col in range(area.first.col, area.last.col + 1)
-        if (row, col) != (index, cell.col)
-    )
-    if any(position not in state.plan.writes for position in others):
-        raise UpdateFailed(
-            f"cell {column_letters(cell.col)}{index + 1} on sheet {state.plan.sheet.name!r} holds a shared formula "
-            f"that the other cells of {shared} use too; overwriting it alone would break them"[:300]
-        )
