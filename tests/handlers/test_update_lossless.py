@@ -264,3 +264,21 @@ def test_text_that_xml_cannot_hold_is_written_in_excels_escapes() -> None:
     cell = sheet_cells(entries(after)["xl/worksheets/sheet1.xml"])[0, 1]
     assert b"bell_x0007_ literal _x005F_x0041_ &lt;&amp;&gt;" in cell and b'xml:space="preserve"' in cell
     assert values(after, "Sheet1")[0][1] == text
+
+
+@pytest.mark.parametrize("part", ["xl/worksheets/sheet1.xml", "xl/theme/theme1.xml"])
+def test_a_part_with_corrupt_data_is_a_short_clear_failure(part: str) -> None:
+    source = entries(corpus("apache__spreadsheet_table-sample.xlsx"))
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in source.items():
+            # Padding past the 64 KiB that the package check reads, so only the update meets the damage.
+            archive.writestr(name, data + b" " * 70_000 if name == part else data)
+    damaged = bytearray(packed.getvalue())
+    offset = damaged.index(source[part][-40:]) + 10
+    damaged[offset] ^= 0x01  # one flipped bit: the CRC no longer matches
+    with pytest.raises(InvalidFile) as failure:
+        run(bytes(damaged), [{"sheet": "Tabelle1", "cell": "A1", "value": 1}])
+    message = str(failure.value)
+    assert message.startswith("book.xlsx is damaged") and "corrupt data or a wrong checksum" in message
+    assert len(message) <= 300 and "<" not in message

@@ -33,6 +33,6 @@ def update_workbook(archive: zipfile.ZipFile, name: str, operations: list[Operat
         if not message.startswith("the file "):
             raise
         raise InvalidFile(f"{name} {message.removeprefix('the file ')}"[:300]) from None
-    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+    except (zipfile.BadZipFile, zlib.error, EOFError):
         # A part whose compressed data or checksum is wrong shows only when it is inflated.
-        raise InvalidFile(f"{name} is damaged: a part of its zip cannot be inflated ({type(error).__name__})") from None
+        raise InvalidFile(f"{name} is damaged: a part of its zip has corrupt data or a wrong checksum") from None

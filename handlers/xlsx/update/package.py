@@ -14,6 +14,7 @@ import shutil
 import sys
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 
 from handlers.common.errors import InvalidFile
@@ -111,5 +112,7 @@ def _copy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, out: zipfile.ZipFile)
     try:
         with archive.open(info) as source, out.open(clone, "w", force_zip64=info.file_size > 2**31) as target:
             shutil.copyfileobj(source, target, _COPY_CHUNK)
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise InvalidFile(f"the file is damaged: its part {info.filename} cannot be read ({error})"[:300]) from None
+    except (zipfile.BadZipFile, zlib.error, EOFError):
+        raise InvalidFile(
+            f"the file is damaged: its part {info.filename} has corrupt data or a wrong checksum"
+        ) from None
