@@ -235,8 +235,9 @@ def _appended_row(rows: dict[int, bytes]) -> int:
 def test_libreoffice_reads_the_written_values_back(path: Path | None, outcomes: dict[str, Outcome]) -> None:
     source = require_corpus_file(path)
     outcome = outcomes[source.name]
-    if source.name in REFUSED:
-        pytest.skip(f"update refuses {source.name}: {REFUSED[source.name]}")
+    if source.name in REFUSED:  # nothing was written, so nothing went to LibreOffice
+        assert outcome.output is None and outcome.csv_dir is None
+        return
     assert outcome.csv_dir is not None, "LibreOffice could not open the updated workbook"
     rows = _csv_rows(outcome.csv_dir, source.stem, outcome.sheet)
     row, col = outcome.cell
