@@ -282,3 +282,20 @@ def test_a_part_with_corrupt_data_is_a_short_clear_failure(part: str) -> None:
     message = str(failure.value)
     assert message.startswith("book.xlsx is damaged") and "corrupt data or a wrong checksum" in message
     assert len(message) <= 300 and "<" not in message
+
+
+def test_a_date_written_into_a_workbook_without_styles_gets_a_styles_part() -> None:
+    before = corpus("tafia__inlineStr_cdata.xlsx")
+    assert not any("styles" in name for name in entries(before))
+    with zipfile.ZipFile(io.BytesIO(before)) as archive:
+        sheet, part = next(iter(sheet_parts(archive).items()))
+    after, _ = run(before, [{"sheet": sheet, "cell": "H1", "value": "2023-06-30", "type": "date"}])
+    new = entries(after)
+    assert b'numFmtId="14"' in new["xl/styles.xml"] and b'<c r="H1" s="1"><v>45107</v></c>' in new[part]
+    assert (
+        b"/styles" in new["xl/_rels/workbook.xml.rels"] and b'PartName="/xl/styles.xml"' in new["[Content_Types].xml"]
+    )
+    encoded = payload(after, [])["excel_base64"]
+    grid = extract({"excel_base64": encoded, "config": {"sheets": {sheet: {"extraction_rules": [
+        {"type": "cell", "key": "d", "cell": "H1"}]}}}})["data"]["sheets"][sheet]  # fmt: skip
+    assert grid["key_value_pairs"]["d"] == "2023-06-30"

@@ -21,7 +21,7 @@ from handlers.common.errors import InvalidFile
 from handlers.common.ooxml import relationships
 from handlers.xlsx.update.plan import Planner, SheetPlan, open_sheet
 from handlers.xlsx.update.sheet import rewrite_sheet
-from handlers.xlsx.update.styles import Styles
+from handlers.xlsx.update.styles import Styles, minimal_styles
 from handlers.xlsx.update.workbook import Workbook
 
 CONTENT_TYPES = "[Content_Types].xml"
@@ -39,10 +39,9 @@ def write_package(archive: zipfile.ZipFile, planner: Planner, progress: Progress
     writes_cells = any(plan.writes or plan.moves for plan in planner.plans.values())
     if not writes_cells:
         book.calc_chain = None  # no formula cell changed: the chain stays valid and stays
-    styles_part = _styles_part(archive, book)
-    styles = Styles(archive.read(styles_part)) if styles_part is not None else None
-    fixed = _fixed_parts(archive, planner, book, writes_cells)
     sheets = {part: plan for part, plan in planner.plans.items() if plan.writes or plan.moves}
+    styles_part, styles = _styles(archive, book, list(sheets.values()))
+    fixed = _fixed_parts(archive, planner, book, writes_cells)
     output = io.BytesIO()
     with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED, compresslevel=_LEVEL) as out:
         infos = [info for info in archive.infolist() if info.filename != book.calc_chain]
@@ -59,11 +58,11 @@ def write_package(archive: zipfile.ZipFile, planner: Planner, progress: Progress
             elif info not in deferred:
                 _copy(archive, info, out)
         for sheet in book.added:
-            entry = zipfile.ZipInfo(sheet.part, time.localtime()[:6])
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            with out.open(_clone(entry), "w") as target:
+            with out.open(_new_entry(sheet.part), "w") as target:
                 plan = planner.plans.get(sheet.part)
                 rewrite_sheet(open_sheet(archive, book, sheet), plan or SheetPlan(sheet), styles, target.write)
+        if book.new_styles is not None and styles is not None:
+            out.writestr(_new_entry(book.new_styles), styles.render())
         for info in deferred:
             if styles is not None and styles.changed:
                 out.writestr(_clone(info), styles.render())
@@ -77,7 +76,7 @@ def _fixed_parts(archive: zipfile.ZipFile, planner: Planner, book: Workbook, wri
     fixed: dict[str, bytes] = {}
     if book.added or writes_cells:
         fixed[book.part] = book.render(recalculate=writes_cells)
-    if book.added or book.calc_chain:
+    if book.added or book.calc_chain or book.new_styles:
         fixed[book.rels_part] = book.render_rels()
         if CONTENT_TYPES in archive.NameToInfo:
             fixed[CONTENT_TYPES] = book.render_content_types(archive.read(CONTENT_TYPES))
@@ -88,11 +87,28 @@ def _fixed_parts(archive: zipfile.ZipFile, planner: Planner, book: Workbook, wri
     return fixed
 
 
+def _styles(archive: zipfile.ZipFile, book: Workbook, plans: list[SheetPlan]) -> tuple[str | None, Styles | None]:
+    """The styles part and its cell formats; a new styles part if the workbook has none and needs one."""
+    part = _styles_part(archive, book)
+    if part is not None:
+        return part, Styles(archive.read(part))
+    if any(write.date is not None for plan in plans for write in plan.writes.values()):
+        book.add_styles()  # a date needs a date format, and a format needs a styles part
+        return None, Styles(minimal_styles(book.flavour.spreadsheet))
+    return None, None
+
+
 def _styles_part(archive: zipfile.ZipFile, book: Workbook) -> str | None:
     for kind, target in relationships(archive, book.part).values():
         if kind.endswith("/styles") and target in archive.NameToInfo:
             return target
     return None
+
+
+def _new_entry(name: str) -> zipfile.ZipInfo:
+    entry = zipfile.ZipInfo(name, time.localtime()[:6])
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    return _clone(entry)
 
 
 def _clone(info: zipfile.ZipInfo) -> zipfile.ZipInfo:

@@ -83,3 +83,17 @@ def _custom_formats(data: bytes) -> dict[int, str]:
             if raw.isdigit():
                 formats[int(raw)] = unescape_attr(found.get(b"formatCode", b""))
     return formats
+
+
+def minimal_styles(namespace: str) -> bytes:
+    """The smallest valid styles part (one font, the two required fills, one border, one cell format)."""
+    return (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<styleSheet xmlns="' + namespace.encode() + b'">'
+        b'<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+        b'<fills count="2"><fill><patternFill patternType="none"/></fill>'
+        b'<fill><patternFill patternType="gray125"/></fill></fills>'
+        b'<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+        b'<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+        b'<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
+        b'<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
+    )

@@ -26,6 +26,7 @@ from handlers.xlsx.update.xml import (
 )
 
 WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+STYLES_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"
 # calcPr comes before these children of <workbook> (ECMA-376 CT_Workbook sequence).
 _AFTER_CALC_PR = {
     b"oleSize", b"customWorkbookViews", b"pivotCaches", b"smartTagPr", b"smartTagTypes",
@@ -57,6 +58,7 @@ class Workbook:
     parts: set[str]  # every part name in the package, lower-cased
     calc_chain: str | None
     added: list[Sheet] = field(default_factory=list)
+    new_styles: str | None = None  # a styles part the update adds (the workbook had none)
 
     @classmethod
     def read(cls, archive: zipfile.ZipFile) -> Workbook:
@@ -108,6 +110,17 @@ class Workbook:
         self.added.append(sheet)
         return sheet
 
+    def add_styles(self) -> str:
+        """Plan a styles part for a workbook that has none; its path."""
+        self.new_styles = posixpath.join(posixpath.dirname(self.part), "styles.xml")
+        self.parts.add(self.new_styles.lower())
+        return self.new_styles
+
+    def _new_parts(self) -> list[tuple[str, str, str]]:
+        """(part, relationship type, content type) of every part the update adds, sheets first."""
+        parts = [(sheet.part, "worksheet", WORKSHEET_TYPE) for sheet in self.added]
+        return parts + ([(self.new_styles, "styles", STYLES_TYPE)] if self.new_styles else [])
+
     def empty_sheet(self) -> bytes:
         """The XML of a new worksheet, in the workbook's own flavour."""
         return (
@@ -132,7 +145,7 @@ class Workbook:
         next_id = max((int(i) for i in ids if i.isdigit()), default=0) + 1
         rel_prefix = _prefix_of(data, self.flavour.relationships)
         items = b""
-        for offset, (sheet, rel_id) in enumerate(zip(self.added, self._new_rel_ids(), strict=True)):
+        for offset, (sheet, rel_id) in enumerate(zip(self.added, self._new_rel_ids(), strict=False)):
             declare = b"" if rel_prefix else b' xmlns:r="' + self.flavour.relationships.encode() + b'"'
             id_attr = (rel_prefix or b"r") + b':id="' + rel_id.encode() + b'"'
             items += (
@@ -147,24 +160,24 @@ class Workbook:
         }
         ids: list[str] = []
         number = 1
-        while len(ids) < len(self.added):
+        while len(ids) < len(self._new_parts()):
             if f"rId{number}" not in used:
                 ids.append(f"rId{number}")
             number += 1
         return ids
 
     def render_rels(self) -> bytes:
-        """The workbook's relationships with the new sheets and without the calculation chain."""
+        """The workbook's relationships with the new parts and without the calculation chain."""
         data = self.rels
         if self.calc_chain is not None:
             data = _without(data, b"Relationship", lambda a: a.get(b"Type", b"").endswith(b"/calcChain"))
         root = find_first(data, b"Relationships")
-        if root is None or not self.added:
+        if root is None or not self._new_parts():
             return data
         items = b""
-        for sheet, rel_id in zip(self.added, self._new_rel_ids(), strict=True):
-            target = posixpath.relpath(sheet.part, posixpath.dirname(self.part))
-            rel_type = f"{self.flavour.relationships}/worksheet"
+        for (part, kind, _), rel_id in zip(self._new_parts(), self._new_rel_ids(), strict=True):
+            target = posixpath.relpath(part, posixpath.dirname(self.part))
+            rel_type = f"{self.flavour.relationships}/{kind}"
             items += f'<Relationship Id="{rel_id}" Type="{rel_type}" Target="{target}"/>'.encode()
         return _append_child(data, root, items)
 
@@ -177,7 +190,7 @@ class Workbook:
         if root is None:
             return data
         items = b"".join(
-            f'<Override PartName="/{sheet.part}" ContentType="{WORKSHEET_TYPE}"/>'.encode() for sheet in self.added
+            f'<Override PartName="/{part}" ContentType="{kind}"/>'.encode() for part, _, kind in self._new_parts()
         )
         return _append_child(data, root, items) if items else data
 
