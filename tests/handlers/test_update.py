@@ -36,7 +36,7 @@ def test_cells_are_written_keeping_style_number_format_and_everything_else() -> 
     assert "F1:G1" in {str(r) for r in sheet.merged_cells.ranges}
     assert book.defined_names["Total"].attr_text == "Data!$D$1"
     assert book["Notes"]["A1"].value == "keep me"
-    assert len(sheet._images) == 1  # openpyxl keeps pictures
+    assert len(sheet._images) == 1  # the picture is kept
     assert book.calculation.fullCalcOnLoad is True
     assert data["file"]["content_type"].endswith("spreadsheetml.sheet") and data["updates_applied"] == 2
 

@@ -1,16 +1,14 @@
-"""The operations of an update, parsed from the payload and applied to an openpyxl workbook."""
+"""The operations of an update, parsed from the payload; each error names the field."""
 
 from __future__ import annotations
 
-import copy
 import datetime
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from openpyxl.utils.cell import range_boundaries
-
-from handlers.common.errors import PayloadError, SheetNotFound, TableNotFound, UpdateFailed
+from handlers.common.errors import PayloadError
 from handlers.common.payload import check_keys, require_list, require_mapping, require_str
 from handlers.xlsx.cells import Cell, parse_cell
 
@@ -60,7 +58,17 @@ def parse_updates(value: object) -> list[Operation]:
     items = require_list(value, "updates")
     if not items:
         raise PayloadError("updates: must contain at least one update")
-    return [_parse(require_mapping(item, f"updates[{i}]"), f"updates[{i}]") for i, item in enumerate(items)]
+    operations = [_parse(require_mapping(item, f"updates[{i}]"), f"updates[{i}]") for i, item in enumerate(items)]
+    created: dict[str, tuple[int, str]] = {}
+    for index, operation in enumerate(operations):
+        if isinstance(operation, CreateSheet):
+            earlier = created.setdefault(operation.name.casefold(), (index, operation.name))
+            if earlier[0] != index:
+                raise PayloadError(
+                    f"updates[{index}].create_sheet: {operation.name!r} is the same sheet name as "
+                    f"{earlier[1]!r} in updates[{earlier[0]}]: Excel sheet names ignore case"
+                )
+    return operations
 
 
 def _parse(item: Mapping[str, Any], field: str) -> Operation:
@@ -122,76 +130,6 @@ def _rows(value: object, field: str) -> list[list[Any]]:
 def _scalar(value: object, field: str) -> Any:
     if not isinstance(value, _SCALARS):
         raise PayloadError(f"{field}: expected a string, number, boolean or null")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PayloadError(f"{field}: {value} is not a number Excel can store")
     return value
-
-
-def apply(workbook: Any, operation: Operation) -> None:
-    """Apply one operation to an openpyxl workbook."""
-    if isinstance(operation, CreateSheet):
-        if operation.name in workbook.sheetnames:
-            raise UpdateFailed(f"sheet {operation.name!r} already exists")
-        workbook.create_sheet(operation.name)
-        return
-    sheet = _sheet(workbook, operation.sheet)
-    if isinstance(operation, SetCell):
-        write(sheet, operation.cell.row, operation.cell.col, operation.value, formula=operation.is_formula)
-    elif isinstance(operation, SetBlock):
-        for r, row in enumerate(operation.values):
-            for c, value in enumerate(row):
-                write(sheet, operation.anchor.row + r, operation.anchor.col + c, value)
-    elif operation.table is None:
-        first = _last_used_row(sheet) + 1
-        for r, row in enumerate(operation.rows):
-            for c, value in enumerate(row):
-                write(sheet, first + r, c, value)
-    else:
-        _append_to_table(sheet, operation.table, operation.rows)
-
-
-def write(sheet: Any, row: int, col: int, value: Any, *, formula: bool = False) -> None:
-    """Set one cell's value, keeping its style; text that starts with '=' stays text, not a formula."""
-    cell = sheet.cell(row=row + 1, column=col + 1)
-    cell.value = value
-    if isinstance(value, str) and not formula and cell.data_type == "f":
-        cell.data_type = "s"  # user data must never turn into a formula (formula injection)
-    if isinstance(value, datetime.datetime) and not cell.is_date:
-        cell.number_format = "yyyy-mm-dd" if value.time() == datetime.time() else "yyyy-mm-dd hh:mm:ss"
-
-
-def _sheet(workbook: Any, name: str) -> Any:
-    if name not in workbook.sheetnames:
-        raise SheetNotFound(f"sheet {name!r} not found; the workbook has: {', '.join(map(repr, workbook.sheetnames))}")
-    return workbook[name]
-
-
-def _last_used_row(sheet: Any) -> int:
-    """The 0-based index of the last row holding a value (styled empty rows do not count)."""
-    for row in range(sheet.max_row, 0, -1):
-        if any(cell.value is not None for cell in sheet[row]):
-            return row - 1
-    return -1
-
-
-def _append_to_table(sheet: Any, name: str, rows: list[list[Any]]) -> None:
-    if name not in sheet.tables:
-        raise TableNotFound(
-            f"table {name!r} not found on sheet {sheet.title!r}; it has: {', '.join(sheet.tables) or 'none'}"
-        )
-    table = sheet.tables[name]
-    left, _top, right, bottom = range_boundaries(table.ref)
-    for offset, values in enumerate(rows, start=1):
-        if len(values) > right - left + 1:
-            raise UpdateFailed(
-                f"a row for table {name!r} has {len(values)} values; the table has {right - left + 1} columns"
-            )
-        target = bottom + offset
-        if any(sheet.cell(row=target, column=col).value is not None for col in range(left, right + 1)):
-            raise UpdateFailed(f"cannot extend table {name!r}: row {target} below it is not empty")
-        for col in range(left, right + 1):
-            source, cell = sheet.cell(row=bottom, column=col), sheet.cell(row=target, column=col)
-            cell._style = copy.copy(source._style)  # the new row looks like the table's last row
-            value = values[col - left] if col - left < len(values) else None
-            write(sheet, target - 1, col - 1, value)
-    table.ref = f"{table.ref.split(':')[0]}:{sheet.cell(row=bottom + len(rows), column=right).coordinate}"
-    if table.autoFilter is not None:
-        table.autoFilter.ref = table.ref
