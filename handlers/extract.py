@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from python_calamine import CalamineError, CalamineWorkbook
+from python_calamine import CalamineWorkbook
 
-from handlers.common.errors import InvalidFile, PayloadError, SheetNotFound
+from handlers.common.errors import PayloadError, SheetNotFound
 from handlers.common.ooxml import sheet_parts
 from handlers.common.payload import check_keys, one_source, require_list, require_mapping, require_str
 from handlers.common.safety import Limits, open_package
 from handlers.common.sources import load_source
 from handlers.xlsx.extract_sheet import extract_sheet
+from handlers.xlsx.formats import Format, detect, open_workbook, worksheet_names
 from handlers.xlsx.grid import Grid
 from handlers.xlsx.images import sheet_images
 from handlers.xlsx.rules import Rule, TableRule, parse_rules
@@ -68,11 +68,9 @@ def parse_request(payload: object, prefix: str) -> ExtractRequest:
 def extract_workbook(
     data: bytes, request: ExtractRequest, limits: Limits, name: str, *, progress: tuple[float, float]
 ) -> dict[str, Any]:
-    """The handler's `data` object for a workbook given as bytes."""
-    archive = open_package(data, "xlsx", limits, name=name)
-    parts = sheet_parts(archive)
-    sheets = _chosen_sheets(request, list(parts))
-    workbook = _open_calamine(data, request, name)
+    """The handler's `data` object for a workbook given as bytes (.xlsx/.xlsm, .xlsb, .xls or .ods)."""
+    book = _open(data, request, limits, name)
+    sheets = _chosen_sheets(request, book.sheet_names)
     notes: list[str] = []
     results: dict[str, Any] = {}
     start, end = progress
@@ -80,38 +78,50 @@ def extract_workbook(
         report_progress(
             start + (end - start) * index / len(sheets), f"Extracting sheet {sheet!r} ({index + 1}/{len(sheets)})"
         )
-        results[sheet] = _extract_one(
-            archive, workbook, sheet, parts[sheet], request.rules.get(sheet, []), limits, notes
-        )
+        results[sheet] = _extract_one(book, sheet, request.rules.get(sheet, []), limits, notes)
     report_progress(end, "Extraction finished")
     return {"sheets": results, "sheet_names": sheets, "warnings": notes}
 
 
-def _extract_one(
-    archive: zipfile.ZipFile,
-    workbook: CalamineWorkbook,
-    sheet: str,
-    part: str,
-    rules: list[Rule],
-    limits: Limits,
-    notes: list[str],
-) -> dict[str, Any]:
-    check_sheet_area(archive, part, sheet, limits.max_sheet_cells)
-    try:
-        grid = Grid.read(workbook, sheet)
-    except CalamineError as error:
-        raise InvalidFile(f"sheet {sheet!r} cannot be read: {error}") from None
-    return extract_sheet(sheet, grid, rules, workbook, lambda: sheet_images(archive, part, notes), notes)
+@dataclass(frozen=True, slots=True)
+class _Book:
+    """An opened workbook: calamine's reader, and for OOXML the package and each sheet's part."""
+
+    format: Format
+    workbook: CalamineWorkbook
+    archive: zipfile.ZipFile | None
+    parts: dict[str, str]
+    sheet_names: list[str]
 
 
-def _open_calamine(data: bytes, request: ExtractRequest, name: str) -> CalamineWorkbook:
+def _open(data: bytes, request: ExtractRequest, limits: Limits, name: str) -> _Book:
+    kind = detect(data, name)
+    # Every zip-based format goes through the zip-bomb and DTD checks before calamine inflates it.
+    archive = None if kind is Format.XLS else open_package(data, "xlsx", limits, name=name)
     needs_tables = any(
         isinstance(rule, TableRule) and rule.excel_table for rules in request.rules.values() for rule in rules
     )
-    try:
-        return CalamineWorkbook.from_filelike(io.BytesIO(data), load_tables=needs_tables)
-    except CalamineError as error:
-        raise InvalidFile(f"{name} cannot be read as an Excel workbook: {error}") from None
+    workbook = open_workbook(data, name, load_tables=needs_tables and kind is Format.XLSX)
+    if kind is Format.XLSX and archive is not None:
+        parts = sheet_parts(archive)
+        return _Book(kind, workbook, archive, parts, list(parts))
+    return _Book(kind, workbook, archive, {}, worksheet_names(workbook))
+
+
+def _extract_one(book: _Book, sheet: str, rules: list[Rule], limits: Limits, notes: list[str]) -> dict[str, Any]:
+    part = book.parts.get(sheet)
+    if book.archive is not None and part is not None:
+        check_sheet_area(book.archive, part, sheet, limits.max_sheet_cells)
+    grid = Grid.read(book.workbook, sheet)
+    return extract_sheet(sheet, grid, rules, book.workbook, lambda: _images(book, sheet, notes), notes)
+
+
+def _images(book: _Book, sheet: str, notes: list[str]) -> list[dict[str, Any]]:
+    part = book.parts.get(sheet)
+    if book.archive is None or part is None:
+        notes.append(f"sheet {sheet!r}: pictures are read from .xlsx/.xlsm workbooks only, not from .{book.format}")
+        return []
+    return sheet_images(book.archive, part, notes)
 
 
 def _chosen_sheets(request: ExtractRequest, available: list[str]) -> list[str]:

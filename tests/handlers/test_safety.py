@@ -26,12 +26,12 @@ def extract_bytes(data: bytes) -> None:
 
 
 def test_a_file_that_is_not_a_zip_is_refused() -> None:
-    with pytest.raises(InvalidFile, match=r"not an Excel workbook .* not a zip archive"):
+    with pytest.raises(InvalidFile, match=r"is a text file \(CSV or similar\), not a workbook; extract takes"):
         extract_bytes(b"name,amount\nx,1\n")
 
 
 def test_a_legacy_or_encrypted_office_file_is_refused_with_advice() -> None:
-    with pytest.raises(InvalidFile, match="legacy binary or password-protected"):
+    with pytest.raises(InvalidFile, match="an OLE container without a workbook"):
         extract_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 100)
 
 
@@ -122,5 +122,5 @@ def test_a_zip_without_a_workbook_is_refused() -> None:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("hello.txt", "hi")
-    with pytest.raises(InvalidFile, match="no main document part"):
+    with pytest.raises(InvalidFile, match="is a zip archive but not a workbook"):
         extract_bytes(out.getvalue())
