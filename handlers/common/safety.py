@@ -70,9 +70,37 @@ def open_package(data: bytes, kind: Kind, limits: Limits, *, name: str = "the fi
         raise InvalidFile(f"{name} is truncated or damaged: its zip directory is missing or invalid") from None
     check_declared_sizes(archive, limits, name)
     for info in archive.infolist():
-        if info.filename.endswith((".xml", ".rels")):
+        if not info.is_dir():
             check_prolog(archive, info, name)
+    _alias_backslash_names(archive)
     return archive
+
+
+def _alias_backslash_names(archive: zipfile.ZipFile) -> None:
+    """Make entries that Windows tools name `xl\\workbook.xml` findable as `xl/workbook.xml`.
+
+    The ZIP format says `/`, but some writers use `\\`; Office and calamine accept both. zipfile
+    keeps the name as written on POSIX, so every lookup by part name would miss them.
+    """
+    for info in archive.infolist():
+        if "\\" in info.filename:
+            archive.NameToInfo.setdefault(info.filename.replace("\\", "/"), info)
+
+
+def _as_utf8(head: bytes) -> bytes | None:
+    """The first bytes of a part as UTF-8 if they look like XML (in UTF-8 or UTF-16, BOM or not)."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return head.decode("utf-16", errors="replace").encode("utf-8")
+    if b"\0" in head[:4]:
+        # UTF-16 without a byte order mark: '<' is 3C 00 (little-endian) or 00 3C (big-endian).
+        for encoding, marker in (("utf-16-le", b"<\0"), ("utf-16-be", b"\0<")):
+            if marker in head[:256]:
+                text = head[: len(head) // 2 * 2].decode(encoding, errors="replace")
+                if text.lstrip(" \t\r\n").startswith("<"):
+                    return text.encode("utf-8")
+        return None
+    stripped = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    return stripped if stripped.startswith(b"<") else None
 
 
 def check_declared_sizes(archive: zipfile.ZipFile, limits: Limits, name: str) -> None:
@@ -92,14 +120,19 @@ def check_declared_sizes(archive: zipfile.ZipFile, limits: Limits, name: str) ->
 
 
 def check_prolog(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> None:
-    """Refuse a part with a DTD: Office never writes one, and it is how entity-expansion bombs start."""
+    """Refuse a part with a DTD: Office never writes one, and it is how entity-expansion bombs start.
+
+    Every part whose first bytes look like XML is checked, whatever its name: a reader finds parts
+    through relationships, and a part named `xl/sharedStrings.bin` is parsed as XML all the same.
+    """
     try:
         with archive.open(info) as part:
-            head = part.read(_PROLOG_LIMIT)
+            raw = part.read(_PROLOG_LIMIT)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
         raise InvalidFile(f"{name} is damaged: part {info.filename!r} cannot be read ({error})") from None
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        head = head.decode("utf-16", errors="replace").encode("utf-8")
+    head = _as_utf8(raw)
+    if head is None:
+        return  # not XML (a picture, a binary part): no parser will read it as XML
     position = 0
     while (position := head.find(b"<", position)) >= 0:
         if head.startswith(b"<!DOCTYPE", position) or head.startswith(b"<!ENTITY", position):
@@ -115,5 +148,5 @@ def check_prolog(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> 
             return  # the root element: no DTD can follow it
         if position < 0:
             break
-    if len(head) == _PROLOG_LIMIT:
+    if len(raw) == _PROLOG_LIMIT:
         raise UnsafeFile(f"{name}: part {info.filename!r} has an XML prolog longer than 64 KiB")

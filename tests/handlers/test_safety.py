@@ -124,3 +124,35 @@ def test_a_zip_without_a_workbook_is_refused() -> None:
         archive.writestr("hello.txt", "hi")
     with pytest.raises(InvalidFile, match="is a zip archive but not a workbook"):
         extract_bytes(out.getvalue())
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_dtd_in_a_utf16_part_without_a_byte_order_mark_is_refused(encoding: str) -> None:
+    bomb = BILLION_LAUGHS.replace(b'<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{encoding}"?>'.encode())
+    data = rezip(report_workbook(), {"xl/sharedStrings.xml": bomb.decode().encode(encoding)})
+    with pytest.raises(UnsafeFile, match=r"part 'xl/sharedStrings.xml' declares a DTD"):
+        extract_bytes(data)
+
+
+@pytest.mark.parametrize("part", ["xl/strings.bin", "customXml/item1", "xl/media/notes.txt"])
+def test_a_dtd_in_a_part_whatever_its_name_is_refused(part: str) -> None:
+    # Parts are found through relationships, not by extension: any part that is XML gets the check.
+    data = rezip(report_workbook(), {}, extra={part: BILLION_LAUGHS})
+    with pytest.raises(UnsafeFile, match=rf"part '{part}' declares a DTD"):
+        extract_bytes(data)
+
+
+def test_binary_parts_that_merely_contain_a_dtd_string_are_not_xml() -> None:
+    data = rezip(report_workbook(), {}, extra={"xl/media/image9.png": b"\x89PNG\r\n<!DOCTYPE x>"})
+    assert extract({"excel_base64": b64(data), "sheet_names": ["Other"]})["success"] is True
+
+
+def test_a_zip_with_backslash_entry_names_is_read_as_an_office_document() -> None:
+    # Some Windows tools write `xl\worksheets\sheet1.xml`; Excel and calamine read such files.
+    source = report_workbook()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(source)) as archive, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in archive.infolist():
+            target.writestr(info.filename.replace("/", "\\"), archive.read(info))
+    data = extract({"excel_base64": b64(out.getvalue()), "sheet_names": ["Other"]})["data"]
+    assert data["sheets"]["Other"]["tables"][0]["rows"] == [{"Name": "x", "B": 1, "Name_2": "y"}]
