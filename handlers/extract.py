@@ -17,7 +17,7 @@ from handlers.common.sources import load_source
 from handlers.xlsx.extract_sheet import extract_sheet
 from handlers.xlsx.formats import Format, detect, open_workbook, worksheet_names
 from handlers.xlsx.grid import Grid
-from handlers.xlsx.images import sheet_images
+from handlers.xlsx.images import MediaCache, sheet_images
 from handlers.xlsx.rules import Rule, TableRule, parse_rules
 from handlers.xlsx.sheet_area import check_sheet_area
 from jobs import report_progress
@@ -92,6 +92,7 @@ class _Book:
     archive: zipfile.ZipFile | None
     parts: dict[str, str]
     sheet_names: list[str]
+    media: MediaCache | None  # pictures read once per workbook, however many anchors show them
 
 
 def _open(data: bytes, request: ExtractRequest, limits: Limits, name: str) -> _Book:
@@ -104,8 +105,8 @@ def _open(data: bytes, request: ExtractRequest, limits: Limits, name: str) -> _B
     workbook = open_workbook(data, name, load_tables=needs_tables and kind is Format.XLSX)
     if kind is Format.XLSX and archive is not None:
         parts = sheet_parts(archive)
-        return _Book(kind, workbook, archive, parts, list(parts))
-    return _Book(kind, workbook, archive, {}, worksheet_names(workbook))
+        return _Book(kind, workbook, archive, parts, list(parts), MediaCache(archive))
+    return _Book(kind, workbook, archive, {}, worksheet_names(workbook), None)
 
 
 def _extract_one(book: _Book, sheet: str, rules: list[Rule], limits: Limits, notes: list[str]) -> dict[str, Any]:
@@ -118,10 +119,10 @@ def _extract_one(book: _Book, sheet: str, rules: list[Rule], limits: Limits, not
 
 def _images(book: _Book, sheet: str, notes: list[str]) -> list[dict[str, Any]]:
     part = book.parts.get(sheet)
-    if book.archive is None or part is None:
+    if book.archive is None or book.media is None or part is None:
         notes.append(f"sheet {sheet!r}: pictures are read from .xlsx/.xlsm workbooks only, not from .{book.format}")
         return []
-    return sheet_images(book.archive, part, notes)
+    return sheet_images(book.archive, part, book.media)
 
 
 def _chosen_sheets(request: ExtractRequest, available: list[str]) -> list[str]:

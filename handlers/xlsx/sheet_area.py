@@ -144,11 +144,11 @@ def _exact_maxima(archive: zipfile.ZipFile, part: str, bound: _Bound, chunk: int
 
 
 def _stream(archive: zipfile.ZipFile, part: str, feed: Callable[[bytes], None], chunk: int) -> None:
-    for piece in _chunks(archive, part, chunk):
+    for piece in xml_chunks(archive, part, chunk):
         feed(piece)
 
 
-def _chunks(archive: zipfile.ZipFile, part: str, size: int) -> Iterator[bytes]:
+def xml_chunks(archive: zipfile.ZipFile, part: str, size: int = CHUNK) -> Iterator[bytes]:
     """The inflated part in pieces, each cut just before its last `<` (the rest starts the next)."""
     pending: list[bytes] = []
     with archive.open(part) as source:
