@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from python_calamine import CalamineWorkbook
@@ -113,17 +113,17 @@ def _excel_table(sheet: str, grid: Grid, name: str, table_name: str, workbook: C
     return {"name": name, "headers": headers, "rows": _rows(headers, body)}
 
 
-def _records(name: str, block: Iterator[list[JsonValue]], first_col: int) -> dict[str, Any]:
-    headers = _unique_headers(next(block, []), first_col)
+def _records(name: str, block: Iterator[Sequence[JsonValue]], first_col: int) -> dict[str, Any]:
+    headers = _unique_headers(next(block, ()), first_col)
     return {"name": name, "headers": headers, "rows": _rows(headers, block)}
 
 
-def _rows(headers: list[str], body: Iterator[list[JsonValue]]) -> list[dict[str, JsonValue]]:
+def _rows(headers: list[str], body: Iterator[Sequence[JsonValue]]) -> list[dict[str, JsonValue]]:
     # Blank rows are dropped: a table of records has no use for a record of nulls.
     return [dict(zip(headers, row, strict=False)) for row in body if row.count(None) != len(row)]
 
 
-def _unique_headers(values: list[JsonValue], first_col: int) -> list[str]:
+def _unique_headers(values: Sequence[JsonValue], first_col: int) -> list[str]:
     """Header texts; an empty header is named after its column letter, a repeated one gets `_2`, `_3`."""
     headers: list[str] = []
     seen: set[str] = set()

@@ -146,3 +146,12 @@ def test_an_empty_string_value_still_counts_as_calamine_keeps_it(cell: bytes) ->
     data = workbook_with(b'<row r="1"><c r="A1"><v>1</v></c>' + cell + b"</row>")
     assert calamine_area(data) == 100
     assert counted_area(data) == 100
+
+
+def test_a_cell_placed_after_a_styled_empty_one_counts_from_it() -> None:
+    # The styled cell holds no value but moves the column on: the next cell, without `r`, is at XFB1.
+    styled = b"".join(b'<c r="%s1" s="1"/>' % bytes([65 + col]) for col in range(26)) * 200
+    data = workbook_with(b'<row r="1"><c r="A1"><v>1</v></c>' + styled + b'<c r="XFA1" s="1"/><c><v>2</v></c></row>')
+    assert calamine_area(data) == 16_382
+    assert counted_area(data) == 16_382
+    assert_limit_is_exact(data, 16_382)
