@@ -15,7 +15,7 @@ from handlers.common.payload import check_keys, one_source, require_list, requir
 from handlers.common.safety import Limits, open_package
 from handlers.common.sources import load_source
 from handlers.xlsx.extract_sheet import extract_sheet
-from handlers.xlsx.formats import Format, detect, open_workbook, worksheet_names
+from handlers.xlsx.formats import Format, detect, is_zip, open_workbook, worksheet_names, zip_format
 from handlers.xlsx.grid import Grid
 from handlers.xlsx.images import MediaCache, sheet_images
 from handlers.xlsx.rules import Rule, TableRule, parse_rules
@@ -40,7 +40,7 @@ def validate(payload: dict[str, Any]) -> None:
 
 def extract(payload: dict[str, Any]) -> dict[str, Any]:
     """Extract key/value pairs, tables and images from the workbook, sheet by sheet."""
-    request = parse_request(payload, "")
+    request = parse_request(payload, "", check_content=False)  # decoding checks the base64
     limits = Limits.from_env()
     report_progress(2, "Loading the workbook")
     source = load_source(payload, "sharepoint_excel_url", "excel_base64", "workbook.xlsx", limits)
@@ -48,11 +48,12 @@ def extract(payload: dict[str, Any]) -> dict[str, Any]:
     return {"success": True, "message": "Data extracted successfully", "data": data}
 
 
-def parse_request(payload: object, prefix: str) -> ExtractRequest:
+def parse_request(payload: object, prefix: str, *, check_content: bool = True) -> ExtractRequest:
     """Parse an extract payload; `prefix` places its fields when nested (as `excel.` in merge)."""
     body = require_mapping(payload, prefix.rstrip(".") or "payload")
     check_keys(body, PAYLOAD_FIELDS, prefix.rstrip("."))
-    one_source(_prefixed(body, prefix), f"{prefix}sharepoint_excel_url", f"{prefix}excel_base64")
+    sources = (f"{prefix}sharepoint_excel_url", f"{prefix}excel_base64")
+    one_source(_prefixed(body, prefix), *sources, check_content=check_content)
     names = None
     if body.get("sheet_names") is not None:
         field = f"{prefix}sheet_names"
@@ -96,9 +97,9 @@ class _Book:
 
 
 def _open(data: bytes, request: ExtractRequest, limits: Limits, name: str) -> _Book:
-    kind = detect(data, name)
     # Every zip-based format goes through the zip-bomb and DTD checks before calamine inflates it.
-    archive = None if kind is Format.XLS else open_package(data, "xlsx", limits, name=name)
+    archive = open_package(data, "xlsx", limits, name=name) if is_zip(data) else None
+    kind = detect(data, name) if archive is None else zip_format(archive, name)
     needs_tables = any(
         isinstance(rule, TableRule) and rule.excel_table for rules in request.rules.values() for rule in rules
     )

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Literal
@@ -19,6 +21,9 @@ Kind = Literal["xlsx", "pptx"]
 
 _LABELS: dict[Kind, str] = {"xlsx": "an Excel workbook (.xlsx)", "pptx": "a PowerPoint file (.pptx)"}
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls/.ppt, and also password-protected Office files
+_FIRST_READ = 4096
+_LOCAL_HEADER = 30  # fixed part of a zip local file header
+_LONGEST_MARKER = len("<!DOCTYPE")
 _PROLOG_LIMIT = 64 * 1024  # a real part's prolog is one XML declaration; padding past this is a trick
 _MIB = 1024 * 1024
 
@@ -71,7 +76,7 @@ def open_package(data: bytes, kind: Kind, limits: Limits, *, name: str = "the fi
     check_declared_sizes(archive, limits, name)
     for info in archive.infolist():
         if not info.is_dir():
-            check_prolog(archive, info, name)
+            check_prolog(archive, info, name, data)
     _alias_backslash_names(archive)
     return archive
 
@@ -119,22 +124,68 @@ def check_declared_sizes(archive: zipfile.ZipFile, limits: Limits, name: str) ->
         raise UnsafeFile(f"{name} would inflate to {total // _MIB} MiB; the limit is {limits.max_uncompressed_mb} MiB")
 
 
-def check_prolog(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> None:
+def check_prolog(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, data: bytes | None = None) -> None:
     """Refuse a part with a DTD: Office never writes one, and it is how entity-expansion bombs start.
 
     Every part whose first bytes look like XML is checked, whatever its name: a reader finds parts
     through relationships, and a part named `xl/sharedStrings.bin` is parsed as XML all the same.
+    The first 4 KiB nearly always reach the root element; only a longer prolog is read further.
     """
+    raw = None if data is None else _first_bytes(data, info)
+    if raw is not None and (len(raw) < _FIRST_READ or _prolog_ends(raw, info, name, more=True) is not None):
+        if len(raw) < _FIRST_READ:
+            _prolog_ends(raw, info, name, more=False)
+        return
     try:
         with archive.open(info) as part:
-            raw = part.read(_PROLOG_LIMIT)
+            raw = part.read(_FIRST_READ)
+            if len(raw) < _FIRST_READ:
+                _prolog_ends(raw, info, name, more=False)
+            elif _prolog_ends(raw, info, name, more=True) is None:
+                raw += part.read(_PROLOG_LIMIT - _FIRST_READ)
+                more = len(raw) == _PROLOG_LIMIT
+                if _prolog_ends(raw, info, name, more=more) is None and more:
+                    raise UnsafeFile(f"{name}: part {info.filename!r} has an XML prolog longer than 64 KiB")
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
         raise InvalidFile(f"{name} is damaged: part {info.filename!r} cannot be read ({error})") from None
+
+
+def _first_bytes(data: bytes, info: zipfile.ZipInfo) -> bytes | None:
+    """The first 4 KiB of a stored or deflated entry, inflated straight from the file's bytes.
+
+    Opening every part through zipfile costs more than calamine's whole read of a small workbook
+    (a header parse, a decompressor and a CRC per part); None means "use zipfile" (an unusual entry).
+    """
+    start = info.header_offset
+    usual = not info.flag_bits & 0x1 and info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+    if not usual or data[start : start + 4] != b"PK\x03\x04" or len(data) < start + _LOCAL_HEADER:
+        return None
+    name_length, extra_length = struct.unpack_from("<HH", data, start + 26)
+    begin = start + _LOCAL_HEADER + name_length + extra_length
+    wanted = min(info.compress_size, _FIRST_READ * 2)
+    piece = data[begin : begin + wanted]
+    if info.compress_type == zipfile.ZIP_STORED:
+        return piece[:_FIRST_READ]
+    try:
+        head = zlib.decompressobj(-zlib.MAX_WBITS).decompress(piece, _FIRST_READ)
+    except zlib.error:
+        return None  # zipfile reports the damage
+    # Short of 4 KiB with input left over: an unusually poor compression, read the ordinary way.
+    return None if len(head) < _FIRST_READ and wanted < info.compress_size else head
+
+
+def _prolog_ends(raw: bytes, info: zipfile.ZipInfo, name: str, *, more: bool) -> bool | None:
+    """True at the root element, False if the part is not XML, None if the prolog goes on past `raw`.
+
+    `more`: the part may go on after `raw`, so a tag cut at its end must be read further.
+    """
     head = _as_utf8(raw)
     if head is None:
-        return  # not XML (a picture, a binary part): no parser will read it as XML
+        return False  # not XML (a picture, a binary part): no parser will read it as XML
     position = 0
     while (position := head.find(b"<", position)) >= 0:
+        if more and len(head) - position < _LONGEST_MARKER:
+            return None  # "<!DOCTYPE" may be cut here
         if head.startswith(b"<!DOCTYPE", position) or head.startswith(b"<!ENTITY", position):
             raise UnsafeFile(
                 f"{name}: part {info.filename!r} declares a DTD, which Office files never contain; "
@@ -145,8 +196,7 @@ def check_prolog(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> 
         elif head.startswith(b"<!--", position):
             position = head.find(b"-->", position)  # skipped whole: a comment may contain "<"
         else:
-            return  # the root element: no DTD can follow it
+            return True  # the root element: no DTD can follow it
         if position < 0:
             break
-    if len(raw) == _PROLOG_LIMIT:
-        raise UnsafeFile(f"{name}: part {info.filename!r} has an XML prolog longer than 64 KiB")
+    return None

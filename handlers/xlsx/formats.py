@@ -44,12 +44,15 @@ class Format(enum.StrEnum):
     ODS = "ods"  # OpenDocument spreadsheet (LibreOffice, Google Sheets export)
 
 
+def is_zip(data: bytes) -> bool:
+    """Whether `data` starts like a zip archive (every OOXML and OpenDocument file does)."""
+    return data.startswith(b"PK\x03\x04")
+
+
 def detect(data: bytes, name: str) -> Format:
-    """The workbook format of `data`, or an InvalidFile saying what the file is instead."""
+    """The workbook format of a file that is not a zip (see zip_format), or an InvalidFile saying what it is."""
     if data.startswith(_OLE_MAGIC):
         return _ole_format(data, name)
-    if data.startswith(b"PK\x03\x04"):
-        return _zip_format(data, name)
     raise InvalidFile(f"{name} is {_other_kind(data)}, not a workbook; extract takes {TAKES}")
 
 
@@ -120,13 +123,10 @@ def _ole_stream_names(data: bytes) -> set[str]:
     return found
 
 
-def _zip_format(data: bytes, name: str) -> Format:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = {entry.replace("\\", "/").lower() for entry in archive.namelist()}
-            mimetype = archive.read("mimetype")[:100] if "mimetype" in archive.NameToInfo else b""
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
-        raise InvalidFile(f"{name} is truncated or damaged: its zip directory is missing or invalid") from None
+def zip_format(archive: zipfile.ZipFile, name: str) -> Format:
+    """The workbook format of an opened zip, or an InvalidFile saying what it is instead."""
+    names = {entry.replace("\\", "/").lower() for entry in archive.namelist()}
+    mimetype = archive.read("mimetype")[:100] if "mimetype" in archive.NameToInfo else b""
     if "xl/workbook.bin" in names:
         return Format.XLSB
     if "[content_types].xml" in names:

@@ -18,7 +18,6 @@ Chunks are cut just before their last `<`, so no tag is ever split or seen twice
 
 from __future__ import annotations
 
-import itertools
 import re
 import zipfile
 from collections.abc import Callable, Iterator
@@ -33,12 +32,10 @@ _PREFIXED = re.compile(rb":(?:c|row)[\s/>]")  # a namespace-prefixed cell or row
 # otherwise); each is searched on its own because a literal prefix keeps the regex at C speed.
 _ODD_CELL = re.compile(rb'<c(?=[\s/>])(?! r=")')
 _ODD_ROW = re.compile(rb'<row(?=[\s/>])(?! r=")')
-# A reference with more letters or digits than given, in a cell that is not self-closed.
-_LONGER = rb'<c r="(?=[A-Za-z]{%d}|[A-Za-z]+[0-9]{%d})([A-Za-z]+)([0-9]+)"(?=(?:[^>"\']|"[^"]*"|\'[^\']*\')*(?<!/)>)'
+# A reference with more letters or digits than given, and the rest of its tag (to tell a self-closed cell).
+_LONGER = rb'<c r="(?=[A-Za-z]{%d}|[A-Za-z]+[0-9]{%d})([A-Za-z]+)([0-9]+)"((?:[^>"\']|"[^"]*"|\'[^\']*\')*)>'
 _SELF_CLOSED_CELLS = re.compile(rb'(?:<c r="[^"]*"[^>]*/>\s*)+')  # in runs: one cut per run
-_STYLED_RUN = re.compile(rb'"/>\s*<c r="')  # a self-closed cell then another: a styled area
-_MANY = 256
-_FOLD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", b"A" * 52 + b"0" * 10)
+_STYLED_ENOUGH = 64  # self-closed cells with long references in one chunk before cutting them all
 _ROW_START = b'<row r="'
 _CELL_START = b'<c r="'
 
@@ -71,8 +68,7 @@ class _Bound:
             # Styled empty cells (`<c r="XFD9" s="3"/>`) hold no value: a sheet formatted out to
             # XFD1048576 is cleared in this one pass once they are cut out (in runs, at C speed).
             # Only here: where a cell's position is implied, the cells before it place it.
-            many = sum(1 for _ in itertools.islice(_STYLED_RUN.finditer(chunk), _MANY)) == _MANY
-            self._note_longest(_SELF_CLOSED_CELLS.sub(b"", chunk) if many else chunk)
+            self._note_longest(chunk)
             self._track_position(chunk)
             return
         if self.odd is None:
@@ -88,14 +84,23 @@ class _Bound:
         return rows * cols
 
     def _note_longest(self, chunk: bytes) -> None:
-        """Note the most letters and digits of any cell reference (plain chunks: all are `<c r="`).
+        """Note the most letters and digits of any valued cell's reference (plain chunks: all `<c r="`).
 
         One search finds the next reference longer than any seen so far; on a normal sheet it fails
-        after a few hits, so each chunk is scanned about once. (Folding letters and digits with
-        bytes.translate and using `find` was measured slower: repetitive text defeats its skip table.)
+        after a few hits, so each chunk is scanned about once. Self-closed cells (styled, empty) hold no
+        value and are passed over; where they keep turning up, as in a sheet formatted out to
+        XFD1048576, the rest of the chunk is cleared of them in one C-speed substitution.
+        (Folding letters and digits with bytes.translate and using `find` was measured slower.)
         """
-        position = 0
+        position, passed_over = 0, 0
         while match := self._pattern().search(chunk, position):
+            if match[3].endswith(b"/"):
+                passed_over += 1
+                if passed_over == _STYLED_ENOUGH:
+                    chunk, position = _SELF_CLOSED_CELLS.sub(b"", chunk[match.start() :]), 0
+                else:
+                    position = match.end()
+                continue
             self.letters = max(self.letters, len(match[1]))
             self.digits = max(self.digits, len(match[2]))
             position = match.start() + 1

@@ -156,3 +156,13 @@ def test_a_zip_with_backslash_entry_names_is_read_as_an_office_document() -> Non
             target.writestr(info.filename.replace("/", "\\"), archive.read(info))
     data = extract({"excel_base64": b64(out.getvalue()), "sheet_names": ["Other"]})["data"]
     assert data["sheets"]["Other"]["tables"][0]["rows"] == [{"Name": "x", "B": 1, "Name_2": "y"}]
+
+
+@pytest.mark.parametrize("padding", [4096 - 40, 4096 - 44, 4096 - 47, 20_000])
+def test_a_dtd_after_a_long_comment_is_found_wherever_the_first_read_ends(padding: int) -> None:
+    # The check reads 4 KiB first: a DOCTYPE cut at that boundary must still be seen.
+    prolog = b'<?xml version="1.0"?><!--' + b"x" * padding + b"-->"
+    bomb = prolog + BILLION_LAUGHS.split(b"?>", 1)[1]
+    data = rezip(report_workbook(), {"xl/sharedStrings.xml": bomb})
+    with pytest.raises(UnsafeFile, match="declares a DTD"):
+        extract_bytes(data)
