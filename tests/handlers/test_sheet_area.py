@@ -155,3 +155,17 @@ def test_a_cell_placed_after_a_styled_empty_one_counts_from_it() -> None:
     assert calamine_area(data) == 16_382
     assert counted_area(data) == 16_382
     assert_limit_is_exact(data, 16_382)
+
+
+@pytest.mark.parametrize("run", [1, 40], ids=["styled cells between values", "styled areas"])
+def test_many_styled_cells_with_long_references_still_leave_the_far_value_counted(run: int) -> None:
+    # Past 64 styled cells with long references the scan switches strategy (cut them out in runs, or
+    # skip each inside the search); a valued far cell after them must still count.
+    rows = []
+    for row in range(2, 300):
+        styled = b"".join(b'<c r="%s%d" s="1"/>' % (b"Z" + bytes([65 + c % 26]), row) for c in range(run))
+        rows.append(b'<row r="%d"><c r="A%d"><v>1</v></c>%s</row>' % (row, row, styled))
+    far = b'<row r="5000"><c r="AB5000" s="2" t="n"><v>3</v></c></row>'
+    data = workbook_with(b'<row r="1"><c r="A1"><v>1</v></c></row>' + b"".join(rows) + far)
+    assert calamine_area(data) == 5000 * 28
+    assert_limit_is_exact(data, 5000 * 28)
