@@ -12,7 +12,7 @@ from python_calamine import CalamineWorkbook
 from handlers.common.errors import PayloadError, SheetNotFound
 from handlers.common.ooxml import sheet_parts
 from handlers.common.payload import check_keys, one_source, require_list, require_mapping, require_str
-from handlers.common.safety import Limits, open_package
+from handlers.common.safety import Limits, check_parts, open_zip
 from handlers.common.sources import load_source
 from handlers.xlsx.extract_sheet import extract_sheet
 from handlers.xlsx.formats import Format, detect, is_zip, open_workbook, worksheet_names, zip_format
@@ -97,9 +97,12 @@ class _Book:
 
 
 def _open(data: bytes, request: ExtractRequest, limits: Limits, name: str) -> _Book:
-    # Every zip-based format goes through the zip-bomb and DTD checks before calamine inflates it.
-    archive = open_package(data, "xlsx", limits, name=name) if is_zip(data) else None
+    # Every zip-based format goes through the zip-bomb and DTD checks before calamine inflates it;
+    # what kind of package it is comes first, so that a file of another kind is named as such.
+    archive = open_zip(data, "xlsx", limits, name=name) if is_zip(data) else None
     kind = detect(data, name) if archive is None else zip_format(archive, name)
+    if archive is not None:
+        check_parts(archive, data, name)
     needs_tables = any(
         isinstance(rule, TableRule) and rule.excel_table for rules in request.rules.values() for rule in rules
     )

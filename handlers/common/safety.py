@@ -61,6 +61,17 @@ class Limits:
 
 def open_package(data: bytes, kind: Kind, limits: Limits, *, name: str = "the file") -> zipfile.ZipFile:
     """Open an Office file as a zip after checking it cannot blow up; raise InvalidFile/UnsafeFile."""
+    archive = open_zip(data, kind, limits, name=name)
+    check_parts(archive, data, name)
+    return archive
+
+
+def open_zip(data: bytes, kind: Kind, limits: Limits, *, name: str = "the file") -> zipfile.ZipFile:
+    """The zip checks of open_package (not a zip, damaged, zip bomb) without reading any part.
+
+    For a caller that must tell what kind of package it is first (a Numbers file carries a plist
+    with a DTD, and deserves "this is a Numbers file", not "XML bomb"); call check_parts next.
+    """
     label = _LABELS[kind]
     if data.startswith(_OLE_MAGIC):
         raise InvalidFile(
@@ -74,11 +85,15 @@ def open_package(data: bytes, kind: Kind, limits: Limits, *, name: str = "the fi
     except zipfile.BadZipFile:
         raise InvalidFile(f"{name} is truncated or damaged: its zip directory is missing or invalid") from None
     check_declared_sizes(archive, limits, name)
+    return archive
+
+
+def check_parts(archive: zipfile.ZipFile, data: bytes, name: str) -> None:
+    """The part checks of open_package: no DTD in any XML part; backslash names made findable."""
     for info in archive.infolist():
         if not info.is_dir():
             check_prolog(archive, info, name, data)
     _alias_backslash_names(archive)
-    return archive
 
 
 def _alias_backslash_names(archive: zipfile.ZipFile) -> None:
