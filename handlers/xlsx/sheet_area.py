@@ -32,7 +32,6 @@ _PREFIXED = re.compile(rb":(?:c|row)[\s/>]")  # a namespace-prefixed cell or row
 # otherwise); each is searched on its own because a literal prefix keeps the regex at C speed.
 _ODD_CELL = re.compile(rb'<c(?=[\s/>])(?! r=")')
 _ODD_ROW = re.compile(rb'<row(?=[\s/>])(?! r=")')
-# A reference with more letters or digits than given, and the rest of its tag (to tell a self-closed cell).
 # A reference with more letters or digits than given (simple, so that each new pair compiles fast).
 _LONGER = rb'<c r="(?=[A-Za-z]{%d}|[A-Za-z]+[0-9]{%d})([A-Za-z]+)([0-9]+)"'
 _ATTRS = rb"""(?:[^>"']|"[^"]*"|'[^']*')*"""  # a tag's attributes, quotes respected
@@ -40,7 +39,7 @@ _TAG_REST = re.compile(_ATTRS + rb">")
 _SELF_CLOSED_CELLS = re.compile(rb'(?:<c r="[^"]*"[^>]*/>\s*)+')  # in runs: one cut per run
 _WINDOW = 64 * 1024
 _LONG_RUN = 16  # self-closed cells per run, on average, for a styled area
-_STYLED_ENOUGH = 64  # self-closed cells with long references in one chunk before cutting them all
+_STYLED_ENOUGH = 64  # self-closed cells with long references passed over one by one before switching
 _ROW_START = b'<row r="'
 _CELL_START = b'<c r="'
 
