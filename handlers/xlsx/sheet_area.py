@@ -7,8 +7,9 @@ the one before cannot clear the sheet:
 
 1. a bound from the longest references, with C-speed searches on each inflated chunk. A chunk in
    which every cell and row tag is spelt `<c r="` / `<row r="` (what Excel, LibreOffice and most
-   libraries write) costs a few `bytes.count` calls and one regex search; any other chunk (implied
-   positions, prefixes, other quoting) is replayed tag by tag (`cell_positions.CellPlacer`);
+   libraries write) costs three literal-prefix searches and one search for a longer reference (of
+   a cell that is not self-closed); any other chunk (implied positions, prefixes, other quoting) is
+   replayed tag by tag (`cell_positions.CellPlacer`);
 2. the exact largest row and column among those references;
 3. calamine's own rule: the rectangle of the cells that hold a value (styled empty cells and
    formulas without a cached value are not data, so a sheet whose styles reach XFD1048576 passes).
