@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import pybase64
+
 from handlers.common.errors import PayloadError
 
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -61,20 +63,31 @@ def check_base64(value: object, field: str) -> None:
 
 def decode_base64(value: str, field: str) -> bytes:
     """Decode standard base64, or a PayloadError naming `field`."""
+    text = _strip_data_url(value)
     try:
-        return binascii.a2b_base64(_strip_data_url(value).encode("ascii"), strict_mode=False)
+        # pybase64 (SIMD) decodes ~15x faster than binascii; it takes the strict form only, so text
+        # with line breaks or other characters that base64 readers skip falls back to binascii.
+        return pybase64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        pass
+    try:
+        return binascii.a2b_base64(text.encode("ascii"), strict_mode=False)
     except (binascii.Error, UnicodeEncodeError) as error:
         raise PayloadError(f"{field}: not valid base64 ({error})") from None
 
 
-def one_source(payload: Mapping[str, Any], url_key: str, base64_key: str) -> None:
-    """Exactly one of a SharePoint URL and an inline base64 file must be given."""
+def one_source(payload: Mapping[str, Any], url_key: str, base64_key: str, *, check_content: bool = True) -> None:
+    """Exactly one of a SharePoint URL and an inline base64 file must be given.
+
+    `check_content=False` leaves the base64 text unchecked, for a handler that decodes it next anyway
+    (decoding checks it too, and the check is a pass over a file of tens of megabytes).
+    """
     has_url, has_inline = payload.get(url_key) is not None, payload.get(base64_key) is not None
     if has_url == has_inline:
         raise PayloadError(f"give exactly one of '{url_key}' and '{base64_key}'")
     if has_url:
         check_url(payload[url_key], url_key)
-    else:
+    elif check_content:
         check_base64(payload[base64_key], base64_key)
 
 

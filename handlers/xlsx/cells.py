@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,17 +115,18 @@ def iso_duration(delta: datetime.timedelta) -> str:
     return f"{sign}PT{int(hours)}H{int(minutes)}M{secs_text}S"
 
 
-def row_to_json(row: list[Any]) -> list[JsonValue]:
+def row_to_json(row: Sequence[Any]) -> list[JsonValue]:
     """`to_json` over a row, common kinds inlined: this runs once per cell of big sheets."""
     out: list[JsonValue] = []
     append = out.append
     date, stamp, low, high = datetime.date, datetime.datetime, -_EXACT_FLOAT_INT, _EXACT_FLOAT_INT
     for value in row:
         kind = type(value)
-        if kind is str:
-            append(value or None)
-        elif kind is float:
+        # Most-common kinds first: numbers, then text (calamine's "" is an empty cell), then dates.
+        if kind is float:
             append(int(value) if value.is_integer() and low <= value <= high else value)
+        elif kind is str:
+            append(value or None)
         elif kind is date or kind is stamp:
             append(value.isoformat())
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from python_calamine import CalamineWorkbook
@@ -41,7 +41,24 @@ def _default_table(sheet: str, grid: Grid) -> list[dict[str, Any]]:
     # A sheet without rules is returned whole, as one table named after the sheet: its first
     # non-empty row gives the headers.
     area = grid.used_area()
-    return [] if area is None else [_records(sheet, grid.block(area), area.first.col)]
+    if area is None:
+        return []
+    area = _with_merged(grid, area)
+    return [_records(sheet, grid.block(area, skip_blank=True), area.first.col)]  # its first row is not blank
+
+
+def _with_merged(grid: Grid, area: CellRange) -> CellRange:
+    """`area` grown to cover the merged ranges that show a value in it (their top-left cell is in it)."""
+    first, last = area.first, area.last
+    for span in grid.merged:
+        corner = span.first
+        if (
+            first.row <= corner.row <= last.row
+            and first.col <= corner.col <= last.col
+            and grid.raw(corner.row, corner.col) != ""
+        ):
+            last = Cell(max(last.row, span.last.row), max(last.col, span.last.col))
+    return CellRange(first, last)
 
 
 def _label_value(sheet: str, grid: Grid, rule: LabelRule, labels: dict[str, Cell], notes: list[str]) -> JsonValue:
@@ -68,13 +85,13 @@ def _table(sheet: str, grid: Grid, rule: TableRule, workbook: CalamineWorkbook) 
 
 def _extent_from(grid: Grid, start: Cell) -> CellRange:
     """Headers run right from `start` to the first empty cell; rows run down to the first blank row."""
-    header = grid.rows[start.row] if start.row < grid.height else []
+    edge = grid.last
     last_col = start.col
-    while last_col + 1 < len(header) and header[last_col + 1] != "":
+    while last_col < edge.col and grid.raw(start.row, last_col + 1) != "":
         last_col += 1
     last_row = start.row
-    while last_row + 1 < grid.height:
-        cells = grid.rows[last_row + 1][start.col : last_col + 1]
+    while last_row < edge.row:
+        cells = grid.raw_cells(last_row + 1, start.col, last_col)
         if cells.count("") == len(cells):
             break
         last_row += 1
@@ -92,21 +109,21 @@ def _excel_table(sheet: str, grid: Grid, name: str, table_name: str, workbook: C
     headers = _unique_headers(list(table.columns), 0)
     if table.start is None or table.end is None:
         return {"name": name, "headers": headers, "rows": []}
-    body = grid.block(CellRange(Cell(*table.start), Cell(*table.end)))
+    body = grid.block(CellRange(Cell(*table.start), Cell(*table.end)), skip_blank=True)
     return {"name": name, "headers": headers, "rows": _rows(headers, body)}
 
 
-def _records(name: str, block: Iterator[list[JsonValue]], first_col: int) -> dict[str, Any]:
-    headers = _unique_headers(next(block, []), first_col)
+def _records(name: str, block: Iterator[Sequence[JsonValue]], first_col: int) -> dict[str, Any]:
+    headers = _unique_headers(next(block, ()), first_col)
     return {"name": name, "headers": headers, "rows": _rows(headers, block)}
 
 
-def _rows(headers: list[str], body: Iterator[list[JsonValue]]) -> list[dict[str, JsonValue]]:
+def _rows(headers: list[str], body: Iterator[Sequence[JsonValue]]) -> list[dict[str, JsonValue]]:
     # Blank rows are dropped: a table of records has no use for a record of nulls.
     return [dict(zip(headers, row, strict=False)) for row in body if row.count(None) != len(row)]
 
 
-def _unique_headers(values: list[JsonValue], first_col: int) -> list[str]:
+def _unique_headers(values: Sequence[JsonValue], first_col: int) -> list[str]:
     """Header texts; an empty header is named after its column letter, a repeated one gets `_2`, `_3`."""
     headers: list[str] = []
     seen: set[str] = set()

@@ -49,8 +49,15 @@ def truncated() -> bytes:
 
 
 BAD_FILES = {
-    "not a zip": (b"name,amount\nx,1\n", r"not an Excel workbook \(\.xlsx\): it is not a zip archive"),
-    "legacy or encrypted": (b"\xd0\xcf\x11\xe0" + b"\0" * 100, "legacy binary or password-protected"),
+    # extract says what the file is (it reads .xls/.xlsb/.ods too); update says what it takes.
+    "not a zip": (
+        b"name,amount\nx,1\n",
+        r"is a text file \(CSV or similar\), not a workbook|not an Excel workbook \(\.xlsx\): it is not a zip archive",
+    ),
+    "legacy or encrypted": (
+        b"\xd0\xcf\x11\xe0" + b"\0" * 100,
+        "legacy binary or password-protected|an OLE container without a workbook",
+    ),
     "truncated": (truncated(), "is truncated or damaged: its zip directory is missing or invalid"),
     # 20 MiB of zeros deflate to ~20 KiB; the server's cap is 10 MiB, so nothing is inflated.
     "zip bomb": (

@@ -395,5 +395,6 @@ def test_direct_calls_refuse_bad_payloads_and_report_failed_jobs(live: LiveServi
     )
     assert failed.status == 422
     assert (
-        failed.body["message"] == "Job failed: workbook.xlsx is not an Excel workbook (.xlsx): it is not a zip archive"
+        failed.body["message"] == "Job failed: workbook.xlsx is a text file (CSV or similar), not a workbook; "
+        "extract takes .xlsx, .xlsm, .xlsb, .xls or .ods"
     )
