@@ -11,10 +11,10 @@ import zipfile
 from typing import Any
 
 from handlers.common.payload import check_keys, one_source, require_mapping
-from handlers.common.safety import Limits, open_package
+from handlers.common.safety import Limits, check_parts, open_zip
 from handlers.common.sources import check_output, deliver, load_source
 from handlers.xlsx.update import update_workbook
-from handlers.xlsx.update.formats import main_content_type, refuse_before_opening
+from handlers.xlsx.update.formats import check_workbook_kind, main_content_type, refuse_before_opening
 from handlers.xlsx.update.operations import Operation, parse_updates
 from jobs import report_progress
 
@@ -35,7 +35,11 @@ def update(payload: dict[str, Any]) -> dict[str, Any]:
     report_progress(2, "Loading the workbook")
     source = load_source(payload, "sharepoint_excel_url", "excel_base64", "workbook.xlsx", limits)
     refuse_before_opening(source.data, source.name)
-    archive = open_package(source.data, "xlsx", limits, name=source.name)
+    archive = open_zip(source.data, "xlsx", limits, name=source.name)
+    # What kind of file it is comes first: a Numbers or OpenDocument file has parts (plists with a
+    # DTD) that the XML-bomb check would otherwise refuse under a misleading name.
+    check_workbook_kind(archive, source.name)
+    check_parts(archive, source.data, source.name)
     output = update_workbook(archive, source.name, operations, report_progress)
     report_progress(95, "Saving the workbook")
     content_type = XLSM_TYPE if _has_macros(archive) else XLSX_TYPE
