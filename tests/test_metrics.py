@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +16,7 @@ from jobs.api.metrics_routes import REJECTION_STATUSES
 from jobs.metrics import FINAL_STATUSES, REJECTION_REASONS
 from tests.conftest import DEMO_ENDPOINTS, ServiceFactory, body, start_job, wait_finished, wait_for
 from tests.external_tools import require_program
+from tests.waiting import wait_until_async
 
 ENDPOINTS = [e.path for e in DEMO_ENDPOINTS]
 ECHO, SLEEP, FAIL, CRASH, QUICK_TIMEOUT = (
@@ -57,13 +56,14 @@ async def scrape_until(
     client: TestClient[Any, Any], ready: Callable[[Samples], bool], timeout: float = 10.0
 ) -> Samples:
     """Scrape until `ready` holds: job events are counted just after the store records them."""
-    deadline = time.monotonic() + timeout
-    while True:
-        samples = await scrape(client)
-        if ready(samples):
-            return samples
-        assert time.monotonic() < deadline, f"metrics never became ready: {samples}"
-        await asyncio.sleep(0.02)
+    last: Samples = {}
+
+    async def scraped() -> Samples | None:
+        nonlocal last
+        last = await scrape(client)
+        return last if ready(last) else None
+
+    return await wait_until_async(scraped, timeout, lambda: f"the metrics to become ready: {last}")
 
 
 def by(samples: Samples, name: str, *keys: str) -> dict[tuple[str, ...], float]:
@@ -239,7 +239,7 @@ async def test_cleanup_sweeps_are_counted_with_what_they_removed(start_service: 
     for job_id in (kept, delivered):
         await wait_finished(client, job_id)
     assert (await client.get(f"/api/v1/jobs/{delivered}/result")).status == 200
-    service = client.server.app[SERVICE]
+    service = client.app[SERVICE]
 
     await service.sweep()
     await service.sweep()
