@@ -18,10 +18,10 @@ from tests.waiting import wait_until_async
 DEMO_ENDPOINTS = (
     EndpointSettings("/api/v1/demo/echo", "handlers.demo:echo", estimated_seconds=1),
     EndpointSettings("/api/v1/demo/sleep", "handlers.demo:sleep", validator="handlers.demo:validate_sleep"),
-    EndpointSettings("/api/v1/demo/cpu", "handlers.demo:burn_cpu"),
-    EndpointSettings("/api/v1/demo/fail", "handlers.demo:fail"),
-    EndpointSettings("/api/v1/demo/crash", "handlers.demo:crash"),
-    EndpointSettings("/api/v1/demo/quick-timeout", "handlers.demo:burn_cpu", timeout_seconds=1),
+    EndpointSettings("/api/v1/demo/cpu", "tests.fault_handlers:burn_cpu"),
+    EndpointSettings("/api/v1/demo/fail", "tests.fault_handlers:fail"),
+    EndpointSettings("/api/v1/demo/crash", "tests.fault_handlers:crash"),
+    EndpointSettings("/api/v1/demo/quick-timeout", "tests.fault_handlers:burn_cpu", timeout_seconds=1),
 )
 
 

@@ -51,7 +51,7 @@ keys = {{ alice = "{ALICE_KEY}", bob = "{hash_key(BOB_KEY)}" }}
 
 [endpoints]
 "/api/v1/demo/echo" = "handlers.demo:echo"
-"/api/v1/demo/fail" = "handlers.demo:fail"
+"/api/v1/demo/fail" = "tests.fault_handlers:fail"
 """
 
 Header = tuple[str | bytes, str | bytes]

@@ -55,10 +55,10 @@ admin = ["admin"]
 
 [endpoints]
 "/api/v1/demo/echo" = "handlers.demo:echo"
-"/api/v1/demo/cpu" = "handlers.demo:burn_cpu"
-"/api/v1/demo/fail" = "handlers.demo:fail"
-"/api/v1/demo/crash" = "handlers.demo:crash"
-"/api/v1/demo/quick-timeout" = {{ handler = "handlers.demo:burn_cpu", timeout_seconds = 1 }}
+"/api/v1/demo/cpu" = "tests.fault_handlers:burn_cpu"
+"/api/v1/demo/fail" = "tests.fault_handlers:fail"
+"/api/v1/demo/crash" = "tests.fault_handlers:crash"
+"/api/v1/demo/quick-timeout" = {{ handler = "tests.fault_handlers:burn_cpu", timeout_seconds = 1 }}
 """
 
 
