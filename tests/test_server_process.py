@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import psutil
+import pytest
 
 from tests.process import ServerProcess, free_port, run_server, server_start_failure
 from tests.waiting import wait_until_async
@@ -135,6 +136,7 @@ async def test_cors_preflight_and_headers_for_an_allowed_origin_only(tmp_path: P
                 assert "Access-Control-Allow-Origin" not in response.headers
 
 
+@pytest.mark.timing
 async def test_sigterm_lets_a_running_job_finish_within_the_grace_then_stops(tmp_path: Path) -> None:
     with run_server(tmp_path, config=server_config(grace=10)) as server:
         children = psutil.Process(server.process.pid).children(recursive=True)
@@ -154,6 +156,7 @@ async def test_sigterm_lets_a_running_job_finish_within_the_grace_then_stops(tmp
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
 
 
+@pytest.mark.timing
 async def test_sigterm_stops_a_job_that_outlives_the_grace(tmp_path: Path) -> None:
     with run_server(tmp_path, config=server_config(grace=0.5)) as server:
         await start_sleep_job(server, {"seconds": 60})

@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from jobs.api.keys import SERVICE
@@ -14,6 +15,7 @@ from tests.conftest import ServiceFactory, body, start_job, wait_finished, wait_
 from tests.waiting import wait_until_async
 
 Client = TestClient[Any, Any]
+pytestmark = pytest.mark.timing  # every test here waits on a job's timing; it failed under load before
 
 
 # The long polls below wait up to LONG_WAIT seconds; an answer well before that came from the event
