@@ -87,7 +87,7 @@ async def test_event_stream_reports_a_deleted_job(service: Client) -> None:
     response = await service.get(f"/api/v1/jobs/{job_id}/events")
     await response.content.readline()
     await service.delete(f"/api/v1/jobs/{job_id}")
-    rest = (await asyncio.wait_for(response.content.read(), 5)).decode()
+    rest = (await asyncio.wait_for(response.content.read(), 15)).decode()
     assert "event: deleted" in rest
 
 
