@@ -41,6 +41,11 @@ lease_seconds = 2
 """
 
 
+# The fixture starts a redis-server and four server.py instances one after another: about 4 s on a
+# quiet machine, past the suite's 30 s on a loaded one (seen with the load average at 15 on 2 cores).
+pytestmark = pytest.mark.timeout(90)
+
+
 @dataclass
 class Cluster:
     """Two API instances and two worker instances on one private Redis."""
