@@ -12,7 +12,9 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
-COPY server.py config.toml openapi.yaml ./
+COPY server.py openapi.yaml ./
+# The image's own settings: config.toml without the demo endpoints (no /api/v1/demo/echo in production).
+COPY deploy/config.toml ./config.toml
 COPY jobs ./jobs
 COPY handlers ./handlers
 

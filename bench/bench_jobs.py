@@ -48,7 +48,7 @@ max_pending = 100000
 max_watches_per_client = 100
 [endpoints]
 "/api/v1/demo/echo" = "handlers.demo:echo"
-"/api/v1/demo/cpu" = "handlers.demo:burn_cpu"
+"/api/v1/demo/cpu" = "tests.fault_handlers:burn_cpu"
 """
 
 

@@ -1,4 +1,7 @@
-"""Small demonstration handlers: try the service without a workbook, and exercise it in tests."""
+"""Demonstration handlers for the README tour: try the service without a workbook.
+
+Handlers that misbehave on purpose (burn CPU, crash, hog memory) live in tests/fault_handlers.py.
+"""
 
 from __future__ import annotations
 
@@ -33,36 +36,3 @@ def sleep(payload: dict[str, Any]) -> dict[str, Any]:
         time.sleep(seconds / steps)
         report_progress(step * 100 / steps, f"step {step} of {steps}")
     return {"success": True, "message": f"Slept {seconds:g} s", "data": {"pid": os.getpid()}}
-
-
-def burn_cpu(payload: dict[str, Any]) -> dict[str, Any]:
-    """Spin the CPU for `milliseconds` (a stand-in for parsing a big workbook)."""
-    milliseconds = float(payload.get("milliseconds", 50))
-    if payload.get("report_pid", True):
-        report_progress(0, f"pid {os.getpid()} burning")
-    deadline = time.perf_counter() + milliseconds / 1000
-    spins = 0
-    while time.perf_counter() < deadline:
-        spins += 1
-    return {"success": True, "message": "Burned CPU", "data": {"spins": spins, "pid": os.getpid()}}
-
-
-def fail(payload: dict[str, Any]) -> dict[str, Any]:
-    """Raise with the payload's `message`: how a handler reports a failure."""
-    raise RuntimeError(str(payload.get("message", "Excel file not found")))
-
-
-def crash(payload: dict[str, Any]) -> dict[str, Any]:
-    """Kill the worker process itself (a stand-in for a segfault or an out-of-memory kill)."""
-    report_progress(5, f"pid {os.getpid()} about to crash")
-    time.sleep(float(payload.get("delay", 0.05)))
-    os._exit(int(payload.get("exit_code", 70)))
-
-
-def hog_memory(payload: dict[str, Any]) -> dict[str, Any]:
-    """Allocate `megabytes` of memory and hold it (a stand-in for a workbook too big to parse)."""
-    chunks = [bytearray(1024 * 1024) for _ in range(int(payload.get("megabytes", 100)))]
-    for chunk in chunks:
-        chunk[::4096] = b"x" * len(chunk[::4096])  # touch every page so it is really resident
-    time.sleep(float(payload.get("hold_seconds", 1)))
-    return {"success": True, "message": "Held memory", "data": {"megabytes": len(chunks)}}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -15,14 +13,15 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from jobs.settings import EndpointSettings, JobSettings, PoolSettings, ServerSettings, Settings
 from server import create_app
+from tests.waiting import wait_until_async
 
 DEMO_ENDPOINTS = (
     EndpointSettings("/api/v1/demo/echo", "handlers.demo:echo", estimated_seconds=1),
     EndpointSettings("/api/v1/demo/sleep", "handlers.demo:sleep", validator="handlers.demo:validate_sleep"),
-    EndpointSettings("/api/v1/demo/cpu", "handlers.demo:burn_cpu"),
-    EndpointSettings("/api/v1/demo/fail", "handlers.demo:fail"),
-    EndpointSettings("/api/v1/demo/crash", "handlers.demo:crash"),
-    EndpointSettings("/api/v1/demo/quick-timeout", "handlers.demo:burn_cpu", timeout_seconds=1),
+    EndpointSettings("/api/v1/demo/cpu", "tests.fault_handlers:burn_cpu"),
+    EndpointSettings("/api/v1/demo/fail", "tests.fault_handlers:fail"),
+    EndpointSettings("/api/v1/demo/crash", "tests.fault_handlers:crash"),
+    EndpointSettings("/api/v1/demo/quick-timeout", "tests.fault_handlers:burn_cpu", timeout_seconds=1),
 )
 
 
@@ -107,13 +106,14 @@ async def wait_for(
     interval: float = 0.02,
 ) -> dict[str, Any]:
     """Poll the status until `predicate` holds; fail with the last status after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status = await status_of(client, job_id)
-        if predicate(status):
-            return status
-        assert time.monotonic() < deadline, f"timed out waiting; last status: {status}"
-        await asyncio.sleep(interval)
+    last: dict[str, Any] = {}
+
+    async def holds() -> dict[str, Any] | None:
+        nonlocal last
+        last = await status_of(client, job_id)
+        return last if predicate(last) else None
+
+    return await wait_until_async(holds, timeout, lambda: f"job {job_id}; last status: {last}", interval=interval)
 
 
 async def wait_finished(client: TestClient[Any, Any], job_id: str, timeout: float = 20.0) -> dict[str, Any]:
@@ -127,14 +127,14 @@ def pid_from_message(message: str) -> int:
     return int(message.split()[1])
 
 
+def process_gone(pid: int) -> bool:
+    """True once the process no longer exists (or is a zombie awaiting its parent)."""
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
+
+
 async def wait_process_gone(pid: int, timeout: float = 10.0) -> None:
     """Wait until the process no longer exists (or is a zombie awaiting its parent)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return
-        except psutil.NoSuchProcess:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"process {pid} is still alive after {timeout} s")
+    await wait_until_async(lambda: process_gone(pid), timeout, f"process {pid} to exit", interval=0.05)

@@ -6,13 +6,14 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,16 +40,15 @@ class ServerProcess:
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 30) -> None:
     """Poll /healthz until it answers, failing early if the process died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1):
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.05)
-    raise AssertionError(f"server did not come up:\n{log_path.read_text()}")
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1):
+            return True
+
+    unreachable = (urllib.error.URLError, ConnectionError, TimeoutError)
+    wait_until(answers, timeout, lambda: f"the server to come up:\n{log_path.read_text()}", ignoring=unreachable)
 
 
 @contextmanager

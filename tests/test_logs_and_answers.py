@@ -25,7 +25,7 @@ use_uvloop = true
 workers = 1
 
 [endpoints]
-"/api/v1/demo/fail" = "handlers.demo:fail"
+"/api/v1/demo/fail" = "tests.fault_handlers:fail"
 "/api/v1/test/key-error" = "tests.hardening_handlers:key_error"
 "/api/v1/test/stderr" = "tests.hardening_handlers:stderr_noise"
 """

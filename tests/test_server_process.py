@@ -11,8 +11,10 @@ from typing import Any
 
 import aiohttp
 import psutil
+import pytest
 
-from tests.process import free_port, run_server, server_start_failure
+from tests.process import ServerProcess, free_port, run_server, server_start_failure
+from tests.waiting import wait_until_async
 
 TEST_CONFIG = """
 [server]
@@ -44,6 +46,23 @@ def write_config(tmp_path: Path, grace: float = 5) -> Path:
 async def get_json(url: str, **kwargs: Any) -> tuple[int, dict[str, Any], Any]:
     async with aiohttp.ClientSession() as session, session.get(url, **kwargs) as response:
         return response.status, await response.json(), response.headers
+
+
+async def start_sleep_job(server: ServerProcess, payload: dict[str, Any]) -> str:
+    """Start a demo sleep job and wait until a worker runs it (its first progress names the worker's pid)."""
+    start = {"endpoint": "/api/v1/demo/sleep", "payload": payload}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{server.url}/api/v1/jobs/start", json=start) as response:
+            assert response.status == 202
+            job_id: str = (await response.json())["jobId"]
+
+        async def running() -> bool:
+            async with session.get(f"{server.url}/api/v1/jobs/{job_id}/status") as response:
+                status = await response.json()
+            return bool(status["status"] == "running" and status["message"].startswith("pid "))
+
+        await wait_until_async(running, 20, f"job {job_id} to run in a worker")
+    return job_id
 
 
 async def test_port_comes_from_the_port_environment_variable(tmp_path: Path) -> None:
@@ -117,14 +136,12 @@ async def test_cors_preflight_and_headers_for_an_allowed_origin_only(tmp_path: P
                 assert "Access-Control-Allow-Origin" not in response.headers
 
 
+@pytest.mark.timing
 async def test_sigterm_lets_a_running_job_finish_within_the_grace_then_stops(tmp_path: Path) -> None:
     with run_server(tmp_path, config=server_config(grace=10)) as server:
         children = psutil.Process(server.process.pid).children(recursive=True)
         assert children, "the pool's processes should exist"
-        async with aiohttp.ClientSession() as session:
-            start = {"endpoint": "/api/v1/demo/sleep", "payload": {"seconds": 1, "steps": 2}}
-            async with session.post(f"{server.url}/api/v1/jobs/start", json=start) as response:
-                assert response.status == 202
+        await start_sleep_job(server, {"seconds": 1, "steps": 2})
         began = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=30) == 0
@@ -139,17 +156,10 @@ async def test_sigterm_lets_a_running_job_finish_within_the_grace_then_stops(tmp
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
 
 
+@pytest.mark.timing
 async def test_sigterm_stops_a_job_that_outlives_the_grace(tmp_path: Path) -> None:
     with run_server(tmp_path, config=server_config(grace=0.5)) as server:
-        async with aiohttp.ClientSession() as session:
-            start = {"endpoint": "/api/v1/demo/sleep", "payload": {"seconds": 60}}
-            async with session.post(f"{server.url}/api/v1/jobs/start", json=start) as response:
-                assert response.status == 202
-                status_url = f"{server.url}{(await response.json())['statusUrl']}"
-            # Running, not just queued: under load a fixed pause was too short for the worker to start it.
-            deadline = time.monotonic() + 20
-            while (await get_json(f"{status_url}?wait=2"))[1]["status"] != "running":
-                assert time.monotonic() < deadline, "the job never started"
+        await start_sleep_job(server, {"seconds": 60})
         began = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=30) == 0
@@ -162,15 +172,7 @@ async def test_a_killed_server_takes_its_workers_and_manager_with_it(tmp_path: P
     """kill -9 (or the OOM killer) skips every shutdown hook: the pool's processes must still go, or a
     worker runs on with a job that another instance has taken over (seen: a 60 s job ran to its end)."""
     with run_server(tmp_path, config=server_config()) as server:
-        async with aiohttp.ClientSession() as session:
-            start = {"endpoint": "/api/v1/demo/sleep", "payload": {"seconds": 60, "steps": 1}}
-            async with session.post(f"{server.url}/api/v1/jobs/start", json=start) as response:
-                job_id = (await response.json())["jobId"]
-            for _ in range(100):
-                async with session.get(f"{server.url}/api/v1/jobs/{job_id}/status") as response:
-                    if (await response.json())["status"] == "running":
-                        break
-                time.sleep(0.05)
+        await start_sleep_job(server, {"seconds": 60, "steps": 1})
         pool_processes = psutil.Process(server.process.pid).children(recursive=True)
         assert len(pool_processes) >= 4, "forkserver, Manager and two workers"
         server.process.send_signal(signal.SIGKILL)

@@ -8,7 +8,7 @@ import io
 import zipfile
 from typing import Any
 
-import xlsxwriter  # type: ignore[import-untyped]
+import xlsxwriter
 from openpyxl import Workbook
 from openpyxl.drawing.image import Image as SheetImage
 from openpyxl.worksheet.table import Table
@@ -110,7 +110,7 @@ def template_deck() -> bytes:
         frame.table.cell(0, col).text = header
     frame.table.cell(1, 0).text = "{{table:items}}"
     frame.table.cell(2, 0).text = "Total {{total}}"
-    chart_data: Any = CategoryChartData()  # type: ignore[no-untyped-call]
+    chart_data: Any = CategoryChartData()
     chart_data.categories = ["a", "b"]
     chart_data.add_series("S1", (1, 2))
     chart = second.shapes.add_chart(
@@ -128,13 +128,13 @@ def chart_deck(chart_type: XL_CHART_TYPE, *, title: str | None = None, axis_titl
     slide = deck.slides.add_slide(deck.slide_layouts[6])
     data: Any
     if chart_type.name.startswith("BUBBLE"):
-        data = BubbleChartData()  # type: ignore[no-untyped-call]
+        data = BubbleChartData()
         data.add_series("B1").add_data_point(1, 2, 3)
     elif chart_type.name.startswith("XY_SCATTER"):
-        data = XyChartData()  # type: ignore[no-untyped-call]
+        data = XyChartData()
         data.add_series("X1").add_data_point(1, 2)
     else:
-        data = CategoryChartData()  # type: ignore[no-untyped-call]
+        data = CategoryChartData()
         data.categories = ["a", "b"]
         data.add_series("S1", (1, 2))
     frame = slide.shapes.add_chart(chart_type, Inches(1), Inches(1), Inches(6), Inches(4), data)

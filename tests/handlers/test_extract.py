@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -12,13 +13,17 @@ from handlers.extract import extract, validate
 from tests.handlers.builders import b64, png, report_workbook
 
 
-def run(rules: list[dict[str, Any]], sheet: str = "Report", **extra: Any) -> dict[str, Any]:
-    payload = {"excel_base64": b64(report_workbook()), "config": {"sheets": {sheet: {"extraction_rules": rules}}}}
+def run(rules: Sequence[Mapping[str, Any]], sheet: str = "Report", **extra: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "excel_base64": b64(report_workbook()),
+        "config": {"sheets": {sheet: {"extraction_rules": rules}}},
+    }
     payload.update(extra)
     validate(payload)
     result = extract(payload)
     assert result["success"] is True
-    return result["data"]["sheets"][sheet]
+    sheet_data: dict[str, Any] = result["data"]["sheets"][sheet]
+    return sheet_data
 
 
 def test_cell_rules_give_cached_formula_values_iso_dates_and_null_for_errors() -> None:
@@ -40,7 +45,7 @@ def test_every_cell_of_a_merged_range_reads_as_its_top_left_value() -> None:
 
 
 def test_label_rules_match_loosely_and_step_over_a_merged_label() -> None:
-    rules = [
+    rules: list[dict[str, Any]] = [
         {"type": "label", "key": "client", "label": "client"},  # the sheet says "Client:"
         {"type": "label", "key": "quarter", "label": "Quarter", "direction": "right"},  # merged A2:B2
         {"type": "label", "key": "due", "label": "Due", "direction": "below"},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from typing import Any
 
 import psutil
@@ -22,6 +21,7 @@ from tests.conftest import (
     wait_for,
     wait_process_gone,
 )
+from tests.waiting import wait_until_async
 
 Client = TestClient[Any, Any]
 
@@ -66,7 +66,10 @@ async def test_deleting_a_pending_job_removes_it_before_it_starts(start_service:
     assert (await status_of(client, waiting))["status"] == "pending"
     assert (await client.delete(f"/api/v1/jobs/{waiting}")).status == 200
     assert (await wait_finished(client, blocker))["status"] == "completed"
-    await asyncio.sleep(0.1)
+    # The one worker takes jobs in order: once a job queued after the deleted one has run, the deleted
+    # one had its turn and did not take it.
+    after = await start_job(client, "/api/v1/demo/cpu", {"milliseconds": 1})
+    assert (await wait_finished(client, after))["status"] == "completed"
     assert (await client.get(f"/api/v1/jobs/{waiting}/status")).status == 404
     stats = (await body(await client.get("/api/v1/jobs/stats")))["stats"]
     assert stats["endpoints"]["/api/v1/demo/echo"]["finished"] == {}, "the deleted job must never run"
@@ -81,7 +84,7 @@ async def test_a_worker_that_kills_itself_fails_only_its_own_job(service: Client
     assert (await wait_finished(service, parallel))["status"] == "completed"
     after = [await start_job(service, "/api/v1/demo/echo", {"n": i}) for i in range(4)]
     assert [(await wait_finished(service, j))["status"] for j in after] == ["completed"] * 4
-    assert len(service.server.app[SERVICE].runner.worker_pids()) == 2
+    assert len(service.app[SERVICE].runner.worker_pids()) == 2
 
 
 async def test_a_worker_killed_by_a_signal_is_reported_as_such(service: Client) -> None:
@@ -162,10 +165,11 @@ async def test_cleanup_deletes_finished_jobs_after_the_retention(start_service: 
     )
     done = await start_job(client, "/api/v1/demo/echo", {})
     await wait_finished(client, done)
-    deadline = time.monotonic() + 5
-    while (await client.get(f"/api/v1/jobs/{done}/status")).status != 404:
-        assert time.monotonic() < deadline, "the finished job was never cleaned up"
-        await asyncio.sleep(0.05)
+
+    async def cleaned_up() -> bool:
+        return (await client.get(f"/api/v1/jobs/{done}/status")).status == 404
+
+    await wait_until_async(cleaned_up, 5, "the cleanup to delete the finished job", interval=0.05)
     stats = (await body(await client.get("/api/v1/jobs/stats")))["stats"]
     assert stats["total_jobs"] == 0 and stats["memory"]["store_result_bytes"] == 0
 

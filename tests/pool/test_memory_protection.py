@@ -8,7 +8,7 @@ from typing import Any
 from jobs.settings import EndpointSettings
 from tests.conftest import DEMO_ENDPOINTS, ServiceFactory, body, make_settings, start_job, wait_finished
 
-HOG = EndpointSettings("/api/v1/demo/hog", "handlers.demo:hog_memory")
+HOG = EndpointSettings("/api/v1/demo/hog", "tests.fault_handlers:hog_memory")
 
 
 async def test_a_worker_over_its_memory_limit_is_killed_and_its_job_fails_naming_the_limit(

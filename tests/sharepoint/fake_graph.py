@@ -184,7 +184,7 @@ class FakeGraph:
         return None
 
     async def _graph(self, request: web.Request) -> web.StreamResponse:
-        await asyncio.sleep(self.graph_delay_seconds)
+        await asyncio.sleep(self.graph_delay_seconds)  # a slow Graph is the behaviour under test
         if not self.login.is_valid(request.headers.get("Authorization", "")):
             return _graph_error(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
         tail = request.match_info["tail"]

@@ -15,6 +15,8 @@ from typing import Any
 import trustme
 from aiohttp import web
 
+from tests.waiting import wait_until_async
+
 
 class BackgroundServer:
     """Runs `app` with a certificate for 127.0.0.1 / localhost / ::1 from the test CA."""
@@ -53,9 +55,14 @@ class BackgroundServer:
             await self._runner.cleanup()
         # Keep-alive clients (msal's requests session) may never answer the TLS close_notify;
         # aborting their transports closes the sockets now instead of at garbage collection.
+        sockets = [transport.get_extra_info("socket") for transport in self._transports]
         for transport in self._transports:
             transport.abort()
-        await asyncio.sleep(0.01)
+        # abort() closes each socket on a later turn of this loop: wait for that, not a guessed time.
+        open_sockets = [sock for sock in sockets if sock is not None]
+        await wait_until_async(
+            lambda: all(sock.fileno() == -1 for sock in open_sockets), 5, "the clients' sockets to close"
+        )
 
     @web.middleware
     async def _track_transport(self, request: web.Request, handler: Any) -> web.StreamResponse:

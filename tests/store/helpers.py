@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from jobs.model import Job, new_job_id
 from jobs.store import Admission, JobStore
+from tests.waiting import wait_until_async
 
 T0 = 1_000.0  # the tests' clock starts here; Redis expiries use real time and are tested apart
 ROOMY = Admission(per_client_limit=100, max_pending=1_000)
@@ -51,15 +51,11 @@ async def start_running(store: JobStore, job: Job, now: float = T0 + 1) -> Job:
     return running
 
 
-async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 5.0, interval: float = 0.02) -> T:
+async def eventually(
+    check: Callable[[], Awaitable[T | None]], timeout: float = 5.0, what: str = "the store to get there"
+) -> T:
     """Poll `check` until it returns something truthy; fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(interval)
+    return await wait_until_async(check, timeout, what)
 
 
 class Listener:
@@ -82,8 +78,9 @@ async def publish_until_heard(publisher: JobStore, listeners: list[Listener], jo
     """Publish a probe until every listener got one: then all of them are subscribed."""
 
     async def all_heard() -> bool:
-        await publisher.publish("probe", job_id)
-        await asyncio.sleep(0.02)
-        return all(("probe", job_id) in listener.received for listener in listeners)
+        if all(("probe", job_id) in listener.received for listener in listeners):
+            return True
+        await publisher.publish("probe", job_id)  # again: a listener may not have been subscribed yet
+        return False
 
-    await eventually(all_heard)
+    await eventually(all_heard, what="every listener to hear a probe")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.external_tools import require_program
 from tests.process import free_port, stop_process
+from tests.waiting import wait_until
 
 
 def redis_server_binary() -> str:
@@ -37,12 +37,14 @@ class RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen([*args, "--dir", str(self.workdir)], stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout
-        while not self.answers():
-            if self.process.poll() is not None:
-                raise AssertionError(f"redis-server exited with {self.process.returncode}; see {log_path}")
-            assert time.monotonic() < deadline, f"redis-server on port {self.port} did not come up"
-            time.sleep(0.02)
+        process = self.process
+
+        def up() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"redis-server exited with {process.returncode}; see {log_path}")
+            return self.answers()
+
+        wait_until(up, timeout, f"redis-server on port {self.port} to answer PING")
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL) and wait until the port is closed."""

@@ -29,7 +29,7 @@ timeout_seconds = 30
 [endpoints]
 "/api/v1/demo/echo" = { handler = "handlers.demo:echo", estimated_seconds = 1 }
 "/api/v1/demo/sleep" = { handler = "handlers.demo:sleep", validator = "handlers.demo:validate_sleep", estimated_seconds = 1 }
-"/api/v1/demo/fail" = { handler = "handlers.demo:fail", estimated_seconds = 1 }
+"/api/v1/demo/fail" = { handler = "tests.fault_handlers:fail", estimated_seconds = 1 }
 `;
 
 async function freePort() {

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
@@ -14,6 +12,7 @@ from jobs.settings import AuthSettings
 from tests.conftest import ServiceFactory, start_job, wait_finished, wait_for
 from tests.external_tools import require_module, require_program
 from tests.process import ROOT
+from tests.waiting import wait_until_async
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -30,6 +29,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOT = ROOT / "docs" / "dashboard.png"
 SLEEP = "/api/v1/demo/sleep"
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -58,15 +59,9 @@ async def page(browser_errors: list[str]) -> AsyncIterator[Page]:
             await browser.close()
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 10.0) -> Any:
+async def eventually(check: Callable[[], Awaitable[T | None]], what: str, timeout: float = 10.0) -> T:
     """Poll `check` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
+    return await wait_until_async(check, timeout, what, interval=0.05)
 
 
 async def progress_of(page: Page, job_id: str) -> int | None:

@@ -6,10 +6,12 @@ import asyncio
 import re
 from typing import Any
 
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
 from jobs.api.keys import SERVICE
 from tests.conftest import ServiceFactory, body, start_job, status_of, wait_finished, wait_for
+from tests.waiting import wait_until_async
 
 Client = TestClient[Any, Any]
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -34,14 +36,18 @@ async def test_start_answers_at_once_with_the_designs_fields(service: Client) ->
 
 async def test_the_seeds_polling_loop_gets_the_result(service: Client) -> None:
     """Start, poll every interval until not pending/running, fetch the result: the design's client."""
-    job_id = await start_job(service, "/api/v1/demo/sleep", {"seconds": 0.3, "steps": 3})
+    job_id = await start_job(service, "/api/v1/demo/sleep", {"seconds": 1, "steps": 3})
     seen = []
-    while True:
-        await asyncio.sleep(0.05)
+
+    async def polled_to_the_end() -> dict[str, Any] | None:
         status = await status_of(service, job_id)
         seen.append(status["status"])
-        if status["status"] not in ("running", "pending"):
-            break
+        return status if status["status"] not in ("running", "pending") else None
+
+    # A client polling every 50 ms, as the design's does; the job runs 1 s, so "running" is seen.
+    status = await wait_until_async(
+        polled_to_the_end, 20, lambda: f"job {job_id} to finish; seen {seen}", interval=0.05
+    )
     assert status["status"] == "completed"
     assert status["progress"] == 100
     assert status["message"] == "Job completed successfully"
@@ -52,7 +58,7 @@ async def test_the_seeds_polling_loop_gets_the_result(service: Client) -> None:
     assert response.status == 200
     assert result["success"] is True and result["status"] == "completed" and result["jobId"] == job_id
     assert result["data"]["success"] is True
-    assert result["data"]["message"] == "Slept 0.3 s"
+    assert result["data"]["message"] == "Slept 1 s"
     assert ISO.fullmatch(result["retrieved_at"])
 
 
@@ -61,7 +67,7 @@ async def test_progress_that_overtakes_the_started_message_still_reaches_progres
 ) -> None:
     """Progress travels on its own queue and may arrive before the worker's "started" message; the
     buffered report must still be announced once the job is running (CI caught it being swallowed)."""
-    runner = service.server.app[SERVICE].runner
+    runner = service.app[SERVICE].runner
     seen: list[tuple[int, str]] = []
     runner.on_progress.append(lambda job: seen.append((job.progress, job.message)))
     loop = asyncio.get_running_loop()
@@ -83,12 +89,16 @@ async def test_status_while_running_shows_progress_and_processing_message(servic
 
 async def test_progress_reported_by_a_handler_arrives_in_order(service: Client) -> None:
     seen: list[tuple[int, str]] = []
-    service.server.app[SERVICE].runner.on_progress.append(lambda job: seen.append((job.progress, job.message)))
+    service.app[SERVICE].runner.on_progress.append(lambda job: seen.append((job.progress, job.message)))
     job_id = await start_job(service, "/api/v1/demo/sleep", {"seconds": 0.5, "steps": 5})
     polled = []
-    while (status := await status_of(service, job_id))["status"] in ("pending", "running"):
+
+    async def finished() -> dict[str, Any] | None:
+        status = await status_of(service, job_id)
         polled.append(status["progress"])
-        await asyncio.sleep(0.01)
+        return status if status["status"] not in ("pending", "running") else None
+
+    status = await wait_until_async(finished, 20, f"job {job_id} to finish", interval=0.01)
     reported = [(0, "pid ")] + [(min(20 * i, 99), f"step {i} of 5") for i in range(1, 6)]
     # Every report arrives, in order, except that reports which overtake the worker's "started"
     # message are coalesced into the latest one (a loaded CI machine can delay that message past
@@ -127,9 +137,12 @@ async def test_result_is_deleted_after_delivery_but_a_retry_within_grace_gets_it
     assert first["data"]["data"] == {"hello": "world"}
     listed = await (await client.get("/api/v1/jobs")).json()
     assert job_id not in [j["id"] for j in listed["jobs"]], "a delivered job is no longer listed"
-    await asyncio.sleep(0.6)
-    gone = await client.get(f"/api/v1/jobs/{job_id}/result")
-    assert gone.status == 404
+
+    async def result_gone() -> ClientResponse | None:
+        answer = await client.get(f"/api/v1/jobs/{job_id}/result")
+        return answer if answer.status == 404 else None
+
+    gone = await wait_until_async(result_gone, 10, "the delivered result to go once the 0.5 s grace is over")
     assert (await gone.json())["error"] == "job_not_found"
     assert (await client.get(f"/api/v1/jobs/{job_id}/status")).status == 404
 

@@ -114,7 +114,7 @@ def run_schemathesis(url: str, workdir: Path) -> tuple[subprocess.CompletedProce
     return done, [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(300)  # schemathesis generates and sends thousands of requests (its own limit is 240 s)
 def test_the_live_service_keeps_to_its_contract(tmp_path: Path) -> None:
     with run_server(tmp_path, config=SERVER_CONFIG) as server:
         done, events = run_schemathesis(server.url, tmp_path)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ import pytest
 from tests.conftest import ServiceFactory, start_job, wait_finished
 from tests.external_tools import require_program
 from tests.process import free_port, stop_process
+from tests.waiting import wait_until_async
 
 ECHO, FAIL = "/api/v1/demo/echo", "/api/v1/demo/fail"
 # Prometheus hands new targets to its scrapers every 5 s: the first scrape comes within about 6 s.
@@ -38,14 +37,14 @@ class Prometheus:
 
     async def wait_for_value(self, promql: str, expected: float, timeout: float = FIRST_SCRAPE_TIMEOUT) -> None:
         """Poll the query until its single series has `expected` as its value."""
-        deadline = time.monotonic() + timeout
         result: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
+
+        async def has_value() -> bool:
+            nonlocal result
             result = await self.query(promql)
-            if len(result) == 1 and float(result[0]["value"][1]) == expected:
-                return
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"{promql} never became {expected}; last result: {result}")
+            return len(result) == 1 and float(result[0]["value"][1]) == expected
+
+        await wait_until_async(has_value, timeout, lambda: f"{promql} to be {expected}; last: {result}", interval=0.2)
 
 
 def write_config(tmp_path: Path, target_port: int) -> Path:
@@ -69,17 +68,19 @@ async def wait_ready(
     url: str, process: subprocess.Popen[bytes], log_path: Path, session: aiohttp.ClientSession
 ) -> None:
     """Poll /-/ready until Prometheus answers, failing early if it died."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    async def ready() -> bool:
         assert process.poll() is None, f"prometheus exited:\n{log_path.read_text()}"
-        try:
-            async with session.get(f"{url}/-/ready") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"prometheus did not become ready:\n{log_path.read_text()}")
+        async with session.get(f"{url}/-/ready") as response:
+            return response.status == 200
+
+    await wait_until_async(
+        ready,
+        20,
+        lambda: f"prometheus to become ready:\n{log_path.read_text()}",
+        interval=0.1,
+        ignoring=(aiohttp.ClientConnectionError,),
+    )
 
 
 @pytest.fixture
