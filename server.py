@@ -14,23 +14,23 @@ from typing import Any
 from aiohttp import web
 
 from jobs.api.cors import setup_cors
-from jobs.api.dashboard_routes import setup_dashboard
-from jobs.api.direct_routes import setup_direct_routes
 from jobs.api.errors import error_middleware
-from jobs.api.events_routes import setup_events_routes
-from jobs.api.health_routes import setup_health_routes
-from jobs.api.jobs_routes import setup_jobs_routes
-from jobs.api.keys import SETTINGS
-from jobs.api.lifecycle import REGISTRY, drain_on_shutdown, job_system
-from jobs.api.metrics_routes import setup_metrics
+from jobs.api.keys import REGISTRY, SETTINGS
 from jobs.api.middleware import context_middleware, echo_request_id
-from jobs.api.openapi_routes import setup_openapi
 from jobs.api.requests import parse_networks
+from jobs.api.routes.dashboard import setup_dashboard
+from jobs.api.routes.direct import setup_direct_routes
+from jobs.api.routes.events import setup_events_routes
+from jobs.api.routes.health import setup_health_routes
+from jobs.api.routes.jobs import setup_jobs_routes
+from jobs.api.routes.metrics import http_metrics_middleware, job_request_paths, setup_metrics
+from jobs.api.routes.openapi import setup_openapi
 from jobs.auth import ApiKeys
 from jobs.errors import ConfigError
 from jobs.logs import configure_logging, log_event
 from jobs.registry import EndpointRegistry
 from jobs.settings import Settings, load_settings
+from jobs.system import drain_on_shutdown, job_system
 
 DEFAULT_CONFIG = Path(__file__).with_name("config.toml")
 
@@ -38,16 +38,21 @@ DEFAULT_CONFIG = Path(__file__).with_name("config.toml")
 def create_app(settings: Settings) -> web.Application:
     """The application for these settings: routes, middlewares, and the job system's lifecycle."""
     keys = ApiKeys(settings.auth)
+    registry = EndpointRegistry(settings)
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
         middlewares=[
+            # Outermost, to time the whole request and see the final answer the error middleware chose
+            # (an error answer carries its code, so refused job requests are counted too).
+            http_metrics_middleware(job_request_paths(registry)),
             error_middleware,
             context_middleware(parse_networks(settings.server.trusted_proxies), keys, settings.auth.protect_metrics),
         ],
     )
     app.on_response_prepare.append(echo_request_id)
     app[SETTINGS] = settings
-    app[REGISTRY] = registry = EndpointRegistry(settings)
+    app[REGISTRY] = registry
+    setup_metrics(app)
     setup_health_routes(app)
     if settings.server.role != "worker":  # a worker instance serves only probes and metrics
         setup_jobs_routes(app)
@@ -57,7 +62,6 @@ def create_app(settings: Settings) -> web.Application:
         setup_dashboard(app)
         setup_cors(app, settings.cors)
     app.cleanup_ctx.append(job_system)
-    setup_metrics(app)  # after job_system: its hooks need the service
     app.on_shutdown.append(drain_on_shutdown)
     return app
 

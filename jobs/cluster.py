@@ -10,7 +10,7 @@ from jobs.errors import EndpointNotAllowed
 from jobs.logs import log_event
 from jobs.model import Job, JobStatus
 from jobs.notify import ChangeNotifier
-from jobs.outcomes import FinalState
+from jobs.outcomes import worker_lost
 from jobs.registry import EndpointRegistry
 from jobs.runner import JobRunner
 from jobs.store import JobStore
@@ -77,11 +77,4 @@ async def _recover(store: JobStore, runner: JobRunner, registry: EndpointRegistr
             runner.wake()
         return
     if job.status.is_active:
-        await runner.finish(
-            job,
-            FinalState(
-                JobStatus.FAILED,
-                "Job failed: the worker running it was lost (its instance stopped renewing its lease)",
-                error="worker lost",
-            ),
-        )
+        await runner.finish(job, worker_lost())

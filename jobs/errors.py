@@ -135,5 +135,11 @@ class WorkerCrashed(DocjobsError):
     code = "worker_crashed"
 
 
+class DirectCallTimedOut(DocjobsError):
+    """A direct call's job did not finish within twice its time limit plus a margin."""
+
+    code = "timeout"
+
+
 class ConfigError(Exception):
     """The configuration is invalid; raised at start-up only, never mapped to HTTP."""

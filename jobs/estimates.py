@@ -5,12 +5,21 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jobs.pool.executor import Task
 
 SAMPLES_KEPT = 100  # enough for stable percentiles, small enough to follow a change in workload
 # A summary is sorted afresh after this many new samples, not after each one: at a thousand short
 # jobs a second, sorting on every job would cost more than the jobs' own bookkeeping.
 RESUMMARIZE_EVERY = 10
+# A job may wait inside a busy worker, behind the ones it holds, only when they are expected to be
+# done within this long: short jobs then never wait for the event loop, and a long job never holds
+# another one hostage.
+QUEUE_BEHIND_MAX_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +95,22 @@ class DurationEstimator:
 def _percentile(sorted_samples: list[float], fraction: float) -> float:
     index = min(len(sorted_samples) - 1, max(0, math.ceil(fraction * len(sorted_samples)) - 1))
     return sorted_samples[index]
+
+
+def may_wait_behind(ahead: Sequence[Task], typical_seconds: Callable[[str], float | None], now: float) -> bool:
+    """Whether a job may wait in a worker behind the tasks `ahead` of it there.
+
+    Only when each of them is quick (its endpoint's recent p90, from `typical_seconds`, is within
+    QUEUE_BEHIND_MAX_SECONDS; None means never measured), none has already run that long, and all of
+    them together are expected to be done within QUEUE_BEHIND_MAX_SECONDS.
+    """
+    expected_wait = 0.0
+    for task in ahead:
+        typical = typical_seconds(task.job.endpoint)
+        if typical is None or typical > QUEUE_BEHIND_MAX_SECONDS:
+            return False
+        ran = 0.0 if task.started_at is None else now - task.started_at
+        if ran >= QUEUE_BEHIND_MAX_SECONDS:
+            return False  # slower than its history says: maybe stuck
+        expected_wait += max(0.0, typical - ran)
+    return expected_wait <= QUEUE_BEHIND_MAX_SECONDS

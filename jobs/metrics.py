@@ -107,15 +107,15 @@ class JobMetrics:
         """Start counting the service's job events."""
         service.on_created.append(self.job_created)
         service.on_sweep.append(self.sweep_done)
-        service.runner.on_started.append(self.job_started)
-        service.runner.on_finished.append(self.job_finished)
+        service.on_started.append(self.job_started)
+        service.on_finished.append(self.job_finished)
 
     def detach(self, service: JobService) -> None:
         """Stop counting the service's job events."""
         _unhook(service.on_created, self.job_created)
         _unhook(service.on_sweep, self.sweep_done)
-        _unhook(service.runner.on_started, self.job_started)
-        _unhook(service.runner.on_finished, self.job_finished)
+        _unhook(service.on_started, self.job_started)
+        _unhook(service.on_finished, self.job_finished)
 
     def job_created(self, job: Job) -> None:
         """A job was accepted."""
@@ -171,27 +171,26 @@ class _Scrape:
 
 async def read_gauges(service: JobService) -> list[Metric]:
     """Jobs by status, queue depth, worker slots, store bytes, and server and worker memory, right now."""
-    counts = await service.store.counts()
+    counts = await service.counts()
     jobs = GaugeMetricFamily("docjobs_jobs", "Jobs held right now, by status", labels=["status"])
     for status in JobStatus:
         jobs.add_metric([status.value], counts.by_status.get(status.value, 0))
-    runner = service.runner
     worker_rss = GaugeMetricFamily(
         "docjobs_worker_resident_memory_bytes",
         "Resident memory of each live worker process, by slot position (0 to workers-1)",
         labels=["worker"],
     )
-    for slot, pid in enumerate(runner.worker_pids()):
+    for slot, pid in enumerate(service.worker_pids()):
         rss = _rss(pid)
         if rss is not None:
             worker_rss.add_metric([str(slot)], rss)
     return [
         jobs,
         GaugeMetricFamily(
-            "docjobs_queue_pending_jobs", "Jobs waiting for a worker", value=await service.store.pending_count()
+            "docjobs_queue_pending_jobs", "Jobs waiting for a worker", value=await service.pending_count()
         ),
-        GaugeMetricFamily("docjobs_worker_slots", "Worker processes in the pool", value=runner.total_workers),
-        GaugeMetricFamily("docjobs_worker_slots_busy", "Worker processes running a job", value=runner.busy_workers),
+        GaugeMetricFamily("docjobs_worker_slots", "Worker processes in the pool", value=service.total_workers),
+        GaugeMetricFamily("docjobs_worker_slots_busy", "Worker processes running a job", value=service.busy_workers),
         GaugeMetricFamily(
             "docjobs_store_result_bytes", "Bytes of job results held by the store", value=counts.result_bytes
         ),

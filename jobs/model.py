@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
+
+# What the runner and the service read the time from: time.time, or a test's fake clock.
+Clock = Callable[[], float]
 
 # job_<unix ms>_<128 random bits in hex>: sortable by creation time, unguessable, and safe in paths and keys.
 JOB_ID_PATTERN = re.compile(r"job_[0-9]{13}_[0-9a-f]{32}")
@@ -28,6 +32,20 @@ class JobStatus(StrEnum):
     def is_active(self) -> bool:
         """Pending and running jobs count against limits; the others are finished."""
         return self in (JobStatus.PENDING, JobStatus.RUNNING)
+
+
+class EndReason(StrEnum):
+    """Why a job reached its final status; recorded with it, so callers need not parse messages."""
+
+    COMPLETED = "completed"  # the handler returned a result
+    HANDLER_ERROR = "handler_error"  # the handler raised
+    TIMEOUT = "timeout"  # it ran past its time limit and its worker was stopped
+    MEMORY_LIMIT = "memory_limit"  # its worker went over pool.max_worker_rss_bytes
+    WORKER_DIED = "worker_died"  # its worker process died under it
+    EXPIRED_WAITING = "expired_waiting"  # it waited past its time limit for a worker
+    NOT_TRANSFERABLE = "not_transferable"  # its payload could not be sent to a worker
+    SHUT_DOWN = "shut_down"  # the service stopped before it finished
+    WORKER_LOST = "worker_lost"  # the instance running it stopped renewing its lease
 
 
 def new_job_id(now: float | None = None) -> str:
@@ -67,13 +85,14 @@ class Job:
     created_at: float
     status: JobStatus = JobStatus.PENDING
     progress: int = 0
-    message: str = "Job created, waiting for a worker"
+    message: str = ""  # empty until the job says something of its own; the API words the default
     updated_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None
     delivered_at: float | None = None
     result_json: str | None = None
     error: str | None = None
+    end_reason: str | None = None  # an EndReason value once the job is final
     retry_count: int = 0
     request_id: str | None = None
     idempotency_key: str | None = None
@@ -89,34 +108,6 @@ class Job:
         if self.started_at is None or self.finished_at is None:
             return None
         return self.finished_at - self.started_at
-
-    def status_view(self) -> dict[str, Any]:
-        """The body of `GET /jobs/{id}/status`, without the envelope."""
-        view: dict[str, Any] = {
-            "jobId": self.id,
-            **self._state_fields(),
-            "started_at": isoformat(self.started_at),
-            "finished_at": isoformat(self.finished_at),
-            "retry_count": self.retry_count,
-        }
-        if self.error is not None:
-            view["error"] = self.error
-        return view
-
-    def summary_view(self) -> dict[str, Any]:
-        """One entry of `GET /jobs`: the design's fields plus timing."""
-        return {"id": self.id, **self._state_fields(), "duration_seconds": self.duration_seconds}
-
-    def _state_fields(self) -> dict[str, Any]:
-        # The fields both views share (the design names the id differently in each).
-        return {
-            "endpoint": self.endpoint,
-            "status": self.status.value,
-            "progress": self.progress,
-            "message": self.message,
-            "created_at": isoformat(self.created_at),
-            "updated_at": isoformat(self.updated_at),
-        }
 
     def to_dict(self) -> dict[str, Any]:
         """Everything, JSON-ready: what a store persists."""
@@ -136,6 +127,7 @@ class Job:
             "delivered_at": self.delivered_at,
             "result_json": self.result_json,
             "error": self.error,
+            "end_reason": self.end_reason,
             "retry_count": self.retry_count,
             "request_id": self.request_id,
             "idempotency_key": self.idempotency_key,

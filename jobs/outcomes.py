@@ -1,12 +1,27 @@
-"""How a job ends: its final status and the message a client reads, for every way it can end."""
+"""How a job ends: its final status, reason and message for every way it can end, and the error a
+client gets for an ending that is not a result. The one place outcomes are mapped."""
 
 from __future__ import annotations
 
 import signal
 from dataclasses import dataclass
+from typing import Literal
 
-from jobs.model import Job, JobStatus
-from jobs.pool import TaskEnd
+from jobs.errors import DocjobsError, JobExpired, JobFailed, WorkerCrashed
+from jobs.model import EndReason, Job, JobStatus
+
+# How a handler run can end, as an executor reports it.
+EndKind = Literal["ok", "error", "timeout", "died", "memory"]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEnd:
+    """How a started task ended: its outcome, a timeout, or the death of its process."""
+
+    kind: EndKind
+    value: str = ""  # "ok": the result's JSON text; "error": the exception's type name
+    detail: str = ""  # "error": the exception's message; "memory": the usage that passed the limit
+    exitcode: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +30,7 @@ class FinalState:
 
     status: JobStatus
     message: str
+    reason: EndReason
     result_json: str | None = None
     error: str | None = None
 
@@ -24,21 +40,54 @@ def expired_while_waiting(job: Job) -> FinalState:
     return FinalState(
         JobStatus.EXPIRED,
         f"Job expired: it waited more than its {job.timeout_seconds:g} s time limit for a free worker",
+        EndReason.EXPIRED_WAITING,
         error="expired while pending",
+    )
+
+
+def not_transferable(reason: Exception) -> FinalState:
+    """The final state of a job whose payload could not be handed to a worker."""
+    return FinalState(
+        JobStatus.FAILED,
+        f"Job failed: its payload could not be handed to a worker ({reason})",
+        EndReason.NOT_TRANSFERABLE,
+        error="payload not transferable",
+    )
+
+
+def shut_down(*, started: bool) -> FinalState:
+    """The final state of a job the service stopped (or never started) because it shut down."""
+    when = "finished" if started else "started"
+    return FinalState(
+        JobStatus.FAILED,
+        f"Job failed: the service shut down before the job {when}",
+        EndReason.SHUT_DOWN,
+        error="service shut down",
+    )
+
+
+def worker_lost() -> FinalState:
+    """The final state of a job whose instance stopped renewing its lease, when it may not run again."""
+    return FinalState(
+        JobStatus.FAILED,
+        "Job failed: the worker running it was lost (its instance stopped renewing its lease)",
+        EndReason.WORKER_LOST,
+        error="worker lost",
     )
 
 
 def final_state_of(job: Job, end: TaskEnd) -> FinalState:
     """What a job's status and message become once its worker reported how it ended."""
     if end.kind == "ok":
-        return FinalState(JobStatus.COMPLETED, "Job completed successfully", result_json=end.value)
+        return FinalState(JobStatus.COMPLETED, "Job completed successfully", EndReason.COMPLETED, result_json=end.value)
     if end.kind == "error":
-        return FinalState(JobStatus.FAILED, f"Job failed: {end.detail}", error=end.detail)
+        return FinalState(JobStatus.FAILED, f"Job failed: {end.detail}", EndReason.HANDLER_ERROR, error=end.detail)
     if end.kind == "memory":
         return FinalState(
             JobStatus.FAILED,
             f"Job failed: the worker process went over its memory limit ({end.detail}; "
             "pool.max_worker_rss_bytes) and was stopped",
+            EndReason.MEMORY_LIMIT,
             error="worker memory limit",
         )
     if end.kind == "timeout":
@@ -46,9 +95,33 @@ def final_state_of(job: Job, end: TaskEnd) -> FinalState:
             JobStatus.EXPIRED,
             f"Job expired: it ran longer than its {job.timeout_seconds:g} s time limit, "
             "so its worker process was stopped",
+            EndReason.TIMEOUT,
             error="timeout",
         )
-    return FinalState(JobStatus.FAILED, f"Job failed: {_describe_death(end.exitcode)}", error="worker process died")
+    return FinalState(
+        JobStatus.FAILED,
+        f"Job failed: {_describe_death(end.exitcode)}",
+        EndReason.WORKER_DIED,
+        error="worker process died",
+    )
+
+
+def outcome_error(job: Job, *, direct: bool = False) -> DocjobsError | None:
+    """The error a client gets for a finished job that has no result; None for a completed one.
+
+    A direct call answers a crashed worker with its own error (502: nothing wrong with the request);
+    `/result` reports it as any failed job, with the status beside the id.
+    """
+    if job.status is JobStatus.COMPLETED:
+        return None
+    kind: type[DocjobsError] = JobFailed
+    if job.status is JobStatus.EXPIRED:
+        kind = JobExpired
+    elif direct and job.end_reason == EndReason.WORKER_DIED:
+        kind = WorkerCrashed
+    if direct:
+        return kind(job.message, job_id=job.id)
+    return kind(job.message, job_id=job.id, status=job.status.value)
 
 
 def _describe_death(exitcode: int | None) -> str:

@@ -8,48 +8,39 @@ import logging
 import pickle
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from jobs.errors import StoreUnavailable
-from jobs.estimates import DurationEstimator
-from jobs.logs import log_event
-from jobs.model import Job, JobStatus
+from jobs.estimates import DurationEstimator, may_wait_behind
+from jobs.model import Clock, Job
 from jobs.notify import ChangeNotifier
-from jobs.outcomes import FinalState, expired_while_waiting, final_state_of
-from jobs.pool import Task, TaskEnd, WorkerPool
+from jobs.outcomes import FinalState, TaskEnd, expired_while_waiting, final_state_of, not_transferable, shut_down
+from jobs.pool.executor import Executor, Task
+from jobs.recorder import JobRecorder
 from jobs.registry import EndpointRegistry
 from jobs.store import JobStore
 
-Clock = Callable[[], float]
 log = logging.getLogger("docjobs.runner")
-
-# A job may wait inside a busy worker, behind the ones it holds, only when they are expected to be
-# done within this long: short jobs then never wait for the event loop, and a long job never holds
-# another one hostage.
-QUEUE_BEHIND_MAX_SECONDS = 0.05
-# How long a job's start or outcome is retried while the store is unreachable.
-STORE_RETRY_SECONDS = 120.0
 
 
 class JobRunner:
-    """Feeds pending jobs to the worker pool and turns what the pool reports into job states."""
+    """Feeds pending jobs to the executor and turns what it reports into job states."""
 
     def __init__(
         self,
         store: JobStore,
-        pool: WorkerPool | None,
+        executor: Executor,
         registry: EndpointRegistry,
         estimator: DurationEstimator,
         notifier: ChangeNotifier,
         clock: Clock = time.time,
     ) -> None:
         self._store = store
-        self._pool = pool
+        self._pool = executor
         self._registry = registry
         self._estimator = estimator
-        self._notifier = notifier
         self._clock = clock
+        self._record = JobRecorder(store, estimator, notifier, clock)
         self._ready: OrderedDict[str, Job] = OrderedDict()  # claimed from the store, not yet sent
         self._tasks: dict[str, Task] = {}  # in a worker, waiting or running
         self._early_progress: dict[str, tuple[int, str | None]] = {}
@@ -60,10 +51,12 @@ class JobRunner:
         self._dispatcher: asyncio.Task[None] | None = None
         self._dispatching = True
         self._background: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()  # set whenever no task is in the executor
+        self._idle.set()
         # Observers (metrics, dashboards): called on the event loop, must not block.
-        self.on_started: list[Callable[[Job], None]] = []
-        self.on_finished: list[Callable[[Job], None]] = []
-        self.on_progress: list[Callable[[Job], None]] = []
+        self.on_started = self._record.on_started
+        self.on_finished = self._record.on_finished
+        self.on_progress = self._record.on_progress
 
     @property
     def busy_workers(self) -> int:
@@ -72,24 +65,24 @@ class JobRunner:
 
     @property
     def total_workers(self) -> int:
-        """Worker processes in the pool."""
-        return self._pool.size if self._pool is not None else 0
+        """Tasks the executor runs at once (worker processes)."""
+        return self._pool.size
 
     def worker_pids(self) -> list[int]:
         """PIDs of the live worker processes."""
-        return self._pool.process_ids if self._pool is not None else []
+        return self._pool.process_ids
 
     @property
     def runs_jobs(self) -> bool:
-        """False on an API-only instance, which has no worker pool."""
-        return self._pool is not None
+        """False on an API-only instance, whose executor runs nothing."""
+        return self._pool.runs_jobs
 
     async def start(self) -> None:
-        """Start the pool and begin dispatching; call from the running event loop."""
+        """Start the executor and begin dispatching; call from the running event loop."""
         self._loop = asyncio.get_running_loop()
-        if self._pool is None:
-            return
         await self._pool.start(self, self._progress_from_thread)
+        if not self._pool.runs_jobs:
+            return  # nothing to dispatch to: the shared queue is left to the worker instances
         self._dispatcher = asyncio.create_task(self._dispatch_forever(), name="docjobs-dispatch")
         self.wake()
 
@@ -105,7 +98,7 @@ class JobRunner:
         second poll. The in-memory store answers without yielding, so this cannot hold up a
         request; a shared store's round trips stay on the dispatcher task.
         """
-        if self._pool is None or self._store.shared or self._filling.locked():
+        if self._store.shared or self._filling.locked():
             self.wake()
             return
         try:
@@ -132,7 +125,6 @@ class JobRunner:
                 self.wake()
 
     async def _fill_workers(self) -> None:
-        assert self._pool is not None
         async with self._filling:  # one filler at a time: the claim and the send are not atomic
             while self._dispatching:
                 self._send_ready()
@@ -150,7 +142,6 @@ class JobRunner:
                 self._ready[job.id] = job
 
     def _send_ready(self) -> None:
-        assert self._pool is not None
         while self._ready and self._dispatching:
             job_id, job = next(iter(self._ready.items()))
             if self._clock() - job.created_at >= job.timeout_seconds:
@@ -164,19 +155,11 @@ class JobRunner:
             except (pickle.PicklingError, RecursionError, TypeError, ValueError) as exc:
                 # One job that cannot be handed over must not hold up the queue behind it.
                 del self._ready[job_id]
-                self._spawn(
-                    self.finish(
-                        job,
-                        FinalState(
-                            JobStatus.FAILED,
-                            f"Job failed: its payload could not be handed to a worker ({exc})",
-                            error="payload not transferable",
-                        ),
-                    )
-                )
+                self._spawn(self.finish(job, not_transferable(exc)))
                 continue
             del self._ready[job_id]
             self._tasks[job_id] = task
+            self._idle.clear()
 
     def _may_queue_behind(self, ahead: Sequence[Task]) -> bool:
         return may_wait_behind(ahead, self._typical_seconds, self._clock())
@@ -195,30 +178,18 @@ class JobRunner:
             write.add_done_callback(lambda _: self._start_writes.pop(task.job.id, None))
 
     async def _mark_running(self, task: Task) -> None:
-        started_at = task.started_at or self._clock()
-        job = await self._persist(lambda: self._store.mark_running(task.job.id, started_at))
+        job = await self._record.running(task.job.id, task.started_at or self._clock(), task.worker_pid)
         if job is None:
             return
         task.marked_running = True
-        for callback in self.on_started:
-            callback(job)
         early = self._early_progress.pop(job.id, None)
         if early is not None:
             await self._record_progress(job.id, *early)
-        await self._announce(job.id)
-        log_event(
-            "job.running",
-            job_id=job.id,
-            endpoint=job.endpoint,
-            request_id=job.request_id,
-            worker_pid=task.worker_pid,
-            queued_seconds=round((job.started_at or 0) - job.created_at, 4),
-        )
-        self._notifier.notify(job.id)
+        await self._record.changed(job.id)
 
     def task_ended(self, task: Task, end: TaskEnd) -> None:
         """A job's handler returned, raised, timed out, or its process died."""
-        self._tasks.pop(task.job.id, None)
+        self._forget(task.job.id)
         self._early_progress.pop(task.job.id, None)
         final = final_state_of(task.job, end)
         if task.job.id in self._start_writes:
@@ -236,7 +207,7 @@ class JobRunner:
 
     def task_returned(self, task: Task) -> None:
         """A job that never started came back from a dead worker: it goes first in line again."""
-        self._tasks.pop(task.job.id, None)
+        self._forget(task.job.id)
         self._ready[task.job.id] = task.job
         self._ready.move_to_end(task.job.id, last=False)
 
@@ -256,18 +227,14 @@ class JobRunner:
         self._spawn(self._record_progress(job_id, percent, message))
 
     async def _record_progress(self, job_id: str, percent: int, message: str | None) -> None:
-        job = await self._store.set_progress(job_id, percent, message, self._clock())
-        if job is None:
-            task = self._tasks.get(job_id)
-            if task is not None and not task.marked_running:
-                # Progress travels on its own queue and can overtake the worker's "started" message:
-                # keep the latest report and apply it once the job is marked running.
-                self._early_progress[job_id] = (percent, message)
-            return  # otherwise a late event from a job that has ended or was deleted
-        for callback in self.on_progress:
-            callback(job)
-        self._notifier.notify(job_id)
-        await self._announce(job_id)
+        if await self._record.progress(job_id, percent, message):
+            return
+        task = self._tasks.get(job_id)
+        if task is not None and not task.marked_running:
+            # Progress travels on its own queue and can overtake the worker's "started" message:
+            # keep the latest report and apply it once the job is marked running.
+            self._early_progress[job_id] = (percent, message)
+        # otherwise a late event from a job that has ended or was deleted
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coroutine)
@@ -280,76 +247,30 @@ class JobRunner:
     async def finish(self, job: Job, final: FinalState) -> None:
         """Record a job's final state, log it, and wake whoever waits for it."""
         self._ready.pop(job.id, None)
-        finished_at = self._clock()
-        done = await self._persist(
-            lambda: self._store.finish(
-                job.id, final.status, final.message, finished_at, result_json=final.result_json, error=final.error
-            )
-        )
-        if done is None:
-            return  # deleted meanwhile
-        duration = done.duration_seconds
-        if final.status is JobStatus.COMPLETED and duration is not None:
-            self._estimator.record(done.endpoint, duration)
-        level = logging.INFO if final.status is JobStatus.COMPLETED else logging.WARNING
-        log_event(
-            "job." + final.status.value,
-            job_id=done.id,
-            endpoint=done.endpoint,
-            request_id=done.request_id,
-            duration_seconds=duration,
-            message=final.message,
-            level=level,
-        )
-        for callback in self.on_finished:
-            callback(done)
-        self._notifier.notify(done.id)
-        await self._announce(done.id)
+        await self._record.finish(job, final)
 
-    async def _persist(self, write: Callable[[], Awaitable[Job | None]]) -> Job | None:
-        """Run a store write that must not be lost, retrying while the store is unreachable.
-
-        A job's outcome exists only here until it is stored: giving up would leave the job running
-        forever. After STORE_RETRY_SECONDS the lease rules take over (another instance recovers it).
-        """
-        delay, deadline = 0.1, self._clock() + STORE_RETRY_SECONDS
-        while True:
-            try:
-                return await write()
-            except StoreUnavailable as exc:
-                if self._clock() >= deadline:
-                    log.error("giving up on a store write after %.0f s: %s", STORE_RETRY_SECONDS, exc)
-                    return None
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    async def _announce(self, job_id: str) -> None:
-        # Long polls and event streams on other instances learn of the change through the store.
-        if self._store.shared:
-            try:
-                await self._store.publish("changed", job_id)
-            except Exception as exc:  # the change itself is stored; pollers still see it
-                log.warning("could not announce a change of %s: %s", job_id, exc)
+    def _forget(self, job_id: str) -> None:
+        self._tasks.pop(job_id, None)
+        if not self._tasks:
+            self._idle.set()
 
     def cancel(self, job_id: str) -> bool:
         """Take a job out of the runner; True when its running worker process was killed."""
         if self._ready.pop(job_id, None) is not None:
             return False
-        task = self._tasks.pop(job_id, None)
-        return task is not None and self._pool is not None and self._pool.cancel(task)
+        task = self._tasks.get(job_id)
+        if task is None:
+            return False
+        self._forget(job_id)
+        return self._pool.cancel(task)
 
     async def drain(self, grace_seconds: float) -> None:
         """Shutdown: start nothing new, let running jobs finish for a while, then stop them."""
         self._dispatching = False
-        deadline = self._clock() + grace_seconds
-        while self._tasks and self._clock() < deadline:
-            await asyncio.sleep(0.05)
-        stopped = FinalState(
-            JobStatus.FAILED, "Job failed: the service shut down before the job finished", error="service shut down"
-        )
-        not_started = FinalState(
-            JobStatus.FAILED, "Job failed: the service shut down before the job started", error="service shut down"
-        )
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace_seconds):
+                await self._idle.wait()
+        stopped, not_started = shut_down(started=True), shut_down(started=False)
         for job_id, task in list(self._tasks.items()):
             self.cancel(job_id)
             await self.finish(task.job, stopped if task.started_at is not None else not_started)
@@ -368,25 +289,5 @@ class JobRunner:
         return job_id in self._ready or job_id in self._tasks
 
     async def close(self) -> None:
-        """Stop the pool's processes."""
-        if self._pool is not None:
-            await self._pool.close()
-
-
-def may_wait_behind(ahead: Sequence[Task], typical_seconds: Callable[[str], float | None], now: float) -> bool:
-    """Whether a job may wait in a worker behind the tasks `ahead` of it there.
-
-    Only when each of them is quick (its endpoint's recent p90, from `typical_seconds`, is within
-    QUEUE_BEHIND_MAX_SECONDS; None means never measured), none has already run that long, and all of
-    them together are expected to be done within QUEUE_BEHIND_MAX_SECONDS.
-    """
-    expected_wait = 0.0
-    for task in ahead:
-        typical = typical_seconds(task.job.endpoint)
-        if typical is None or typical > QUEUE_BEHIND_MAX_SECONDS:
-            return False
-        ran = 0.0 if task.started_at is None else now - task.started_at
-        if ran >= QUEUE_BEHIND_MAX_SECONDS:
-            return False  # slower than its history says: maybe stuck
-        expected_wait += max(0.0, typical - ran)
-    return expected_wait <= QUEUE_BEHIND_MAX_SECONDS
+        """Stop the executor (the pool's processes)."""
+        await self._pool.close()

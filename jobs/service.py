@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -11,8 +12,6 @@ from typing import Any
 
 from jobs.errors import (
     InvalidJobId,
-    JobExpired,
-    JobFailed,
     JobNotFound,
     JobNotReady,
     ShuttingDown,
@@ -21,13 +20,13 @@ from jobs.errors import (
 from jobs.estimates import DurationEstimator, Estimate
 from jobs.limits import ConcurrencyLimit
 from jobs.logs import log_event
-from jobs.model import Job, JobStatus, is_valid_job_id, isoformat, new_job_id
+from jobs.model import Clock, Job, JobStatus, is_valid_job_id, isoformat, new_job_id
 from jobs.notify import ChangeNotifier
-from jobs.outcomes import expired_while_waiting
+from jobs.outcomes import expired_while_waiting, outcome_error
 from jobs.registry import Endpoint, EndpointRegistry
-from jobs.runner import Clock, JobRunner
+from jobs.runner import JobRunner
 from jobs.settings import Settings
-from jobs.store import Admission, JobStore
+from jobs.store import Admission, Counts, JobStore
 
 # Payloads larger than this are validated in a thread so that a big base64 file cannot stall the loop.
 VALIDATE_INLINE_MAX_BYTES = 64 * 1024
@@ -61,7 +60,7 @@ class JobService:
         self.estimator = estimator
         self.notifier = notifier
         self._clock = clock
-        self.accepting = True
+        self._accepting = True
         self.watches = ConcurrencyLimit(
             "long polls or event streams", settings.jobs.max_watches_per_client, settings.jobs.max_watches
         )
@@ -69,6 +68,8 @@ class JobService:
         # Observers (metrics): called on the event loop, must not block.
         self.on_created: list[Callable[[Job], None]] = []
         self.on_sweep: list[Callable[[dict[str, int]], None]] = []
+        self.on_started = runner.on_started  # a worker began a job
+        self.on_finished = runner.on_finished  # a job reached its final state
         runner.on_finished.append(self._count_finished)
 
     def _count_finished(self, job: Job) -> None:
@@ -84,7 +85,7 @@ class JobService:
         idempotency_key: str | None = None,
     ) -> StartedJob:
         """Validate and queue a job; raises on a bad request or when a limit is reached."""
-        if not self.accepting:
+        if not self._accepting:
             raise ShuttingDown("the service is shutting down; try another instance or retry shortly", retry_after=5)
         endpoint = self.registry.get(endpoint_path)
         await self._check_store_budget()
@@ -134,6 +135,54 @@ class JobService:
         """Worker slots not running a job right now."""
         return max(0, self.runner.total_workers - self.runner.busy_workers)
 
+    @property
+    def accepting(self) -> bool:
+        """False once shutdown began: new jobs are refused."""
+        return self._accepting
+
+    @property
+    def total_workers(self) -> int:
+        """Worker processes of this instance (0 on an API-only one)."""
+        return self.runner.total_workers
+
+    @property
+    def busy_workers(self) -> int:
+        """Worker processes running a job right now."""
+        return self.runner.busy_workers
+
+    def worker_pids(self) -> list[int]:
+        """PIDs of this instance's live worker processes."""
+        return self.runner.worker_pids()
+
+    async def counts(self) -> Counts:
+        """Jobs held, by status and endpoint, and the bytes of results."""
+        return await self.store.counts()
+
+    async def pending_count(self) -> int:
+        """Jobs waiting for a worker (on every instance, with a shared store)."""
+        return await self.store.pending_count()
+
+    async def readiness_problems(self) -> list[str]:
+        """Why this instance should not get traffic now; empty when it is ready."""
+        problems = []
+        if not self._accepting:
+            problems.append("shutting down")
+        if self.runner.runs_jobs and not self.runner.worker_pids():
+            problems.append("no live worker processes")
+        try:
+            await self.store.pending_count()
+        except Exception as exc:  # any store failure means not ready; the reason is reported
+            problems.append(f"job store unavailable: {exc}")
+        return problems
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Shutdown: refuse new jobs, give running ones `grace_seconds`, then stop them."""
+        self._accepting = False
+        log_event(
+            "service.draining", grace_seconds=grace_seconds, running=self.runner.busy_workers, level=logging.WARNING
+        )
+        await self.runner.drain(grace_seconds)
+
     async def get(self, job_id: str, owner: str | None = None) -> Job:
         """The job with this id; InvalidJobId for a malformed id, JobNotFound when there is none.
 
@@ -157,13 +206,7 @@ class JobService:
         """The job's outcome for `/result`: a finished job is delivered, then kept only for the grace."""
         job = await self.get(job_id, owner)
         if job.status.is_active:
-            raise JobNotReady(
-                "Job still processing",
-                job_id=job.id,
-                status=job.status.value,
-                hint=f"Use /api/v1/jobs/{job.id}/status to check progress",
-                retry_after=1,
-            )
+            raise JobNotReady("Job still processing", job_id=job.id, status=job.status.value, retry_after=1)
         if job.delivered_at is None:
             # The same time is kept here and in the store, so a retried fetch gets an identical answer.
             job.delivered_at = self._clock()
@@ -175,11 +218,14 @@ class JobService:
                 status=job.status.value,
                 request_id=job.request_id,
             )
-        if job.status is JobStatus.FAILED:
-            raise JobFailed(job.message, job_id=job.id, status=job.status.value)
-        if job.status is JobStatus.EXPIRED:
-            raise JobExpired(job.message, job_id=job.id, status=job.status.value)
+        error = outcome_error(job)
+        if error is not None:
+            raise error
         return job
+
+    async def discard(self, job_id: str) -> None:
+        """Forget a job's record at once, whatever its state (its outcome was delivered another way)."""
+        await self.store.delete(job_id)
 
     async def delete(self, job_id: str, owner: str | None = None) -> Job:
         """Cancel a job: a running one has its worker process stopped, a pending one leaves the queue."""

@@ -16,7 +16,7 @@ async def build_stats(service: JobService, owner: str | None = None) -> dict[str
 
     With an `owner`, the job counts are that client's own; the queue, workers and memory are shared.
     """
-    counts = await service.store.counts()
+    counts = await service.counts()
     status_counts, endpoint_counts = counts.by_status, counts.by_endpoint
     if owner is not None:
         own = await service.list_jobs(None, owner)
@@ -30,8 +30,8 @@ async def build_stats(service: JobService, owner: str | None = None) -> dict[str
         "by_status": by_status,
         "by_endpoint": endpoint_counts,
         "active_jobs": by_status["pending"] + by_status["running"],
-        "pending_queue": await service.store.pending_count(),
-        "workers": {"total": service.runner.total_workers, "busy": service.runner.busy_workers},
+        "pending_queue": await service.pending_count(),
+        "workers": {"total": service.total_workers, "busy": service.busy_workers},
         "endpoints": _endpoint_stats(service),
         "memory": _memory(service, counts.result_bytes),
     }
@@ -54,7 +54,7 @@ def _endpoint_stats(service: JobService) -> dict[str, Any]:
 
 def _memory(service: JobService, result_bytes: int) -> dict[str, Any]:
     workers = {}
-    for pid in service.runner.worker_pids():
+    for pid in service.worker_pids():
         with contextlib.suppress(psutil.Error):
             workers[str(pid)] = psutil.Process(pid).memory_info().rss
     return {

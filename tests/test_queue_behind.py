@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from jobs.estimates import QUEUE_BEHIND_MAX_SECONDS, may_wait_behind
 from jobs.model import Job, new_job_id
 from jobs.pool import Task
-from jobs.runner import QUEUE_BEHIND_MAX_SECONDS, may_wait_behind
 
 NOW = 1_800_000_000.0
 TYPICAL = {"/quick": 0.010, "/slow": 2.0}

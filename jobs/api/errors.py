@@ -10,6 +10,7 @@ from aiohttp import web
 
 from jobs import errors
 from jobs.api.responses import json_response
+from jobs.api.views import progress_hint
 
 # Walked along each error's MRO, so a subclass inherits its parent's status unless listed itself.
 STATUS_BY_ERROR: dict[type[errors.DocjobsError], int] = {
@@ -29,6 +30,7 @@ STATUS_BY_ERROR: dict[type[errors.DocjobsError], int] = {
     errors.StoreUnavailable: 503,
     errors.ShuttingDown: 503,
     errors.WorkerCrashed: 502,
+    errors.DirectCallTimedOut: 504,
     errors.DocjobsError: 500,
 }
 
@@ -59,6 +61,8 @@ def error_response(error: errors.DocjobsError) -> web.Response:
     body: dict[str, Any] = {"success": False, "error": error.code, "message": error.message}
     for key, value in error.details.items():
         body[_camel_if_job_id(key)] = value
+    if isinstance(error, errors.JobNotReady) and "job_id" in error.details:
+        body["hint"] = progress_hint(str(error.details["job_id"]))
     headers = {}
     if error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)

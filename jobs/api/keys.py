@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
+from jobs.metrics import JobMetrics
+from jobs.registry import EndpointRegistry
 from jobs.service import JobService
 from jobs.settings import Settings
 
+if TYPE_CHECKING:  # the page's module serves it and reads its key from here
+    from jobs.api.routes.dashboard import DashboardPage
+
+# Every key of the application's state, so what the app holds is read in one place.
 SETTINGS = web.AppKey("settings", Settings)
-SERVICE = web.AppKey("service", JobService)
+REGISTRY = web.AppKey("registry", EndpointRegistry)
+SERVICE = web.AppKey("service", JobService)  # set by jobs.system.job_system while the app runs
+METRICS = web.AppKey("metrics", JobMetrics)
+DASHBOARD: web.AppKey[DashboardPage] = web.AppKey("dashboard")
+OPENAPI = web.AppKey("openapi", bytes)  # the contract as JSON, ready to serve
 
 # Per-request values set by the context middleware.
 CLIENT = web.RequestKey("client", str)

@@ -9,9 +9,9 @@ from typing import Any, Protocol
 
 import pytest
 
-from jobs.memory_store import MemoryJobStore
-from jobs.redis_store import RedisJobStore
 from jobs.store import JobStore
+from jobs.store.memory import MemoryJobStore
+from jobs.store.redis import RedisJobStore
 from tests.store.redis_server import RedisServer, running_redis
 
 # Long enough that no record expires by TTL unless a test asks for it.

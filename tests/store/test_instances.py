@@ -9,8 +9,8 @@ from redis.asyncio import Redis
 
 from jobs.errors import ClientLimitReached, QueueFull
 from jobs.model import JobStatus
-from jobs.redis_store import RedisJobStore
 from jobs.store import Admission, JobStore
+from jobs.store.redis import RedisJobStore
 from tests.store.conftest import StoreFactory
 from tests.store.helpers import (
     ROOMY,

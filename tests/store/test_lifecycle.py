@@ -24,7 +24,7 @@ async def test_mark_running_succeeds_only_from_pending(store: JobStore) -> None:
     running = await store.mark_running(job.id, T0 + 2)
     assert running is not None
     assert (running.status, running.started_at, running.updated_at) == (JobStatus.RUNNING, T0 + 2, T0 + 2)
-    assert running.message == f"Processing {job.endpoint} request..."
+    assert running.message == ""  # the store records no wording; the API shows its default (jobs.api.views)
     assert await store.mark_running(job.id, T0 + 3) is None
     assert await store.pending_count() == 0
     await store.delete(job.id)
@@ -149,3 +149,11 @@ async def test_counts_by_status_and_endpoint(store: JobStore) -> None:
     assert counts.by_status == {"completed": 1, "pending": 3}
     assert counts.by_endpoint == {"/api/v1/demo/echo": 3, "/api/v1/demo/sleep": 1}
     assert counts.result_bytes == 2
+
+
+async def test_finish_records_why_the_job_ended_and_a_get_returns_it(store: JobStore) -> None:
+    job = await start_running(store, await store.add(make_job(), ROOMY))
+    done = await store.finish(job.id, JobStatus.FAILED, "Job failed: ...", T0 + 3, error="x", reason="worker_died")
+    assert done is not None and done.end_reason == "worker_died"
+    stored = await store.get(job.id)
+    assert stored is not None and (stored.end_reason, stored.error) == ("worker_died", "x")

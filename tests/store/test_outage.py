@@ -10,8 +10,8 @@ import pytest
 
 from jobs.errors import StoreUnavailable
 from jobs.model import JobStatus
-from jobs.redis_store import RedisJobStore
 from jobs.store import JobStore
+from jobs.store.redis import RedisJobStore
 from tests.process import free_port
 from tests.store.helpers import ROOMY, T0, Listener, eventually, make_job, publish_until_heard
 from tests.store.redis_server import RedisServer

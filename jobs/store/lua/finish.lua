@@ -1,18 +1,20 @@
 -- An active job ends: release its limits, hold its result, and let the record expire after retention.
--- ARGV[4..]: id, status, message, now, has result ("1"/"0"), result, has error, error, retention ms.
+-- ARGV[4..]: id, status, message, now, has result ("1"/"0"), result, has error, error, retention ms,
+-- end reason ("" for none).
 local id, status, now = ARGV[4], ARGV[5], ARGV[7]
 local key = job_key(id)
 local f = redis.call("HMGET", key, "status", "client", "claimed_by")
 if not is_active(f[1]) or fenced(f[3]) then return false end
 release(id, f[2], f[3])
 redis.call("HSET", key, "status", status, "message", ARGV[6], "finished_at", now, "updated_at", now)
-redis.call("HDEL", key, "result_json", "error", "claimed_at", "expiring")
+redis.call("HDEL", key, "result_json", "error", "end_reason", "claimed_at", "expiring")
 if ARGV[8] == "1" then
   redis.call("HSET", key, "result_json", ARGV[9])
   redis.call("HSET", RESULTS, id, #ARGV[9])
   redis.call("INCRBY", RESULT_BYTES, #ARGV[9])
 end
 if ARGV[10] == "1" then redis.call("HSET", key, "error", ARGV[11]) end
+if ARGV[13] ~= "" then redis.call("HSET", key, "end_reason", ARGV[13]) end
 if status == "completed" then redis.call("HSET", key, "progress", 100) end
 redis.call("ZADD", FINISHED, now, id)
 expire_within(id, tonumber(ARGV[12]))

@@ -2,13 +2,12 @@
 -- ARGV[4..]: id, now.
 local id, now = ARGV[4], ARGV[5]
 local key = job_key(id)
-local f = redis.call("HMGET", key, "status", "claimed_by", "endpoint")
+local f = redis.call("HMGET", key, "status", "claimed_by")
 if f[1] ~= "pending" or fenced(f[2]) then return false end
 if not f[2] then
   redis.call("ZREM", QUEUE, id)
   claim(id)
 end
 redis.call("ZREM", PENDING, id)
-redis.call("HSET", key, "status", "running", "started_at", now, "updated_at", now,
-  "message", "Processing " .. f[3] .. " request...")
+redis.call("HSET", key, "status", "running", "started_at", now, "updated_at", now, "message", "")
 return redis.call("HGETALL", key)

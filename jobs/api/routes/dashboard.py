@@ -10,7 +10,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-PAGE_PATH = Path(__file__).with_name("static") / "dashboard.html"
+from jobs.api.keys import DASHBOARD
+
+PAGE_PATH = Path(__file__).resolve().parents[1] / "static" / "dashboard.html"
 INLINE_BLOCK = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
 
 
@@ -44,9 +46,6 @@ class DashboardPage:
             )
         )
         return cls(text.encode(), policy)
-
-
-DASHBOARD = web.AppKey("dashboard", DashboardPage)
 
 
 def setup_dashboard(app: web.Application) -> None:

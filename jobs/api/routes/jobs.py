@@ -8,14 +8,15 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from jobs.api import views
 from jobs.api.keys import CLIENT, REQUEST_ID, SERVICE, SETTINGS, owner_of
 from jobs.api.requests import read_json, request_json_field
 from jobs.api.responses import json_response, json_response_with_raw
+from jobs.api.views import JOBS
 from jobs.errors import InvalidRequest
 from jobs.model import JobStatus, isoformat
 from jobs.stats import build_stats
 
-JOBS = "/api/v1/jobs"
 # Clients are told to poll at most this often, and at least this rarely, whatever the estimate.
 POLL_INTERVAL_RANGE = (1, 5)
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
@@ -49,25 +50,11 @@ async def start_job(request: web.Request) -> web.Response:
         idempotency_key=_idempotency_key(request),
     )
     job, estimate = started.job, started.estimate
-    status_url = f"{JOBS}/{job.id}/status"
     poll_after = min(max(math.ceil(estimate.low_seconds / 10), POLL_INTERVAL_RANGE[0]), POLL_INTERVAL_RANGE[1])
     return json_response(
-        {
-            "success": True,
-            "jobId": job.id,
-            "status": "started",
-            "endpoint": job.endpoint,
-            "estimatedTime": estimate.describe(),
-            "estimatedSeconds": {
-                "low": round(estimate.low_seconds, 3),
-                "high": round(estimate.high_seconds, 3),
-            },
-            "statusUrl": status_url,
-            "resultUrl": f"{JOBS}/{job.id}/result",
-            "created_at": isoformat(job.created_at),
-        },
+        views.started_view(job, estimate),
         status=202,
-        headers={"Location": status_url, "Retry-After": str(poll_after)},
+        headers={"Location": views.status_url(job.id), "Retry-After": str(poll_after)},
     )
 
 
@@ -82,15 +69,16 @@ async def job_status(request: web.Request) -> web.Response:
         with service.watches.hold(request[CLIENT]):
             job = await service.wait_for_change(job_id, wait, owner_of(request), request.query.get("since"))
     headers = {"Retry-After": "1"} if job.status.is_active else {}
-    return json_response({"success": True, **job.status_view()}, headers=headers)
+    return json_response({"success": True, **views.status_view(job)}, headers=headers)
 
 
 async def job_result(request: web.Request) -> web.Response:
     """GET /api/v1/jobs/{id}/result: the handler's result; deleted after the retry grace period."""
     job = await request.app[SERVICE].collect(request.match_info["job_id"], owner_of(request))
-    head = {"success": True, "jobId": job.id, "status": job.status.value, "endpoint": job.endpoint}
     retrieved = isoformat(job.delivered_at) or _now_iso()
-    return json_response_with_raw(head, "data", job.result_json or "null", {"retrieved_at": retrieved})
+    return json_response_with_raw(
+        views.result_head(job), "data", job.result_json or "null", {"retrieved_at": retrieved}
+    )
 
 
 async def list_jobs(request: web.Request) -> web.Response:
@@ -104,20 +92,13 @@ async def list_jobs(request: web.Request) -> web.Response:
             choices = ", ".join(s.value for s in JobStatus)
             raise InvalidRequest(f"status must be one of {choices}") from None
     jobs = await request.app[SERVICE].list_jobs(status, owner_of(request))
-    return json_response({"success": True, "total_jobs": len(jobs), "jobs": [j.summary_view() for j in jobs]})
+    return json_response({"success": True, "total_jobs": len(jobs), "jobs": [views.summary_view(j) for j in jobs]})
 
 
 async def delete_job(request: web.Request) -> web.Response:
     """DELETE /api/v1/jobs/{id}: cancel a job (its worker process is stopped) and forget it."""
     job = await request.app[SERVICE].delete(request.match_info["job_id"], owner_of(request))
-    return json_response(
-        {
-            "success": True,
-            "message": f"Job '{job.id}' deleted successfully",
-            "jobId": job.id,
-            "status": job.status.value,
-        }
-    )
+    return json_response(views.deleted_view(job))
 
 
 async def job_stats(request: web.Request) -> web.Response:

@@ -1,22 +1,23 @@
-"""GET /metrics, and the middlewares that count HTTP latency and refused job requests."""
+"""GET /metrics, and the middleware that counts HTTP latency and refused job requests.
+
+The job counters are fed by the job system itself (`jobs.system.job_system` attaches app[METRICS]
+to the service), so nothing here depends on the order the app's parts are set up in.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client.exposition import choose_encoder
 
 from jobs.api.errors import ERROR_CODE, Handler
-from jobs.api.jobs_routes import JOBS
-from jobs.api.keys import SERVICE
-from jobs.api.lifecycle import REGISTRY
+from jobs.api.keys import METRICS, REGISTRY, SERVICE
+from jobs.api.views import JOBS
 from jobs.metrics import JobMetrics
-
-METRICS = web.AppKey("metrics", JobMetrics)
+from jobs.registry import EndpointRegistry
 
 # Counted for a request whose client hung up before the answer (nginx's "client closed request").
 CLIENT_CLOSED_REQUEST = 499
@@ -25,24 +26,14 @@ REJECTION_STATUSES = frozenset({400, 413, 415, 429, 503})
 
 
 def setup_metrics(app: web.Application) -> None:
-    """Add GET /metrics and the counting middlewares; call after the job system's cleanup_ctx is added."""
-    paths = frozenset({f"{JOBS}/start", *(endpoint.path for endpoint in app[REGISTRY])})
+    """Add GET /metrics and the metrics it serves (the middleware is `http_metrics_middleware`)."""
     app[METRICS] = JobMetrics(endpoint.path for endpoint in app[REGISTRY])
-    # Outermost, to time the whole request and see the final answer the error middleware chose
-    # (an error answer carries its code, so refused job requests are counted here too).
-    app.middlewares.insert(0, http_metrics_middleware(paths))
     app.router.add_get("/metrics", metrics_endpoint)
-    app.cleanup_ctx.append(count_job_events)
 
 
-async def count_job_events(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: feed the service's job events to the metrics while the app runs."""
-    metrics, service = app[METRICS], app[SERVICE]
-    metrics.attach(service)
-    try:
-        yield
-    finally:
-        metrics.detach(service)
+def job_request_paths(registry: EndpointRegistry) -> frozenset[str]:
+    """The paths that create jobs: POST /api/v1/jobs/start and every direct endpoint."""
+    return frozenset({f"{JOBS}/start", *(endpoint.path for endpoint in registry)})
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:

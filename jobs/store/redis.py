@@ -17,12 +17,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from jobs.errors import ClientLimitReached, QueueFull, StoreUnavailable
-from jobs.memory_store import RETRY_AFTER_SECONDS
+from jobs.errors import StoreUnavailable
 from jobs.model import Job, JobStatus
-from jobs.redis_scripts import SCRIPT_NAMES, script_source
-from jobs.redis_scripts.codec import decode_job, encode_job
-from jobs.store import Admission, Counts, SweepReport
+from jobs.store.codec import decode_job, encode_job
+from jobs.store.lua import SCRIPT_NAMES, script_source
+from jobs.store.protocol import Admission, Counts, SweepReport
 
 log = logging.getLogger("docjobs.redis_store")
 
@@ -123,15 +122,8 @@ class RedisJobStore:
         if reply[0] == "replay":
             return decode_job(reply[1])
         if reply[0] == "client_limit":
-            raise ClientLimitReached(
-                f"you already have {admission.per_client_limit} pending or running jobs, the maximum; "
-                "wait for one to finish or delete one",
-                retry_after=RETRY_AFTER_SECONDS,
-            )
-        raise QueueFull(
-            f"the queue holds {admission.max_pending} pending jobs, its maximum; try again later",
-            retry_after=RETRY_AFTER_SECONDS,
-        )
+            raise admission.client_limit_reached()
+        raise admission.queue_full()
 
     async def get(self, job_id: str) -> Job | None:
         with self._available():
@@ -156,6 +148,7 @@ class RedisJobStore:
         *,
         result_json: str | None = None,
         error: str | None = None,
+        reason: str | None = None,
     ) -> Job | None:
         reply = await self._run(
             "finish",
@@ -166,6 +159,7 @@ class RedisJobStore:
             *_optional(result_json),
             *_optional(error),
             self._retention_ms,
+            reason or "",
         )
         return _job_or_none(reply)
 

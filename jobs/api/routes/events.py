@@ -6,6 +6,7 @@ from aiohttp import web
 
 from jobs.api.keys import CLIENT, SERVICE, owner_of
 from jobs.api.responses import dumps
+from jobs.api.views import status_view
 from jobs.errors import JobNotFound
 
 # A comment line this often keeps proxies from closing a quiet stream.
@@ -31,7 +32,7 @@ async def job_events(request: web.Request) -> web.StreamResponse:
         while True:
             state = (job.status, job.progress, job.message)
             if state != last_sent:
-                payload = dumps({"success": True, **job.status_view()})
+                payload = dumps({"success": True, **status_view(job)})
                 await response.write(f"event: status\ndata: {payload}\n\n".encode())
                 last_sent = state
             else:

@@ -6,13 +6,8 @@ import asyncio
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 
-from jobs.errors import ClientLimitReached, QueueFull
 from jobs.model import Job, JobStatus
-from jobs.store import Admission, Counts, SweepReport
-
-# 'Retry-After' for a full queue or a client at its limit: long enough not to hammer, short enough
-# that a client gets in soon after a slot frees.
-RETRY_AFTER_SECONDS = 5
+from jobs.store.protocol import Admission, Counts, SweepReport
 
 
 class MemoryJobStore:
@@ -35,16 +30,9 @@ class MemoryJobStore:
             if existing is not None:
                 return self._jobs[existing]
         if self._active_by_client[job.client] >= admission.per_client_limit:
-            raise ClientLimitReached(
-                f"you already have {admission.per_client_limit} pending or running jobs, the maximum; "
-                "wait for one to finish or delete one",
-                retry_after=RETRY_AFTER_SECONDS,
-            )
+            raise admission.client_limit_reached()
         if len(self._pending) + len(self._claimed) >= admission.max_pending:
-            raise QueueFull(
-                f"the queue holds {admission.max_pending} pending jobs, its maximum; try again later",
-                retry_after=RETRY_AFTER_SECONDS,
-            )
+            raise admission.queue_full()
         self._jobs[job.id] = job
         self._pending[job.id] = None
         self._active_by_client[job.client] += 1
@@ -69,7 +57,7 @@ class MemoryJobStore:
         self._claimed.discard(job_id)
         job.status = JobStatus.RUNNING
         job.started_at = job.updated_at = now
-        job.message = f"Processing {job.endpoint} request..."
+        job.message = ""  # the pending job's message no longer holds; the API words the default
         return job
 
     async def set_progress(self, job_id: str, progress: int, message: str | None, now: float) -> Job | None:
@@ -92,6 +80,7 @@ class MemoryJobStore:
         *,
         result_json: str | None = None,
         error: str | None = None,
+        reason: str | None = None,
     ) -> Job | None:
         job = self._jobs.get(job_id)
         if job is None or not job.status.is_active:
@@ -103,6 +92,7 @@ class MemoryJobStore:
         job.result_json = result_json
         self._result_bytes += len(result_json or "")
         job.error = error
+        job.end_reason = reason
         if status is JobStatus.COMPLETED:
             job.progress = 100
         return job

@@ -17,81 +17,27 @@ import logging
 import multiprocessing
 import socket
 import threading
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing.connection import Connection
 from multiprocessing.managers import SyncManager
-from multiprocessing.process import BaseProcess
-from typing import Any, Literal, Protocol
+from typing import Any
 
-import psutil
-
-from jobs.lifeline import die_with_parent
-from jobs.model import Job
-from jobs.pipe import FramedPipe
+from jobs.outcomes import EndKind, TaskEnd
+from jobs.pool.executor import ExecutorListener, ProgressCallback, Task
+from jobs.pool.lifeline import die_with_parent
+from jobs.pool.messages import RunTask, TaskDone, TaskStarted, WorkerMessage
+from jobs.pool.pipe import FramedPipe
+from jobs.pool.worker import worker_main
+from jobs.pool.worker_process import WorkerProcess, watch_memory
 from jobs.settings import PoolSettings
-from jobs.worker import Outcome, worker_main
 
 log = logging.getLogger("docjobs.pool")
-ProgressCallback = Callable[[str, int, "str | None"], None]
-EndKind = Literal["ok", "error", "timeout", "died", "memory"]
 
 # A worker holds at most this many tasks: the running one and, for short jobs, a few behind it, so
 # that it never sits idle waiting for a busy event loop to hand it work. The runner's
 # may_wait_behind decides how many short jobs may actually wait (their expected wait is bounded).
 MAX_TASKS_PER_WORKER = 8
-
-
-@dataclass(eq=False, slots=True)
-class Task:
-    """One job handed to a worker process."""
-
-    job: Job
-    handler_ref: str
-    started_at: float | None = None
-    cancelled: bool = False
-    kill_reason: Literal["timeout", "cancelled", "memory"] | None = None
-    timer: asyncio.TimerHandle | None = None
-    worker_pid: int | None = None
-    marked_running: bool = False  # set by the runner once the store says the job runs
-
-
-@dataclass(frozen=True, slots=True)
-class TaskEnd:
-    """How a started task ended: its outcome, a timeout, or the death of its process."""
-
-    kind: EndKind
-    value: str = ""
-    detail: str = ""
-    exitcode: int | None = None
-
-
-class PoolListener(Protocol):
-    """What the pool tells its owner; called on the event loop."""
-
-    def task_started(self, task: Task) -> None: ...
-    def task_ended(self, task: Task, end: TaskEnd) -> None: ...
-    def task_returned(self, task: Task) -> None: ...
-    def capacity_freed(self) -> None: ...
-
-
-@dataclass(eq=False)
-class WorkerProcess:
-    """One worker: its process, its end of the pipe, and the tasks sent to it, in order."""
-
-    process: BaseProcess
-    socket: socket.socket
-    pipe: FramedPipe | None = None
-    tasks: deque[Task] = field(default_factory=deque)
-    exited: bool = False
-    kill_detail: str = ""
-
-    @property
-    def pid(self) -> int:
-        assert self.process.pid is not None
-        return self.process.pid
 
 
 class WorkerPool:
@@ -101,7 +47,7 @@ class WorkerPool:
         # forkserver: workers fork from a small clean process that has the handler modules loaded,
         # not from this one, whose threads fork() would copy in an unknown state.
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["jobs.worker", *handler_modules])
+        self._context.set_forkserver_preload(["jobs.pool.worker", *handler_modules])
         self._modules = handler_modules
         self.size = size
         self._options = options
@@ -112,12 +58,12 @@ class WorkerPool:
         self._pump: threading.Thread | None = None
         self._workers: list[WorkerProcess] = []
         self._served: dict[int, int] = {}
-        self._listener: PoolListener | None = None
+        self._listener: ExecutorListener | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self._respawning: set[asyncio.Task[None]] = set()
 
-    async def start(self, listener: PoolListener, on_progress: ProgressCallback) -> None:
+    async def start(self, listener: ExecutorListener, on_progress: ProgressCallback) -> None:
         """Start the Manager, the progress thread and every worker process."""
         self._listener = listener
         self._loop = asyncio.get_running_loop()
@@ -130,7 +76,8 @@ class WorkerPool:
         for worker in workers:
             await self._attach(worker)
         if self._options.max_worker_rss_bytes:
-            self._memory_watch = asyncio.create_task(self._watch_memory(), name="docjobs-memory-watch")
+            watch = watch_memory(lambda: list(self._workers), self._options, self._kill)
+            self._memory_watch = asyncio.create_task(watch, name="docjobs-memory-watch")
 
     def _launch(self) -> WorkerProcess:
         parent_end, child_end = socket.socketpair()
@@ -172,6 +119,11 @@ class WorkerPool:
         return [w.pid for w in self._workers if not w.exited]
 
     @property
+    def runs_jobs(self) -> bool:
+        """A pool runs jobs (an API-only instance has the null executor instead)."""
+        return True
+
+    @property
     def capacity(self) -> int:
         """Most tasks the pool holds at once, running and waiting inside workers."""
         return self.size * MAX_TASKS_PER_WORKER
@@ -189,7 +141,7 @@ class WorkerPool:
         if target is None:
             return False
         assert target.pipe is not None
-        if not target.pipe.send((task.job.id, task.handler_ref, task.job.id, task.job.payload)):
+        if not target.pipe.send(RunTask(task.job.id, task.handler_ref, task.job.payload)):
             return False  # the worker just died; its pipe's closing replaces it
         task.worker_pid = target.pid
         target.tasks.append(task)
@@ -221,27 +173,30 @@ class WorkerPool:
         if not worker.exited and worker.pipe is not None:
             worker.pipe.abort()
 
-    def _handle_message(self, worker: WorkerProcess, message: tuple[str, str, Any]) -> None:
+    def _handle_message(self, worker: WorkerProcess, message: WorkerMessage) -> None:
         assert self._listener is not None and self._loop is not None
         if worker.exited or not worker.tasks:
             return
-        kind, _task_id, value = message
         task = worker.tasks[0]
-        if kind == "started":
+        if isinstance(message, TaskStarted):
             if task.cancelled:
                 task.kill_reason = "cancelled"
                 self._kill(worker)  # deleted while it waited in this worker: stop it before it does anything
                 return
-            task.started_at = value
+            task.started_at = message.at
             task.timer = self._loop.call_later(task.job.timeout_seconds, self._on_timeout, worker, task)
             self._listener.task_started(task)
             return
+        self._task_done(worker, task, message)
+
+    def _task_done(self, worker: WorkerProcess, task: Task, message: TaskDone) -> None:
+        assert self._listener is not None
         worker.tasks.popleft()
         if task.timer is not None:
             task.timer.cancel()
-        outcome: Outcome = value
+        outcome = message.outcome
         if not task.cancelled:
-            self._listener.task_ended(task, TaskEnd(outcome[0], outcome[1], outcome[2]))  # type: ignore[arg-type]
+            self._listener.task_ended(task, TaskEnd(outcome.kind, outcome.value, outcome.detail))
         self._served[worker.pid] = self._served.get(worker.pid, 0) + 1
         if self._has_all_its_tasks(worker) and not worker.tasks:
             self._kill(worker)  # recycled: bounds the damage of handlers that leak memory
@@ -287,21 +242,6 @@ class WorkerPool:
             self._respawning.add(respawn)
             respawn.add_done_callback(self._respawning.discard)
 
-    async def _watch_memory(self) -> None:
-        """Kill any worker whose resident memory passes the limit; its running job fails saying so."""
-        limit = self._options.max_worker_rss_bytes
-        while True:
-            await asyncio.sleep(self._options.memory_check_interval_seconds)
-            for worker in list(self._workers):
-                rss = _rss(worker.pid)
-                if rss is None or rss <= limit or worker.exited:
-                    continue
-                worker.kill_detail = f"{rss / 1048576:.1f} MiB used, limit {limit / 1048576:.1f} MiB"
-                if worker.tasks and worker.tasks[0].started_at is not None:
-                    worker.tasks[0].kill_reason = "memory"
-                log.warning("worker %d over its memory limit (%s); stopping it", worker.pid, worker.kill_detail)
-                self._kill(worker)
-
     async def _replace(self) -> None:
         assert self._listener is not None
         try:
@@ -346,11 +286,3 @@ class WorkerPool:
         for worker in self._workers:
             worker.process.join(timeout=5)
         self._workers.clear()
-
-
-def _rss(pid: int) -> int | None:
-    try:
-        rss: int = psutil.Process(pid).memory_info().rss
-    except psutil.Error:
-        return None
-    return rss

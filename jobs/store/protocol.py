@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from jobs.errors import ClientLimitReached, QueueFull
 from jobs.model import Job, JobStatus
+from jobs.store.shared import SharedStore
+
+# 'Retry-After' for a full queue or a client at its limit: long enough not to hammer, short enough
+# that a client gets in soon after a slot frees.
+RETRY_AFTER_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +20,21 @@ class Admission:
 
     per_client_limit: int
     max_pending: int
+
+    def client_limit_reached(self) -> ClientLimitReached:
+        """The refusal of a client that already holds `per_client_limit` active jobs."""
+        return ClientLimitReached(
+            f"you already have {self.per_client_limit} pending or running jobs, the maximum; "
+            "wait for one to finish or delete one",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
+
+    def queue_full(self) -> QueueFull:
+        """The refusal of a job when `max_pending` jobs already wait."""
+        return QueueFull(
+            f"the queue holds {self.max_pending} pending jobs, its maximum; try again later",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
 
 
 @dataclass(slots=True)
@@ -35,11 +55,8 @@ class Counts:
     result_bytes: int
 
 
-class JobStore(Protocol):
+class JobStore(SharedStore, Protocol):
     """Where jobs live: their records, the pending queue and the per-client counts."""
-
-    # True when other instances share the store: changes are then announced through `publish`.
-    shared: bool
 
     async def add(self, job: Job, admission: Admission) -> Job:
         """Insert a pending job, or raise ClientLimitReached / QueueFull, atomically.
@@ -55,7 +72,7 @@ class JobStore(Protocol):
         """Take the oldest pending job off the queue (it stays pending), or None when none waits."""
 
     async def mark_running(self, job_id: str, now: float) -> Job | None:
-        """A worker started the job; None when it is no longer pending (deleted, expired)."""
+        """A worker started the job (its message is cleared); None when it is no longer pending."""
 
     async def set_progress(self, job_id: str, progress: int, message: str | None, now: float) -> Job | None:
         """Record progress of a running job; None when the job is no longer running."""
@@ -69,8 +86,9 @@ class JobStore(Protocol):
         *,
         result_json: str | None = None,
         error: str | None = None,
+        reason: str | None = None,
     ) -> Job | None:
-        """Move an active job to a final status; None when it was deleted meanwhile."""
+        """Move an active job to a final status, recording why (`reason`); None when it was deleted meanwhile."""
 
     async def mark_delivered(self, job_id: str, now: float) -> None:
         """Note that the job's outcome was delivered; it is then kept only for the grace period."""
@@ -92,23 +110,6 @@ class JobStore(Protocol):
 
     async def sweep(self, now: float, retention_seconds: float, grace_seconds: float) -> SweepReport:
         """Delete finished jobs past retention, delivered ones past grace; expire overdue pending ones."""
-
-    # --- several instances sharing one store (no-ops for the in-process store) ---
-
-    async def heartbeat(self, now: float) -> None:
-        """Renew this instance's lease on the jobs it claimed (call every few seconds)."""
-
-    async def orphans(self, now: float) -> list[Job]:
-        """Active jobs claimed by an instance whose lease expired; each is returned to one caller only."""
-
-    async def requeue(self, job_id: str, now: float) -> Job | None:
-        """Put an orphaned job back at the head of the queue as pending, with `retry_count` + 1."""
-
-    async def publish(self, kind: str, job_id: str) -> None:
-        """Tell every instance about a job: kind "changed" (status/progress) or "cancel" (stop it)."""
-
-    def events(self) -> AsyncIterator[tuple[str, str]]:
-        """(kind, job_id) for every `publish` from any instance, this one included, as they happen."""
 
     async def close(self) -> None:
         """Release the store's resources."""

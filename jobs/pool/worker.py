@@ -11,12 +11,9 @@ from functools import cache
 from multiprocessing.connection import Connection
 from typing import Any
 
-from jobs.lifeline import die_with_parent
+from jobs.pool.lifeline import die_with_parent
+from jobs.pool.messages import Outcome, RunTask, TaskDone, TaskStarted
 from jobs.progress import ProgressSink, reporting_to
-
-# Outcomes cross the process boundary as plain tuples, never as handler exception objects: an
-# exception class with a custom __init__ may not survive pickling, and then the job would lose its message.
-Outcome = tuple[str, str, str]  # ("ok", result_json, "") or ("error", exception type, message)
 
 
 class _WorkerContext:
@@ -60,22 +57,22 @@ def run_handler(handler_ref: str, job_id: str, payload: dict[str, Any], max_resu
     try:
         result = _call(handler_ref, job_id, payload)
     except (Exception, SystemExit) as exc:  # SystemExit too: a handler calling sys.exit() fails its job only
-        return ("error", type(exc).__name__, str(exc) or type(exc).__name__)
+        return Outcome("error", type(exc).__name__, str(exc) or type(exc).__name__)
     if not isinstance(result, dict):
-        return ("error", "TypeError", f"the handler returned {type(result).__name__}, not a JSON object")
+        return Outcome("error", "TypeError", f"the handler returned {type(result).__name__}, not a JSON object")
     try:
         # Encoding here, in the worker, keeps large results' CPU cost off the event loop.
         text = json.dumps(result, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
-        return ("error", type(exc).__name__, f"the handler's result is not valid JSON: {exc}")
+        return Outcome("error", type(exc).__name__, f"the handler's result is not valid JSON: {exc}")
     if max_result_bytes and len(text) > max_result_bytes:
-        return (
+        return Outcome(
             "error",
             "ResultTooLarge",
             f"the result is {_mib(len(text))} of JSON, over the configured "
             f"limit of {_mib(max_result_bytes)} (jobs.max_result_bytes)",
         )
-    return ("ok", text, "")
+    return Outcome("ok", text)
 
 
 def _mib(size: int) -> str:
@@ -93,11 +90,11 @@ def worker_main(
     initialize_worker(sink, modules, niceness)
     while True:
         try:
-            message = conn.recv()
+            message: RunTask | None = conn.recv()
         except (EOFError, OSError):
             return  # the server is gone
         if message is None:
             return
-        task_id, handler_ref, job_id, payload = message
-        conn.send(("started", task_id, time.time()))
-        conn.send(("done", task_id, run_handler(handler_ref, job_id, payload, max_result_bytes)))
+        conn.send(TaskStarted(message.job_id, time.time()))
+        outcome = run_handler(message.handler_ref, message.job_id, message.payload, max_result_bytes)
+        conn.send(TaskDone(message.job_id, outcome))

@@ -18,7 +18,8 @@ from aiohttp.test_utils import TestClient
 
 from jobs import errors
 from jobs.api.errors import CODE_BY_HTTP_STATUS, STATUS_BY_ERROR
-from jobs.api.openapi_routes import OPENAPI, OPENAPI_PATH, load_openapi, setup_openapi
+from jobs.api.keys import OPENAPI
+from jobs.api.routes.openapi import OPENAPI_PATH, load_openapi, setup_openapi
 from jobs.errors import ConfigError
 from jobs.settings import AuthSettings, load_settings
 from server import create_app

@@ -23,18 +23,10 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Ready to take jobs: accepting, with live worker processes and a store that answers."""
     service = request.app[SERVICE]
-    problems = []
-    if not service.accepting:
-        problems.append("shutting down")
-    if service.runner.runs_jobs and not service.runner.worker_pids():
-        problems.append("no live worker processes")
-    try:
-        await service.store.pending_count()
-    except Exception as exc:  # any store failure means not ready; the reason is reported
-        problems.append(f"job store unavailable: {exc}")
+    problems = await service.readiness_problems()
     if problems:
         return json_response({"success": False, "error": "not_ready", "message": "; ".join(problems)}, status=503)
-    return json_response({"success": True, "status": "ready", "workers": len(service.runner.worker_pids())})
+    return json_response({"success": True, "status": "ready", "workers": len(service.worker_pids())})
 
 
 async def list_endpoints(request: web.Request) -> web.Response:

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from jobs import errors
 from jobs.api.errors import status_for
 from jobs.api.keys import SERVICE
-from jobs.api.metrics_routes import REJECTION_STATUSES
+from jobs.api.routes.metrics import REJECTION_STATUSES
 from jobs.metrics import FINAL_STATUSES, REJECTION_REASONS
 from tests.conftest import DEMO_ENDPOINTS, ServiceFactory, body, start_job, wait_finished, wait_for
 from tests.external_tools import require_program

@@ -7,7 +7,7 @@ import re
 import typing
 
 from jobs.errors import ConfigError
-from jobs.settings import (
+from jobs.settings.model import (
     ENDPOINT_PATH,
     HANDLER_REF,
     LOG_LEVELS,

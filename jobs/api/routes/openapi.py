@@ -9,14 +9,13 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
+from jobs.api.keys import OPENAPI
 from jobs.errors import ConfigError
 from jobs.logs import log_event
 
 # openapi.yaml lives at the repository root, beside server.py (and /app in the image).
-SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
+SPEC_PATH = Path(__file__).resolve().parents[3] / "openapi.yaml"
 OPENAPI_PATH = "/api/v1/openapi.json"
-
-OPENAPI = web.AppKey("openapi", bytes)
 
 
 def load_openapi(path: Path = SPEC_PATH) -> bytes:

@@ -6,7 +6,6 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from jobs.settings import AuthSettings
 from tests.conftest import ServiceFactory, start_job, wait_finished, wait_for
 from tests.external_tools import require_module, require_program
+from tests.process import ROOT
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -28,7 +28,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "dashboard.png"
+SCREENSHOT = ROOT / "docs" / "dashboard.png"
 SLEEP = "/api/v1/demo/sleep"
 
 

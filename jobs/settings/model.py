@@ -1,0 +1,139 @@
+"""The settings dataclasses: frozen, typed, with their defaults. Loading them is `jobs.settings.load`."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+HANDLER_REF = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+ENDPOINT_PATH = re.compile(r"/[A-Za-z0-9_\-/.]*[A-Za-z0-9_\-]")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """How the HTTP server listens and what it accepts."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Workbooks travel base64-encoded in JSON: 32 MiB holds a 24 MiB file, enough for real decks.
+    max_body_bytes: int = 32 * 1024 * 1024
+    trusted_proxies: tuple[str, ...] = ()
+    shutdown_grace_seconds: float = 30.0
+    # uvloop roughly doubles request throughput; off only where it is not installed.
+    use_uvloop: bool = True
+    # "all": HTTP API and workers; "api": HTTP only; "worker": runs jobs, serves only health probes.
+    role: str = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """The worker processes that run handlers."""
+
+    workers: int = 0  # 0 means one per CPU
+    # Recycling a worker now and then bounds the damage of handlers that leak memory.
+    max_tasks_per_worker: int = 0  # 0 means never recycle
+    # Workers run at a lower CPU priority so the web process stays responsive while they compute.
+    niceness: int = 10
+    # A worker above this resident memory is killed and its job fails; 0 means no limit.
+    max_worker_rss_bytes: int = 0
+    memory_check_interval_seconds: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    """Job lifetimes and limits."""
+
+    timeout_seconds: float = 300.0
+    retention_seconds: float = 600.0
+    result_grace_seconds: float = 60.0
+    cleanup_interval_seconds: float = 60.0
+    per_client_limit: int = 10
+    max_pending: int = 1000
+    estimated_seconds: float = 30.0
+    # A bigger result fails its job instead of being stored: 64 MiB of JSON is far past any deck.
+    max_result_bytes: int = 64 * 1024 * 1024
+    # New jobs get 503 while the results held (not yet delivered or cleaned up) exceed this.
+    max_stored_result_bytes: int = 512 * 1024 * 1024
+    # Long polls and event streams each hold a connection open; a few per client is plenty.
+    max_watches_per_client: int = 5
+    max_watches: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class CorsSettings:
+    """Browsers from these origins may call the API; none by default."""
+
+    allowed_origins: tuple[str, ...] = ()
+    max_age_seconds: int = 600
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingSettings:
+    """Lifecycle logs are JSON lines on standard error."""
+
+    level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """Where jobs live: this process's memory, or a Redis shared by every instance."""
+
+    backend: str = "memory"
+    url: str = "redis://127.0.0.1:6379/0"
+    # Several deployments can share one Redis, each under its own prefix.
+    prefix: str = "docjobs"
+    # An instance that has not renewed its lease for this long is presumed dead; its jobs are recovered.
+    lease_seconds: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """API keys: who may call, and who may see every client's jobs."""
+
+    # (client name, key) pairs; a key may be given as "sha256:<hex digest>" so the file holds no secret.
+    keys: tuple[tuple[str, str], ...] = ()
+    # A TOML or JSON file with more `name = "key"` pairs: a mounted secret, kept out of config.toml.
+    keys_file: str = ""
+    admin: tuple[str, ...] = ()
+    # Needed to listen beyond loopback without keys; the service then logs a warning at start-up.
+    disabled: bool = False
+    protect_metrics: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSettings:
+    """One registered endpoint: its path, its handler and its options."""
+
+    path: str
+    handler: str
+    validator: str | None = None
+    timeout_seconds: float | None = None
+    estimated_seconds: float | None = None
+    description: str = ""
+    # Times a job is run again when the instance running it is lost (never after a handler error).
+    retries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """All settings, validated."""
+
+    server: ServerSettings = field(default_factory=ServerSettings)
+    pool: PoolSettings = field(default_factory=PoolSettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
+    cors: CorsSettings = field(default_factory=CorsSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    endpoints: tuple[EndpointSettings, ...] = ()
+
+    @property
+    def worker_count(self) -> int:
+        """The pool size, with 0 resolved to the CPU count."""
+        return self.pool.workers or os.cpu_count() or 1
+
+    def timeout_for(self, endpoint: EndpointSettings) -> float:
+        """An endpoint's own timeout, or the default."""
+        return endpoint.timeout_seconds or self.jobs.timeout_seconds

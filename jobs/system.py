@@ -1,0 +1,102 @@
+"""The one place that opens and closes the whole job system: store, executor, runner, service, loops.
+
+`open_job_system` knows nothing of HTTP; `job_system` and `drain_on_shutdown` hook it into the
+aiohttp application for server.py (the service goes under SERVICE; metrics, when the app has
+them, are fed from the moment the service exists until it closes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from jobs.api.keys import METRICS, REGISTRY, SERVICE, SETTINGS
+from jobs.cleanup import cleanup_forever
+from jobs.cluster import follow_events, keep_leases
+from jobs.estimates import DurationEstimator
+from jobs.logs import log_event
+from jobs.notify import ChangeNotifier
+from jobs.pool import Executor, NullExecutor, WorkerPool
+from jobs.registry import EndpointRegistry
+from jobs.runner import JobRunner
+from jobs.service import JobService
+from jobs.settings import Settings
+from jobs.store import JobStore, open_store
+
+
+@contextlib.asynccontextmanager
+async def open_job_system(settings: Settings, registry: EndpointRegistry) -> AsyncIterator[JobService]:
+    """The running service; on exit every loop, worker and connection it opened is closed."""
+    store = await open_store(settings)
+    try:
+        notifier, estimator = ChangeNotifier(), DurationEstimator()
+        executor = open_executor(settings, registry)
+        runner = JobRunner(store, executor, registry, estimator, notifier)
+        service = JobService(settings, store, runner, registry, estimator, notifier)
+        try:
+            await runner.start()
+            async with _background_loops(settings, service, store, notifier, executor.runs_jobs):
+                log_event(
+                    "service.started",
+                    role=settings.server.role,
+                    store=settings.store.backend,
+                    workers=runner.total_workers,
+                    worker_pids=runner.worker_pids(),
+                    endpoints=[e.path for e in registry],
+                )
+                yield service
+        finally:
+            await runner.close()
+    finally:
+        await store.close()
+        log_event("service.stopped")
+
+
+@contextlib.asynccontextmanager
+async def _background_loops(
+    settings: Settings, service: JobService, store: JobStore, notifier: ChangeNotifier, runs_jobs: bool
+) -> AsyncIterator[None]:
+    runner, registry = service.runner, service.registry
+    loops = [cleanup_forever(service, settings.jobs.cleanup_interval_seconds)]
+    if store.shared:
+        loops.append(follow_events(store, runner, notifier))
+        if runs_jobs:  # an API-only instance holds no leases: it runs nothing
+            loops.append(keep_leases(store, runner, registry, settings.store.lease_seconds))
+    tasks = [asyncio.create_task(loop) for loop in loops]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def open_executor(settings: Settings, registry: EndpointRegistry) -> Executor:
+    """The worker process pool, or on an API-only instance the executor that runs nothing."""
+    if settings.server.role == "api":
+        return NullExecutor()
+    return WorkerPool(settings.worker_count, registry.handler_modules(), settings.pool, settings.jobs.max_result_bytes)
+
+
+async def job_system(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: the job system for the app's settings and registry, open while the app runs."""
+    async with open_job_system(app[SETTINGS], app[REGISTRY]) as service:
+        app[SERVICE] = service
+        metrics = app.get(METRICS)
+        if metrics is not None:
+            metrics.attach(service)
+        try:
+            yield
+        finally:
+            if metrics is not None:
+                metrics.detach(service)
+
+
+async def drain_on_shutdown(app: web.Application) -> None:
+    """on_shutdown: refuse new jobs, give running ones the grace period, then stop them."""
+    service = app.get(SERVICE)
+    if service is not None:
+        await service.drain(app[SETTINGS].server.shutdown_grace_seconds)
