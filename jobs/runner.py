@@ -216,7 +216,7 @@ class JobRunner:
         self._send_ready()
         self.wake()
 
-    # --- progress (from the Manager queue's reader thread) ---
+    # --- progress (from the worker pipes) ---
 
     def _progress_from_thread(self, job_id: str, percent: int, message: str | None) -> None:
         loop = self._loop
@@ -231,7 +231,7 @@ class JobRunner:
             return
         task = self._tasks.get(job_id)
         if task is not None and not task.marked_running:
-            # Progress travels on its own queue and can overtake the worker's "started" message:
+            # Progress can arrive before the store has marked the job running:
             # keep the latest report and apply it once the job is marked running.
             self._early_progress[job_id] = (percent, message)
         # otherwise a late event from a job that has ended or was deleted

@@ -44,4 +44,13 @@ class TaskDone:
     outcome: Outcome
 
 
-WorkerMessage = TaskStarted | TaskDone
+@dataclass(frozen=True, slots=True)
+class TaskProgress:
+    """Worker to server: the handler of `job_id` reports how far it is."""
+
+    job_id: str
+    percent: int
+    message: str | None
+
+
+WorkerMessage = TaskStarted | TaskDone | TaskProgress

@@ -6,7 +6,8 @@ at once when one dies. Because nothing passes through helper threads, a finished
 its next task in the same loop callback that reads the result, and the server always knows which
 process runs which job, so a timeout or a cancellation kills exactly that process.
 
-Progress reports travel separately, over a multiprocessing Manager queue read by one thread.
+Progress reports travel over the same pipe: there is no shared process (such as a multiprocessing
+Manager) whose death would break every job that reports progress.
 """
 
 from __future__ import annotations
@@ -16,17 +17,13 @@ import contextlib
 import logging
 import multiprocessing
 import socket
-import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from multiprocessing.connection import Connection
-from multiprocessing.managers import SyncManager
-from typing import Any
 
 from jobs.outcomes import EndKind, TaskEnd
 from jobs.pool.executor import ExecutorListener, ProgressCallback, Task
-from jobs.pool.lifeline import die_with_parent
-from jobs.pool.messages import RunTask, TaskDone, TaskStarted, WorkerMessage
+from jobs.pool.messages import RunTask, TaskDone, TaskProgress, TaskStarted, WorkerMessage
 from jobs.pool.pipe import FramedPipe
 from jobs.pool.worker import worker_main
 from jobs.pool.worker_process import WorkerProcess, watch_memory
@@ -53,9 +50,7 @@ class WorkerPool:
         self._options = options
         self._max_result_bytes = max_result_bytes
         self._memory_watch: asyncio.Task[None] | None = None
-        self._manager: Any = None
-        self._progress: Any = None
-        self._pump: threading.Thread | None = None
+        self._on_progress: ProgressCallback | None = None
         self._workers: list[WorkerProcess] = []
         self._served: dict[int, int] = {}
         self._listener: ExecutorListener | None = None
@@ -64,14 +59,10 @@ class WorkerPool:
         self._respawning: set[asyncio.Task[None]] = set()
 
     async def start(self, listener: ExecutorListener, on_progress: ProgressCallback) -> None:
-        """Start the Manager, the progress thread and every worker process."""
+        """Start every worker process."""
         self._listener = listener
+        self._on_progress = on_progress
         self._loop = asyncio.get_running_loop()
-        self._manager = SyncManager(ctx=self._context)
-        await asyncio.to_thread(self._manager.start, die_with_parent)
-        self._progress = self._manager.Queue()
-        self._pump = threading.Thread(target=self._pump_progress, args=(on_progress,), daemon=True)
-        self._pump.start()
         workers = await asyncio.gather(*(asyncio.to_thread(self._launch) for _ in range(self.size)))
         for worker in workers:
             await self._attach(worker)
@@ -84,7 +75,7 @@ class WorkerPool:
         child_conn = Connection(child_end.detach())
         process = self._context.Process(
             target=worker_main,
-            args=(child_conn, self._progress, self._modules, self._options.niceness, self._max_result_bytes),
+            args=(child_conn, self._modules, self._options.niceness, self._max_result_bytes),
             daemon=True,
             name="docjobs-worker",
         )
@@ -101,17 +92,6 @@ class WorkerPool:
         self._workers.append(worker)
         # The pipe closes when the process dies; the sentinel is a second witness in case it does not.
         self._loop.add_reader(worker.process.sentinel, self._on_sentinel, worker)
-
-    def _pump_progress(self, callback: ProgressCallback) -> None:
-        while True:
-            try:
-                item = self._progress.get()
-            except (EOFError, OSError):
-                return  # the manager is gone: the pool is closing
-            if item is None:
-                return
-            job_id, percent, message = item
-            callback(job_id, percent, message)
 
     @property
     def process_ids(self) -> list[int]:
@@ -178,6 +158,10 @@ class WorkerPool:
         if worker.exited or not worker.tasks:
             return
         task = worker.tasks[0]
+        if isinstance(message, TaskProgress):
+            if self._on_progress is not None and message.job_id == task.job.id and not task.cancelled:
+                self._on_progress(message.job_id, message.percent, message.message)
+            return
         if isinstance(message, TaskStarted):
             if task.cancelled:
                 task.kill_reason = "cancelled"
@@ -259,7 +243,7 @@ class WorkerPool:
         self._listener.capacity_freed()
 
     async def close(self) -> None:
-        """Kill every worker, then stop the progress thread and the Manager."""
+        """Kill every worker and wait for them to exit."""
         self._closing = True
         if self._memory_watch is not None:
             self._memory_watch.cancel()
@@ -274,13 +258,6 @@ class WorkerPool:
             if worker.pipe is not None:
                 worker.pipe.abort()
         await asyncio.to_thread(self._join_all)
-        if self._progress is not None:
-            with contextlib.suppress(EOFError, OSError):
-                self._progress.put(None)
-        if self._pump is not None:
-            await asyncio.to_thread(self._pump.join, 5)
-        if self._manager is not None:
-            await asyncio.to_thread(self._manager.shutdown)
 
     def _join_all(self) -> None:
         for worker in self._workers:

@@ -6,24 +6,44 @@ import importlib
 import json
 import os
 import signal
+import threading
 import time
 from functools import cache
 from multiprocessing.connection import Connection
 from typing import Any
 
 from jobs.pool.lifeline import die_with_parent
-from jobs.pool.messages import Outcome, RunTask, TaskDone, TaskStarted
+from jobs.pool.messages import Outcome, RunTask, TaskDone, TaskProgress, TaskStarted
 from jobs.progress import ProgressSink, reporting_to
 
 
+class PipeSink:
+    """Progress over the worker's own pipe: no shared process whose death could fail jobs."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        # A handler may report from a thread of its own while the main thread sends "done".
+        self._lock = threading.Lock()
+
+    def put(self, item: tuple[str, int, str | None]) -> None:
+        """Send one report; a broken pipe is the server's loss to notice, never the handler's."""
+        with self._lock:
+            self._conn.send(TaskProgress(*item))
+
+    def send(self, message: TaskStarted | TaskDone) -> None:
+        """Send a lifecycle message under the same lock as progress, so frames never interleave."""
+        with self._lock:
+            self._conn.send(message)
+
+
 class _WorkerContext:
-    """Per-process state of a worker: the progress queue it was started with."""
+    """Per-process state of a worker: the progress sink it was started with."""
 
     sink: ProgressSink | None = None
 
 
 def initialize_worker(sink: ProgressSink, modules: list[str], niceness: int = 0) -> None:
-    """Worker start-up: keep the progress queue, ignore Ctrl-C, lower priority, import handlers once."""
+    """Worker start-up: keep the progress sink, ignore Ctrl-C, lower priority, import handlers once."""
     # Ctrl-C in a terminal reaches the whole process group; the server decides what happens to
     # running jobs, so workers must not die on SIGINT on their own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -79,15 +99,14 @@ def _mib(size: int) -> str:
     return f"{size / 1048576:.1f} MiB"
 
 
-def worker_main(
-    conn: Connection, sink: ProgressSink, modules: list[str], niceness: int = 0, max_result_bytes: int = 0
-) -> None:
+def worker_main(conn: Connection, modules: list[str], niceness: int = 0, max_result_bytes: int = 0) -> None:
     """A worker process's whole life: run the tasks that arrive on `conn` one after the other.
 
     Each task is announced with a "started" message before its handler runs, so the server knows
     exactly when a job starts (and when its time limit begins), then answered with "done".
     """
-    initialize_worker(sink, modules, niceness)
+    pipe = PipeSink(conn)
+    initialize_worker(pipe, modules, niceness)
     while True:
         try:
             message: RunTask | None = conn.recv()
@@ -95,6 +114,6 @@ def worker_main(
             return  # the server is gone
         if message is None:
             return
-        conn.send(TaskStarted(message.job_id, time.time()))
+        pipe.send(TaskStarted(message.job_id, time.time()))
         outcome = run_handler(message.handler_ref, message.job_id, message.payload, max_result_bytes)
-        conn.send(TaskDone(message.job_id, outcome))
+        pipe.send(TaskDone(message.job_id, outcome))
