@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import socket
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -23,6 +24,7 @@ from multiprocessing.connection import Connection
 
 from jobs.outcomes import EndKind, TaskEnd
 from jobs.pool.executor import ExecutorListener, ProgressCallback, Task
+from jobs.pool.group import kill_group
 from jobs.pool.messages import RunTask, TaskDone, TaskProgress, TaskStarted, WorkerMessage
 from jobs.pool.pipe import FramedPipe
 from jobs.pool.worker import worker_main
@@ -44,7 +46,7 @@ class WorkerPool:
         # forkserver: workers fork from a small clean process that has the handler modules loaded,
         # not from this one, whose threads fork() would copy in an unknown state.
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["jobs.pool.worker", *handler_modules])
+        self._context.set_forkserver_preload(["jobs.pool.forkserver_hook", "jobs.pool.worker", *handler_modules])
         self._modules = handler_modules
         self.size = size
         self._options = options
@@ -63,6 +65,9 @@ class WorkerPool:
         self._listener = listener
         self._on_progress = on_progress
         self._loop = asyncio.get_running_loop()
+        # Started here, on the loop's thread, not in a to_thread helper: the forkserver's death signal
+        # follows the thread that started it, and helper threads come and go.
+        multiprocessing.forkserver.ensure_running()
         workers = await asyncio.gather(*(asyncio.to_thread(self._launch) for _ in range(self.size)))
         for worker in workers:
             await self._attach(worker)
@@ -197,8 +202,7 @@ class WorkerPool:
             self._kill(worker)
 
     def _kill(self, worker: WorkerProcess) -> None:
-        with contextlib.suppress(ProcessLookupError, OSError):
-            worker.process.kill()
+        kill_group(worker.pid)  # the processes its handler started go with it
 
     def _on_exit(self, worker: WorkerProcess) -> None:
         """The worker's pipe closed: its process is gone (or going); settle its tasks and replace it."""

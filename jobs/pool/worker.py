@@ -12,6 +12,8 @@ from functools import cache
 from multiprocessing.connection import Connection
 from typing import Any
 
+from jobs.pool.deathsig import set_parent_death_signal
+from jobs.pool.group import lead_own_group
 from jobs.pool.lifeline import die_with_parent
 from jobs.pool.messages import Outcome, RunTask, TaskDone, TaskProgress, TaskStarted
 from jobs.progress import ProgressSink, reporting_to
@@ -48,7 +50,11 @@ def initialize_worker(sink: ProgressSink, modules: list[str], niceness: int = 0)
     # running jobs, so workers must not die on SIGINT on their own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WorkerContext.sink = sink
-    die_with_parent()  # a worker must not outlive the server, or a taken-over job would run twice
+    # A worker must not outlive the server, or a taken-over job would run twice. The kernel's signal
+    # works while a handler holds the GIL; the lifeline thread covers platforms without it.
+    set_parent_death_signal()
+    lead_own_group()  # before any thread starts: the group watcher is forked from here
+    die_with_parent()
     if niceness:
         # Handlers burn CPU; the web process must still answer status polls at once. A nicer
         # worker yields the CPU to it and loses nothing when the machine has cores to spare.
