@@ -136,6 +136,10 @@ class JobRunner:
                 job = await self._store.claim_next(now)
                 if job is None:
                     return
+                if job.id in self._tasks:
+                    # Claimed again while an earlier attempt still runs here (this instance stalled
+                    # past its lease and the job was requeued): that attempt is no longer ours.
+                    self.cancel(job.id)
                 if now - job.created_at >= job.timeout_seconds:
                     await self.finish(job, expired_while_waiting(job))
                     continue
@@ -253,6 +257,10 @@ class JobRunner:
         self._tasks.pop(job_id, None)
         if not self._tasks:
             self._idle.set()
+
+    def held_job_ids(self) -> list[str]:
+        """Jobs this instance has in its workers (running or waiting there)."""
+        return list(self._tasks)
 
     def cancel(self, job_id: str) -> bool:
         """Take a job out of the runner; True when its running worker process was killed."""

@@ -150,6 +150,9 @@ class MemoryJobStore:
     async def orphans(self, now: float) -> list[Job]:
         return []
 
+    async def lost_claims(self, job_ids: list[str]) -> list[str]:
+        return []  # one process: no other instance can take a claim away
+
     async def requeue(self, job_id: str, now: float) -> Job | None:
         job = self._jobs.get(job_id)
         if job is None or not job.status.is_active:

@@ -19,6 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs.errors import StoreUnavailable
 from jobs.model import Job, JobStatus
+from jobs.store.attempts import ClaimedAttempts
 from jobs.store.codec import decode_job, encode_job
 from jobs.store.lua import SCRIPT_NAMES, script_source
 from jobs.store.protocol import Admission, Counts, SweepReport
@@ -68,6 +69,7 @@ class RedisJobStore:
         self._lease_ms = max(1, round(lease_seconds * 1000))
         self._retention_ms = round(retention_seconds * 1000)
         self._grace_ms = round(grace_seconds * 1000)
+        self._attempts = ClaimedAttempts()
         # No automatic retry: a script whose reply was lost must not run twice (a second claim, a
         # second insert). A dead pooled connection is replaced when it is next taken from the pool.
         self._client: Redis = Redis.from_url(
@@ -131,13 +133,18 @@ class RedisJobStore:
         return decode_job(_texts(record)) if record else None
 
     async def claim_next(self, now: float) -> Job | None:
-        return _job_or_none(await self._run("claim", now))
+        reply = await self._run("claim", now)
+        self._attempts.remember(reply)
+        return _job_or_none(reply)
 
     async def mark_running(self, job_id: str, now: float) -> Job | None:
-        return _job_or_none(await self._run("mark_running", job_id, now))
+        reply = await self._run("mark_running", job_id, now, self._attempts.of(job_id))
+        self._attempts.remember(reply)
+        return _job_or_none(reply)
 
     async def set_progress(self, job_id: str, progress: int, message: str | None, now: float) -> Job | None:
-        return _job_or_none(await self._run("progress", job_id, int(progress), message or "", now))
+        attempt = self._attempts.of(job_id)
+        return _job_or_none(await self._run("progress", job_id, int(progress), message or "", now, attempt))
 
     async def finish(
         self,
@@ -160,13 +167,16 @@ class RedisJobStore:
             *_optional(error),
             self._retention_ms,
             reason or "",
+            self._attempts.of(job_id),
         )
+        self._attempts.forget(job_id)  # landed or refused: this attempt is over either way
         return _job_or_none(reply)
 
     async def mark_delivered(self, job_id: str, now: float) -> None:
         await self._run("deliver", job_id, now, self._grace_ms)
 
     async def delete(self, job_id: str) -> Job | None:
+        self._attempts.forget(job_id)
         return _job_or_none(await self._run("delete", job_id))
 
     async def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
@@ -189,6 +199,7 @@ class RedisJobStore:
     async def sweep(self, now: float, retention_seconds: float, grace_seconds: float) -> SweepReport:
         report = SweepReport()
         overdue = await self._run("expire_pending", now)
+        self._attempts.remember_all(overdue)
         report.expired_pending = [decode_job(record) for record in overdue]
         with self._available():
             ids = set(cast(list[str], await self._client.zrange(self.key("finished"), 0, -1)))
@@ -207,10 +218,23 @@ class RedisJobStore:
                 await pipe.execute()
 
     async def orphans(self, now: float) -> list[Job]:
-        return [decode_job(record) for record in await self._run("orphans")]
+        records = await self._run("orphans")
+        self._attempts.remember_all(records)
+        return [decode_job(record) for record in records]
 
     async def requeue(self, job_id: str, now: float) -> Job | None:
-        return _job_or_none(await self._run("requeue", job_id, now))
+        reply = await self._run("requeue", job_id, now, self._attempts.of(job_id))
+        self._attempts.forget(job_id)
+        return _job_or_none(reply)
+
+    async def lost_claims(self, job_ids: list[str]) -> list[str]:
+        """Those of `job_ids` whose attempt this instance no longer holds (taken over, requeued, gone)."""
+        with self._available():
+            async with self._client.pipeline(transaction=False) as pipe:
+                for job_id in job_ids:
+                    pipe.hmget(self.key("job", job_id), "claimed_by", "attempt")
+                replies = await pipe.execute()
+        return self._attempts.lost(self.instance_id, dict(zip(job_ids, replies, strict=True)))
 
     async def publish(self, kind: str, job_id: str) -> None:
         with self._available():
