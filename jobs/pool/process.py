@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection
 
 from jobs.outcomes import EndKind, TaskEnd
 from jobs.pool.executor import ExecutorListener, ProgressCallback, Task
-from jobs.pool.group import kill_group
+from jobs.pool.group import kill_group, renew_group
 from jobs.pool.messages import RunTask, TaskDone, TaskProgress, TaskStarted, WorkerMessage
 from jobs.pool.pipe import FramedPipe
 from jobs.pool.worker import worker_main
@@ -42,7 +42,14 @@ MAX_TASKS_PER_WORKER = 8
 class WorkerPool:
     """A fixed number of worker processes; a dead or killed one is replaced at once."""
 
-    def __init__(self, size: int, handler_modules: list[str], options: PoolSettings, max_result_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        size: int,
+        handler_modules: list[str],
+        options: PoolSettings,
+        max_result_bytes: int = 0,
+        stall_seconds: float = 0,
+    ) -> None:
         # forkserver: workers fork from a small clean process that has the handler modules loaded,
         # not from this one, whose threads fork() would copy in an unknown state.
         self._context = multiprocessing.get_context("forkserver")
@@ -51,6 +58,9 @@ class WorkerPool:
         self.size = size
         self._options = options
         self._max_result_bytes = max_result_bytes
+        # > 0: workers die when this event loop has not renewed them for that long (jobs/pool/group.py).
+        self._stall_seconds = stall_seconds
+        self._renewals: asyncio.Task[None] | None = None
         self._memory_watch: asyncio.Task[None] | None = None
         self._on_progress: ProgressCallback | None = None
         self._workers: list[WorkerProcess] = []
@@ -71,6 +81,8 @@ class WorkerPool:
         workers = await asyncio.gather(*(asyncio.to_thread(self._launch) for _ in range(self.size)))
         for worker in workers:
             await self._attach(worker)
+        if self._stall_seconds > 0:
+            self._renewals = asyncio.create_task(self._renew_forever(), name="docjobs-worker-renewals")
         if self._options.max_worker_rss_bytes:
             watch = watch_memory(lambda: list(self._workers), self._options, self._kill)
             self._memory_watch = asyncio.create_task(watch, name="docjobs-memory-watch")
@@ -80,7 +92,7 @@ class WorkerPool:
         child_conn = Connection(child_end.detach())
         process = self._context.Process(
             target=worker_main,
-            args=(child_conn, self._modules, self._options.niceness, self._max_result_bytes),
+            args=(child_conn, self._modules, self._options.niceness, self._max_result_bytes, self._stall_seconds),
             daemon=True,
             name="docjobs-worker",
         )
@@ -97,6 +109,13 @@ class WorkerPool:
         self._workers.append(worker)
         # The pipe closes when the process dies; the sentinel is a second witness in case it does not.
         self._loop.add_reader(worker.process.sentinel, self._on_sentinel, worker)
+
+    async def _renew_forever(self) -> None:
+        # Four renewals per stall limit: a busy loop may be late with one without killing anything.
+        while True:
+            for worker in self._workers:
+                renew_group(worker.pid)
+            await asyncio.sleep(self._stall_seconds / 4)
 
     @property
     def process_ids(self) -> list[int]:
@@ -249,8 +268,9 @@ class WorkerPool:
     async def close(self) -> None:
         """Kill every worker and wait for them to exit."""
         self._closing = True
-        if self._memory_watch is not None:
-            self._memory_watch.cancel()
+        for watch in (self._memory_watch, self._renewals):
+            if watch is not None:
+                watch.cancel()
         for task in list(self._respawning):
             with contextlib.suppress(asyncio.CancelledError):
                 await task

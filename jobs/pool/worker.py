@@ -44,7 +44,7 @@ class _WorkerContext:
     sink: ProgressSink | None = None
 
 
-def initialize_worker(sink: ProgressSink, modules: list[str], niceness: int = 0) -> None:
+def initialize_worker(sink: ProgressSink, modules: list[str], niceness: int = 0, stall_seconds: float = 0) -> None:
     """Worker start-up: keep the progress sink, ignore Ctrl-C, lower priority, import handlers once."""
     # Ctrl-C in a terminal reaches the whole process group; the server decides what happens to
     # running jobs, so workers must not die on SIGINT on their own.
@@ -53,7 +53,7 @@ def initialize_worker(sink: ProgressSink, modules: list[str], niceness: int = 0)
     # A worker must not outlive the server, or a taken-over job would run twice. The kernel's signal
     # works while a handler holds the GIL; the lifeline thread covers platforms without it.
     set_parent_death_signal()
-    lead_own_group()  # before any thread starts: the group watcher is forked from here
+    lead_own_group(stall_seconds)  # before any thread starts: the group watcher is forked from here
     die_with_parent()
     if niceness:
         # Handlers burn CPU; the web process must still answer status polls at once. A nicer
@@ -105,14 +105,16 @@ def _mib(size: int) -> str:
     return f"{size / 1048576:.1f} MiB"
 
 
-def worker_main(conn: Connection, modules: list[str], niceness: int = 0, max_result_bytes: int = 0) -> None:
+def worker_main(
+    conn: Connection, modules: list[str], niceness: int = 0, max_result_bytes: int = 0, stall_seconds: float = 0
+) -> None:
     """A worker process's whole life: run the tasks that arrive on `conn` one after the other.
 
     Each task is announced with a "started" message before its handler runs, so the server knows
     exactly when a job starts (and when its time limit begins), then answered with "done".
     """
     pipe = PipeSink(conn)
-    initialize_worker(pipe, modules, niceness)
+    initialize_worker(pipe, modules, niceness, stall_seconds)
     while True:
         try:
             message: RunTask | None = conn.recv()

@@ -13,12 +13,18 @@ from jobs import report_progress
 
 
 def record_run(payload: dict[str, Any]) -> dict[str, Any]:
-    """Append a 'began' and an 'ended' line (tag, pid, time) to payload['log'], sleeping in between."""
+    """Append 'began', a 'tick' every 0.1 s, then 'ended' (tag, pid, time) to payload['log'].
+
+    Two attempts overlap exactly when one's ticks fall between the other's 'began' and its last line.
+    """
     log = Path(str(payload["log"]))
     tag = str(payload.get("tag", ""))
     _append(log, {"tag": tag, "event": "began", "pid": os.getpid(), "at": time.time()})
     report_progress(1, f"pid {os.getpid()} running {tag}")
-    time.sleep(float(payload.get("seconds", 0)))
+    deadline = time.monotonic() + float(payload.get("seconds", 0))
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        _append(log, {"tag": tag, "event": "tick", "pid": os.getpid(), "at": time.time()})
     _append(log, {"tag": tag, "event": "ended", "pid": os.getpid(), "at": time.time()})
     return {"success": True, "data": {"tag": tag}}
 
