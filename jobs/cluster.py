@@ -53,6 +53,9 @@ async def keep_leases(store: JobStore, runner: JobRunner, registry: EndpointRegi
             await store.heartbeat(now)
             trust.heartbeat_succeeded()
             await stop_lost_claims(store, runner)
+            for job_id in await runner.release_stray_claims():
+                log_event("job.claim_reply_lost", job_id=job_id, level=logging.WARNING)
+                await store.publish("queued", job_id)
             if trust.may_presume_others_dead():
                 for job in await store.orphans(now):
                     await _recover(store, runner, registry, job, now)

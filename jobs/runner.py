@@ -22,6 +22,10 @@ from jobs.store import JobStore
 
 log = logging.getLogger("docjobs.runner")
 
+# Outcome writes retry for as long as the store is down, except at shutdown: a stopping instance must
+# exit, and with a shared store its lapsed lease hands the jobs to another instance.
+SHUTDOWN_WRITES_SECONDS = 10.0
+
 
 class JobRunner:
     """Feeds pending jobs to the executor and turns what it reports into job states."""
@@ -45,6 +49,7 @@ class JobRunner:
         self._tasks: dict[str, Task] = {}  # in a worker, waiting or running
         self._early_progress: dict[str, tuple[int, str | None]] = {}
         self._start_writes: dict[str, asyncio.Task[None]] = {}
+        self._finishing: set[str] = set()  # outcome writes in flight
         self._wakeup = asyncio.Event()
         self._filling = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -251,7 +256,11 @@ class JobRunner:
     async def finish(self, job: Job, final: FinalState) -> None:
         """Record a job's final state, log it, and wake whoever waits for it."""
         self._ready.pop(job.id, None)
-        await self._record.finish(job, final)
+        self._finishing.add(job.id)
+        try:
+            await self._record.finish(job, final)
+        finally:
+            self._finishing.discard(job.id)
 
     def _forget(self, job_id: str) -> None:
         self._tasks.pop(job_id, None)
@@ -261,6 +270,12 @@ class JobRunner:
     def held_job_ids(self) -> list[str]:
         """Jobs this instance has in its workers (running or waiting there)."""
         return list(self._tasks)
+
+    async def release_stray_claims(self) -> list[str]:
+        """Requeue the store's claims of this instance that it knows nothing of (a claim reply was lost)."""
+        async with self._filling:  # no claim is in flight while the known jobs are listed
+            known = {*self._ready, *self._tasks, *self._start_writes, *self._finishing}
+            return await self._store.release_stray_claims(sorted(known))
 
     def cancel(self, job_id: str) -> bool:
         """Take a job out of the runner; True when its running worker process was killed."""
@@ -278,6 +293,17 @@ class JobRunner:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_seconds):
                 await self._idle.wait()
+        try:
+            async with asyncio.timeout(SHUTDOWN_WRITES_SECONDS):
+                await self._record_shutdown()
+        except TimeoutError:
+            log.warning("the store did not take the outcomes of stopped jobs; the lease rules recover them")
+            for write in self._background:
+                write.cancel()
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+
+    async def _record_shutdown(self) -> None:
         stopped, not_started = shut_down(started=True), shut_down(started=False)
         for job_id, task in list(self._tasks.items()):
             self.cancel(job_id)
@@ -287,8 +313,6 @@ class JobRunner:
         # A shared queue belongs to every instance: the others will run what waits in it.
         while not self._store.shared and (queued := await self._store.claim_next(self._clock())) is not None:
             await self.finish(queued, not_started)
-        if self._dispatcher is not None:
-            self._dispatcher.cancel()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 

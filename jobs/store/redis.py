@@ -14,7 +14,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
+from redis.exceptions import MasterDownError, OutOfMemoryError, ReadOnlyError, TryAgainError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs.errors import StoreUnavailable
@@ -36,8 +36,17 @@ UNAVAILABLE_RETRY_AFTER_SECONDS = 2
 EVENTS_POLL_SECONDS = 1.0
 # A lost pub/sub connection is retried with doubling pauses up to this.
 EVENTS_BACKOFF_MAX_SECONDS = 2.0
-# Redis errors that mean "not reachable right now" (ReadOnlyError: a failover left us on a replica).
-UNAVAILABLE_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
+# Redis errors that mean "not able to serve right now": unreachable, a failover left us on a replica
+# (ReadOnlyError, MasterDownError), full (OutOfMemoryError at maxmemory), TRYAGAIN. Each is a 503 with
+# Retry-After for the client, never a 500.
+UNAVAILABLE_ERRORS = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ReadOnlyError,
+    MasterDownError,
+    OutOfMemoryError,
+    TryAgainError,
+)
 
 
 class RedisJobStore:
@@ -172,8 +181,9 @@ class RedisJobStore:
         self._attempts.forget(job_id)  # landed or refused: this attempt is over either way
         return _job_or_none(reply)
 
-    async def mark_delivered(self, job_id: str, now: float) -> None:
-        await self._run("deliver", job_id, now, self._grace_ms)
+    async def mark_delivered(self, job_id: str, now: float) -> float | None:
+        kept = await self._run("deliver", job_id, now, self._grace_ms)
+        return float(kept) if kept else None
 
     async def delete(self, job_id: str) -> Job | None:
         self._attempts.forget(job_id)
@@ -226,6 +236,13 @@ class RedisJobStore:
         reply = await self._run("requeue", job_id, now, self._attempts.of(job_id))
         self._attempts.forget(job_id)
         return _job_or_none(reply)
+
+    async def release_stray_claims(self, known: list[str]) -> list[str]:
+        """Put back in the queue the pending jobs claimed here that are not in `known` (a lost claim reply)."""
+        released: list[str] = await self._run("stray_claims", *known)
+        for job_id in released:
+            self._attempts.forget(job_id)
+        return released
 
     async def lost_claims(self, job_ids: list[str]) -> list[str]:
         """Those of `job_ids` whose attempt this instance no longer holds (taken over, requeued, gone)."""

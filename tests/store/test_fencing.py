@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import signal
+
+import pytest
+
+from jobs.errors import StoreUnavailable
 from jobs.model import JobStatus
 from jobs.store.memory import MemoryJobStore
+from jobs.store.redis import RedisJobStore
 from tests.store.conftest import StoreFactory
 from tests.store.helpers import T0, add_jobs, eventually, start_running
+from tests.store.redis_server import RedisServer
 
 
 async def test_a_late_outcome_of_a_requeued_attempt_is_refused(redis_stores: StoreFactory) -> None:
@@ -39,3 +46,36 @@ async def test_the_memory_store_never_loses_a_claim() -> None:
     (job,) = await add_jobs(store, 1)
     await start_running(store, job)
     assert await store.lost_claims([job.id]) == []
+
+
+async def test_a_claim_whose_reply_was_lost_goes_back_to_the_queue(own_redis: RedisServer, prefix: str) -> None:
+    options = {"prefix": prefix, "retention_seconds": 600.0, "grace_seconds": 600.0}
+    claimer = await RedisJobStore.connect(own_redis.url, instance_id="claimer", socket_timeout=0.3, **options)
+    other = await RedisJobStore.connect(own_redis.url, instance_id="other", **options)
+    try:
+        assert await claimer.claim_next(T0) is None  # Redis has the claim script loaded from now on
+        (job,) = await add_jobs(claimer, 1)
+        assert own_redis.process is not None
+        own_redis.process.send_signal(signal.SIGSTOP)  # the claim is sent, then its reply times out
+        try:
+            with pytest.raises(StoreUnavailable):
+                await claimer.claim_next(T0 + 1)
+        finally:
+            own_redis.process.send_signal(signal.SIGCONT)
+        assert await other.claim_next(T0 + 2) is None, "Redis ran the claim after all: the job is claimed"
+        assert await claimer.release_stray_claims([]) == [job.id]
+        rerun = await other.claim_next(T0 + 3)
+        assert rerun is not None and rerun.id == job.id
+        assert await other.mark_running(job.id, T0 + 4) is not None
+    finally:
+        await claimer.close()
+        await other.close()
+
+
+async def test_claims_the_instance_knows_of_are_left_alone(redis_stores: StoreFactory) -> None:
+    store = await redis_stores()
+    ready, running = await add_jobs(store, 2)
+    assert await store.claim_next(T0 + 1) == ready
+    await start_running(store, running)
+    assert await store.release_stray_claims([ready.id, running.id]) == []
+    assert await store.release_stray_claims([]) == [ready.id], "a running job is never put back"
