@@ -209,8 +209,8 @@ class JobService:
             raise JobNotReady("Job still processing", job_id=job.id, status=job.status.value, retry_after=1)
         if job.delivered_at is None:
             # The same time is kept here and in the store, so a retried fetch gets an identical answer.
-            job.delivered_at = self._clock()
-            await self.store.mark_delivered(job.id, job.delivered_at)
+            now = self._clock()
+            job.delivered_at = await self.store.mark_delivered(job.id, now) or now
             log_event(
                 "job.result_retrieved",
                 job_id=job.id,
