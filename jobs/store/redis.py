@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Self, cast
+from typing import Any, Self, TypeVar, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -25,6 +25,8 @@ from jobs.store.lua import SCRIPT_NAMES, script_source
 from jobs.store.protocol import Admission, Counts, SweepReport
 
 log = logging.getLogger("docjobs.redis_store")
+
+T = TypeVar("T")
 
 # A healthy Redis answers in milliseconds: past this a request fails with 503 instead of hanging.
 SOCKET_TIMEOUT_SECONDS = 2.0
@@ -108,8 +110,7 @@ class RedisJobStore:
 
     async def ping(self) -> None:
         """Check that Redis answers (for readiness probes)."""
-        with self._available():
-            await self._client.ping()
+        await self._read(self._client.ping)
 
     def key(self, *parts: str) -> str:
         """The full name of one of this store's keys (for tests and tooling)."""
@@ -137,8 +138,7 @@ class RedisJobStore:
         raise admission.queue_full()
 
     async def get(self, job_id: str) -> Job | None:
-        with self._available():
-            record = await self._client.hgetall(self.key("job", job_id))
+        record = await self._read(lambda: self._client.hgetall(self.key("job", job_id)))
         return decode_job(_texts(record)) if record else None
 
     async def claim_next(self, now: float) -> Job | None:
@@ -198,13 +198,11 @@ class RedisJobStore:
         return Counts(json.loads(by_status), json.loads(by_endpoint), int(result_bytes))
 
     async def result_bytes(self) -> int:
-        with self._available():
-            held = await self._client.get(self.key("result_bytes"))
+        held = await self._read(lambda: self._client.get(self.key("result_bytes")))
         return int(held or 0)
 
     async def pending_count(self) -> int:
-        with self._available():
-            return int(await self._client.zcard(self.key("pending")))
+        return int(await self._read(lambda: self._client.zcard(self.key("pending"))))
 
     async def sweep(self, now: float, retention_seconds: float, grace_seconds: float) -> SweepReport:
         report = SweepReport()
@@ -286,6 +284,15 @@ class RedisJobStore:
     async def _run(self, script: str, *args: str | int | float) -> Any:
         with self._available():
             return await self._scripts[script](args=[self.prefix, self.instance_id, self._lease_ms, *args])
+
+    async def _read(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Run a read, once more on a dead pooled connection (after a Redis restart, each pooled
+        connection fails on its first use): a read may run twice, unlike a script that writes."""
+        with self._available():
+            try:
+                return await call()
+            except RedisConnectionError:
+                return await call()
 
     @contextmanager
     def _available(self) -> Iterator[None]:
