@@ -25,6 +25,7 @@ from jobs.api.routes.health import setup_health_routes
 from jobs.api.routes.jobs import setup_jobs_routes
 from jobs.api.routes.metrics import http_metrics_middleware, job_request_paths, setup_metrics
 from jobs.api.routes.openapi import setup_openapi
+from jobs.api.serve import serve
 from jobs.auth import ApiKeys
 from jobs.errors import ConfigError
 from jobs.logs import configure_logging, log_event
@@ -125,15 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             message="authentication is disabled (auth.disabled = true): anyone who can reach the port "
             "can start jobs and read every result",
         )
-    web.run_app(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        print=None,
-        access_log=None,
-        # Connections get the drain grace plus a margin to receive their last answers.
-        shutdown_timeout=settings.server.shutdown_grace_seconds + 5,
-    )
+    # Connections get the drain grace plus a margin to receive their last answers.
+    shutdown_timeout = settings.server.shutdown_grace_seconds + 5
+    asyncio.run(serve(app, settings.server.host, settings.server.port, shutdown_timeout))
     return 0
 
 

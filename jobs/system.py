@@ -107,5 +107,5 @@ async def job_system(app: web.Application) -> AsyncIterator[None]:
 async def drain_on_shutdown(app: web.Application) -> None:
     """on_shutdown: refuse new jobs, give running ones the grace period, then stop them."""
     service = app.get(SERVICE)
-    if service is not None:
+    if service is not None and service.accepting:  # not drained already while serving (jobs/api/serve.py)
         await service.drain(app[SETTINGS].server.shutdown_grace_seconds)

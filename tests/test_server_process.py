@@ -130,7 +130,7 @@ async def test_cors_preflight_and_headers_for_an_allowed_origin_only(tmp_path: P
 
 
 async def test_sigterm_lets_a_running_job_finish_within_the_grace_then_stops(tmp_path: Path) -> None:
-    with run_server(tmp_path, config=server_config(grace=10)) as server:
+    with run_server(tmp_path, config=server_config(grace=4)) as server:
         children = psutil.Process(server.process.pid).children(recursive=True)
         assert children, "the pool's processes should exist"
         async with aiohttp.ClientSession() as session:
