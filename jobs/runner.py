@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
+from jobs.background import BackgroundWrites
 from jobs.estimates import DurationEstimator, may_wait_behind
 from jobs.model import Clock, Job
 from jobs.notify import ChangeNotifier
@@ -55,7 +56,7 @@ class JobRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._dispatching = True
-        self._background: set[asyncio.Task[None]] = set()
+        self._background = BackgroundWrites(log)
         self._idle = asyncio.Event()  # set whenever no task is in the executor
         self._idle.set()
         # Observers (metrics, dashboards): called on the event loop, must not block.
@@ -246,10 +247,7 @@ class JobRunner:
         # otherwise a late event from a job that has ended or was deleted
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.create_task(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
+        return self._background.spawn(coroutine)
 
     # --- endings ---
 
@@ -298,7 +296,7 @@ class JobRunner:
                 await self._record_shutdown()
         except TimeoutError:
             log.warning("the store did not take the outcomes of stopped jobs; the lease rules recover them")
-            for write in self._background:
+            for write in self._background.tasks:
                 write.cancel()
         if self._dispatcher is not None:
             self._dispatcher.cancel()
@@ -313,8 +311,8 @@ class JobRunner:
         # A shared queue belongs to every instance: the others will run what waits in it.
         while not self._store.shared and (queued := await self._store.claim_next(self._clock())) is not None:
             await self.finish(queued, not_started)
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        if self._background.tasks:
+            await asyncio.gather(*self._background.tasks, return_exceptions=True)
 
     def holds(self, job_id: str) -> bool:
         """True when this instance has the job in hand (waiting to be sent, or in a worker)."""
