@@ -142,6 +142,15 @@ def _describe_death(exitcode: int | None) -> str:
             name = signal.Signals(-exitcode).name
         except ValueError:
             name = f"signal {-exitcode}"
-        hint = " (likely killed for using too much memory)" if name == "SIGKILL" else ""
+        # docjobs's own kills (timeout, cancel, its memory limit) are reported as such elsewhere; a
+        # SIGKILL that reaches here came from outside, and which outside it was is not known.
+        hint = (
+            " sent by something other than docjobs (an operator, or the system's out-of-memory killer);"
+            " the worker's own memory limit did not fire"
+            if name == "SIGKILL"
+            else ""
+        )
         return f"the worker process died from {name}{hint}"
+    if exitcode is None:
+        return "the worker process died; its exit status is unknown"
     return f"the worker process exited unexpectedly with code {exitcode}"

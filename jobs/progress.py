@@ -11,7 +11,7 @@ from typing import Protocol
 
 
 class ProgressSink(Protocol):
-    """Where progress events go: a multiprocessing Manager queue proxy in a real worker."""
+    """Where progress events go: the worker's own pipe to the server in a real worker."""
 
     def put(self, item: tuple[str, int, str | None]) -> None: ...
 
@@ -28,7 +28,9 @@ class _Reporter:
         if self.last_sent == (percent, message):
             return
         self.last_sent = (percent, message)
-        self.sink.put((self.job_id, percent, message))
+        # Progress is best effort: a report that cannot be delivered must never fail the job.
+        with contextlib.suppress(Exception):
+            self.sink.put((self.job_id, percent, message))
 
 
 # A context variable, not a global: each job sets it for the duration of one handler call.

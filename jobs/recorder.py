@@ -22,8 +22,8 @@ from jobs.store import JobStore
 
 log = logging.getLogger("docjobs.runner")
 
-# How long a job's start or outcome is retried while the store is unreachable.
-STORE_RETRY_SECONDS = 120.0
+# The longest pause between retries of a job's start or outcome while the store is unreachable.
+RETRY_PAUSE_MAX_SECONDS = 5.0
 
 
 class JobRecorder:
@@ -117,18 +117,24 @@ class JobRecorder:
                 log.warning("could not announce a change of %s: %s", job_id, exc)
 
     async def persist(self, write: Callable[[], Awaitable[Job | None]]) -> Job | None:
-        """Run a store write that must not be lost, retrying while the store is unreachable.
+        """Run a store write that must not be lost, retrying for as long as the store is unreachable.
 
         A job's outcome exists only here until it is stored: giving up would leave the job running
-        forever. After STORE_RETRY_SECONDS the lease rules take over (another instance recovers it).
+        forever. It is never abandoned: once another instance has taken the job over (the lease rules,
+        which wait for a lease of healthy heartbeats after an outage), the store refuses the write
+        (fenced by attempt) and this returns None, as for a deleted job. Logged once per outage.
         """
-        delay, deadline = 0.1, self._clock() + STORE_RETRY_SECONDS
+        delay, failing_since = 0.1, None
         while True:
             try:
-                return await write()
+                written = await write()
             except StoreUnavailable as exc:
-                if self._clock() >= deadline:
-                    log.error("giving up on a store write after %.0f s: %s", STORE_RETRY_SECONDS, exc)
-                    return None
+                if failing_since is None:
+                    failing_since = self._clock()
+                    log.warning("a job store write failed; retrying until it lands: %s", exc)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, RETRY_PAUSE_MAX_SECONDS)
+                continue
+            if failing_since is not None:
+                log.warning("a job store write landed after %.1f s of retries", self._clock() - failing_since)
+            return written

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
+from jobs.background import BackgroundWrites
 from jobs.estimates import DurationEstimator, may_wait_behind
 from jobs.model import Clock, Job
 from jobs.notify import ChangeNotifier
@@ -21,6 +22,10 @@ from jobs.registry import EndpointRegistry
 from jobs.store import JobStore
 
 log = logging.getLogger("docjobs.runner")
+
+# Outcome writes retry for as long as the store is down, except at shutdown: a stopping instance must
+# exit, and with a shared store its lapsed lease hands the jobs to another instance.
+SHUTDOWN_WRITES_SECONDS = 10.0
 
 
 class JobRunner:
@@ -45,12 +50,13 @@ class JobRunner:
         self._tasks: dict[str, Task] = {}  # in a worker, waiting or running
         self._early_progress: dict[str, tuple[int, str | None]] = {}
         self._start_writes: dict[str, asyncio.Task[None]] = {}
+        self._finishing: set[str] = set()  # outcome writes in flight
         self._wakeup = asyncio.Event()
         self._filling = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._dispatching = True
-        self._background: set[asyncio.Task[None]] = set()
+        self._background = BackgroundWrites(log)
         self._idle = asyncio.Event()  # set whenever no task is in the executor
         self._idle.set()
         # Observers (metrics, dashboards): called on the event loop, must not block.
@@ -138,6 +144,10 @@ class JobRunner:
                 job = await self._store.claim_next(now)
                 if job is None:
                     return
+                if job.id in self._tasks:
+                    # Claimed again while an earlier attempt still runs here (this instance stalled
+                    # past its lease and the job was requeued): that attempt is no longer ours.
+                    self.cancel(job.id)
                 if now - job.created_at >= job.timeout_seconds:
                     await self.finish(job, expired_while_waiting(job))
                     continue
@@ -218,7 +228,7 @@ class JobRunner:
         self._send_ready()
         self.wake()
 
-    # --- progress (from the Manager queue's reader thread) ---
+    # --- progress (from the worker pipes) ---
 
     def _progress_from_thread(self, job_id: str, percent: int, message: str | None) -> None:
         loop = self._loop
@@ -233,28 +243,39 @@ class JobRunner:
             return
         task = self._tasks.get(job_id)
         if task is not None and not task.marked_running:
-            # Progress travels on its own queue and can overtake the worker's "started" message:
+            # Progress can arrive before the store has marked the job running:
             # keep the latest report and apply it once the job is marked running.
             self._early_progress[job_id] = (percent, message)
         # otherwise a late event from a job that has ended or was deleted
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.create_task(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
+        return self._background.spawn(coroutine)
 
     # --- endings ---
 
     async def finish(self, job: Job, final: FinalState) -> None:
         """Record a job's final state, log it, and wake whoever waits for it."""
         self._ready.pop(job.id, None)
-        await self._record.finish(job, final)
+        self._finishing.add(job.id)
+        try:
+            await self._record.finish(job, final)
+        finally:
+            self._finishing.discard(job.id)
 
     def _forget(self, job_id: str) -> None:
         self._tasks.pop(job_id, None)
         if not self._tasks:
             self._idle.set()
+
+    def held_job_ids(self) -> list[str]:
+        """Jobs this instance has in its workers (running or waiting there)."""
+        return list(self._tasks)
+
+    async def release_stray_claims(self) -> list[str]:
+        """Requeue the store's claims of this instance that it knows nothing of (a claim reply was lost)."""
+        async with self._filling:  # no claim is in flight while the known jobs are listed
+            known = {*self._ready, *self._tasks, *self._start_writes, *self._finishing}
+            return await self._store.release_stray_claims(sorted(known))
 
     def cancel(self, job_id: str) -> bool:
         """Take a job out of the runner; True when its running worker process was killed."""
@@ -272,6 +293,17 @@ class JobRunner:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_seconds):
                 await self._idle.wait()
+        try:
+            async with asyncio.timeout(SHUTDOWN_WRITES_SECONDS):
+                await self._record_shutdown()
+        except TimeoutError:
+            log.warning("the store did not take the outcomes of stopped jobs; the lease rules recover them")
+            for write in self._background.tasks:
+                write.cancel()
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+
+    async def _record_shutdown(self) -> None:
         stopped, not_started = shut_down(started=True), shut_down(started=False)
         for job_id, task in list(self._tasks.items()):
             self.cancel(job_id)
@@ -281,10 +313,8 @@ class JobRunner:
         # A shared queue belongs to every instance: the others will run what waits in it.
         while not self._store.shared and (queued := await self._store.claim_next(self._clock())) is not None:
             await self.finish(queued, not_started)
-        if self._dispatcher is not None:
-            self._dispatcher.cancel()
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        if self._background.tasks:
+            await asyncio.gather(*self._background.tasks, return_exceptions=True)
 
     def holds(self, job_id: str) -> bool:
         """True when this instance has the job in hand (waiting to be sent, or in a worker)."""

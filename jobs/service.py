@@ -16,6 +16,7 @@ from jobs.errors import (
     JobNotReady,
     ShuttingDown,
     StoreFull,
+    StoreUnavailable,
 )
 from jobs.estimates import DurationEstimator, Estimate
 from jobs.limits import ConcurrencyLimit
@@ -212,8 +213,7 @@ class JobService:
             raise JobNotReady("Job still processing", job_id=job.id, status=job.status.value, retry_after=1)
         if job.delivered_at is None:
             # The same time is kept here and in the store, so a retried fetch gets an identical answer.
-            job.delivered_at = self._clock()
-            await self.store.mark_delivered(job.id, job.delivered_at)
+            job.delivered_at = await self._mark_delivered(job)
             log_event(
                 "job.result_retrieved",
                 job_id=job.id,
@@ -225,6 +225,16 @@ class JobService:
         if error is not None:
             raise error
         return job
+
+    async def _mark_delivered(self, job: Job) -> float:
+        now = self._clock()
+        try:
+            return await self.store.mark_delivered(job.id, now) or now
+        except StoreUnavailable as exc:
+            # The outcome is in hand: serve it. The mark is only bookkeeping (the record is kept for
+            # its retention instead of the grace) and the next fetch writes it once Redis takes writes.
+            log_event("job.delivery_unrecorded", job_id=job.id, reason=str(exc), level=logging.WARNING)
+            return now
 
     async def discard(self, job_id: str) -> None:
         """Forget a job's record at once, whatever its state (its outcome was delivered another way)."""

@@ -74,11 +74,20 @@ async def _background_loops(
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+# Workers outlive a stalled event loop by at most this share of the lease: the rest is the margin before
+# another instance can find the lease lapsed and start the next attempt.
+STALL_SHARE_OF_LEASE = 0.75
+
+
 def open_executor(settings: Settings, registry: EndpointRegistry) -> Executor:
     """The worker process pool, or on an API-only instance the executor that runs nothing."""
     if settings.server.role == "api":
         return NullExecutor()
-    return WorkerPool(settings.worker_count, registry.handler_modules(), settings.pool, settings.jobs.max_result_bytes)
+    # On a shared store a stalled instance's jobs are taken over after its lease: its workers stop
+    # before that, so a job never runs twice at once.
+    stall = settings.store.lease_seconds * STALL_SHARE_OF_LEASE if settings.store.backend == "redis" else 0
+    modules = registry.handler_modules()
+    return WorkerPool(settings.worker_count, modules, settings.pool, settings.jobs.max_result_bytes, stall)
 
 
 async def job_system(app: web.Application) -> AsyncIterator[None]:
@@ -98,5 +107,5 @@ async def job_system(app: web.Application) -> AsyncIterator[None]:
 async def drain_on_shutdown(app: web.Application) -> None:
     """on_shutdown: refuse new jobs, give running ones the grace period, then stop them."""
     service = app.get(SERVICE)
-    if service is not None:
+    if service is not None and service.accepting:  # not drained already while serving (jobs/api/serving.py)
         await service.drain(app[SETTINGS].server.shutdown_grace_seconds)

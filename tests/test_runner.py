@@ -269,8 +269,20 @@ async def test_a_crashed_worker_fails_its_running_job_with_the_signal(build: Mac
     machine.executor.crash(job_id, exitcode=-9)
     job = await machine.finished(job_id)
     assert (job.status, job.error) == (JobStatus.FAILED, "worker process died")
-    assert job.message == "Job failed: the worker process died from SIGKILL (likely killed for using too much memory)"
+    assert job.message == (
+        "Job failed: the worker process died from SIGKILL sent by something other than docjobs (an operator,"
+        " or the system's out-of-memory killer); the worker's own memory limit did not fire"
+    )
     await machine.executor.received(waiting)
+
+
+async def test_a_worker_death_of_unknown_status_says_so(build: MachineFactory) -> None:
+    machine = await build(size=1)
+    job_id = await machine.start()
+    await machine.running(job_id)
+    machine.executor.crash(job_id, exitcode=None)
+    job = await machine.finished(job_id)
+    assert job.message == "Job failed: the worker process died; its exit status is unknown"
 
 
 async def test_a_job_queued_behind_a_crashed_one_runs_again_first(build: MachineFactory) -> None:

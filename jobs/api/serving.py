@@ -1,4 +1,9 @@
-"""Running the app until SIGTERM or Ctrl-C: aiohttp's runner behind a guarded listening socket."""
+"""Running the app until SIGTERM or Ctrl-C: aiohttp's runner behind a guarded listening socket.
+
+aiohttp's run_app closes the listening socket first and drains afterwards, so during the grace period
+nobody could fetch a result, poll a status or learn that a job was stopped: with the in-memory store
+there is no other instance to ask. Here the listener stays open while the service drains.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import signal
 from aiohttp import web
 
 from jobs.api.connections import CONNECTIONS
+from jobs.api.keys import SERVICE
 from jobs.settings import ServerSettings
 
 # aiohttp's run_app default, and longer than the idle timeouts of the common load balancers (60 s),
@@ -15,6 +21,9 @@ from jobs.settings import ServerSettings
 KEEPALIVE_SECONDS = 75.0
 # A drained shutdown still lets answers reach their clients for this long after the grace.
 SHUTDOWN_MARGIN_SECONDS = 5.0
+# After the grace period stopped the last jobs, plain pollers still get this long to read how they
+# ended (a poller asks every second or so); within the margin of the connections' shutdown timeout.
+LAST_ANSWERS_SECONDS = 2.0
 
 
 def run(app: web.Application, server: ServerSettings) -> None:
@@ -43,7 +52,25 @@ async def serve(app: web.Application, server: ServerSettings) -> None:
         listening = await loop.create_server(app[CONNECTIONS].wrap(runner.server), server.host, server.port)
         try:
             await stop.wait()
+            await drain_while_serving(app, server.shutdown_grace_seconds)
         finally:
-            listening.close()  # stop accepting first; the drain (on_shutdown) runs in cleanup
+            listening.close()
     finally:
         await runner.cleanup()
+
+
+async def drain_while_serving(app: web.Application, grace: float) -> None:
+    """Refuse new jobs (503 + Retry-After), let running ones finish within the grace, stop the rest.
+
+    With the in-memory store this instance alone holds the outcomes, so it keeps answering for the
+    whole grace period: results of jobs that finished during it can still be fetched. A shared store
+    has other instances to answer for it.
+    """
+    service = app.get(SERVICE)
+    if service is None:
+        return
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await service.drain(grace)
+    if not service.store.shared:
+        await asyncio.sleep(max(LAST_ANSWERS_SECONDS, began + grace - loop.time()))

@@ -144,7 +144,7 @@ class InProcessExecutor:
         """The running handler raises."""
         self._end(job_id, TaskEnd("error", error_type, message))
 
-    def crash(self, job_id: str, exitcode: int = -9) -> None:
+    def crash(self, job_id: str, exitcode: int | None = -9) -> None:
         """The slot holding the job dies as a process would, with this exit code."""
         self._die(self._require_slot(job_id), exitcode)
 

@@ -68,11 +68,26 @@ class TaskDone:
         return ("done", self.job_id, self.outcome.kind, self.outcome.value, self.outcome.detail, self.outcome.where)
 
 
-WorkerMessage = TaskStarted | TaskDone
+@dataclass(frozen=True, slots=True)
+class TaskProgress:
+    """Worker to server: the handler of `job_id` reports how far it is."""
+
+    job_id: str
+    percent: int
+    message: str | None
+
+    def to_wire(self) -> Wire:
+        """The tuple that is pickled."""
+        return ("progress", self.job_id, self.percent, self.message)
+
+
+WorkerMessage = TaskStarted | TaskDone | TaskProgress
 
 
 def worker_message(wire: Wire) -> WorkerMessage:
     """A worker's message from the tuple its `to_wire` made."""
     if wire[0] == "started":
         return TaskStarted(wire[1], wire[2])
+    if wire[0] == "progress":
+        return TaskProgress(wire[1], wire[2], wire[3])
     return TaskDone(wire[1], Outcome(wire[2], wire[3], wire[4], wire[5]))

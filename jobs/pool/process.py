@@ -6,7 +6,8 @@ at once when one dies. Because nothing passes through helper threads, a finished
 its next task in the same loop callback that reads the result, and the server always knows which
 process runs which job, so a timeout or a cancellation kills exactly that process.
 
-Progress reports travel separately, over a multiprocessing Manager queue read by one thread.
+Progress reports travel over the same pipe: there is no shared process (such as a multiprocessing
+Manager) whose death would break every job that reports progress.
 """
 
 from __future__ import annotations
@@ -15,18 +16,16 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import socket
-import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from multiprocessing.connection import Connection
-from multiprocessing.managers import SyncManager
-from typing import Any
 
 from jobs.outcomes import EndKind, TaskEnd
 from jobs.pool.executor import ExecutorListener, ProgressCallback, Task
-from jobs.pool.lifeline import die_with_parent
-from jobs.pool.messages import RunTask, TaskDone, TaskStarted, Wire, worker_message
+from jobs.pool.group import kill_group, renew_group
+from jobs.pool.messages import RunTask, TaskDone, TaskProgress, TaskStarted, Wire, worker_message
 from jobs.pool.pipe import FramedPipe
 from jobs.pool.stderr import StderrLines
 from jobs.pool.worker import worker_main
@@ -44,19 +43,27 @@ MAX_TASKS_PER_WORKER = 8
 class WorkerPool:
     """A fixed number of worker processes; a dead or killed one is replaced at once."""
 
-    def __init__(self, size: int, handler_modules: list[str], options: PoolSettings, max_result_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        size: int,
+        handler_modules: list[str],
+        options: PoolSettings,
+        max_result_bytes: int = 0,
+        stall_seconds: float = 0,
+    ) -> None:
         # forkserver: workers fork from a small clean process that has the handler modules loaded,
         # not from this one, whose threads fork() would copy in an unknown state.
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["jobs.pool.worker", *handler_modules])
+        self._context.set_forkserver_preload(["jobs.pool.forkserver_hook", "jobs.pool.worker", *handler_modules])
         self._modules = handler_modules
         self.size = size
         self._options = options
         self._max_result_bytes = max_result_bytes
+        # > 0: workers die when this event loop has not renewed them for that long (jobs/pool/group.py).
+        self._stall_seconds = stall_seconds
+        self._renewals: asyncio.Task[None] | None = None
         self._memory_watch: asyncio.Task[None] | None = None
-        self._manager: Any = None
-        self._progress: Any = None
-        self._pump: threading.Thread | None = None
+        self._on_progress: ProgressCallback | None = None
         self._workers: list[WorkerProcess] = []
         self._served: dict[int, int] = {}
         self._listener: ExecutorListener | None = None
@@ -65,17 +72,18 @@ class WorkerPool:
         self._respawning: set[asyncio.Task[None]] = set()
 
     async def start(self, listener: ExecutorListener, on_progress: ProgressCallback) -> None:
-        """Start the Manager, the progress thread and every worker process."""
+        """Start every worker process."""
         self._listener = listener
+        self._on_progress = on_progress
         self._loop = asyncio.get_running_loop()
-        self._manager = SyncManager(ctx=self._context)
-        await asyncio.to_thread(self._manager.start, die_with_parent)
-        self._progress = self._manager.Queue()
-        self._pump = threading.Thread(target=self._pump_progress, args=(on_progress,), daemon=True)
-        self._pump.start()
+        # Started here, on the loop's thread, not in a to_thread helper: the forkserver's death signal
+        # follows the thread that started it, and helper threads come and go.
+        multiprocessing.forkserver.ensure_running()
         workers = await asyncio.gather(*(asyncio.to_thread(self._launch) for _ in range(self.size)))
         for worker in workers:
             await self._attach(worker)
+        if self._stall_seconds > 0:
+            self._renewals = asyncio.create_task(self._renew_forever(), name="docjobs-worker-renewals")
         if self._options.max_worker_rss_bytes:
             watch = watch_memory(lambda: list(self._workers), self._options, self._kill)
             self._memory_watch = asyncio.create_task(watch, name="docjobs-memory-watch")
@@ -87,7 +95,7 @@ class WorkerPool:
         child_stderr = Connection(child_stderr_end.detach())
         process = self._context.Process(
             target=worker_main,
-            args=(child_conn, self._progress, self._modules, self._options.niceness, self._max_result_bytes),
+            args=(child_conn, self._modules, self._options.niceness, self._max_result_bytes, self._stall_seconds),
             kwargs={"stderr": child_stderr},
             daemon=True,
             name="docjobs-worker",
@@ -112,16 +120,12 @@ class WorkerPool:
         # The pipe closes when the process dies; the sentinel is a second witness in case it does not.
         self._loop.add_reader(worker.process.sentinel, self._on_sentinel, worker)
 
-    def _pump_progress(self, callback: ProgressCallback) -> None:
+    async def _renew_forever(self) -> None:
+        # Four renewals per stall limit: a busy loop may be late with one without killing anything.
         while True:
-            try:
-                item = self._progress.get()
-            except (EOFError, OSError):
-                return  # the manager is gone: the pool is closing
-            if item is None:
-                return
-            job_id, percent, message = item
-            callback(job_id, percent, message)
+            for worker in self._workers:
+                renew_group(worker.pid)
+            await asyncio.sleep(self._stall_seconds / 4)
 
     @property
     def process_ids(self) -> list[int]:
@@ -189,6 +193,10 @@ class WorkerPool:
             return
         task = worker.tasks[0]
         message = worker_message(wire)
+        if isinstance(message, TaskProgress):
+            if self._on_progress is not None and message.job_id == task.job.id and not task.cancelled:
+                self._on_progress(message.job_id, message.percent, message.message)
+            return
         if isinstance(message, TaskStarted):
             if task.cancelled:
                 task.kill_reason = "cancelled"
@@ -225,8 +233,7 @@ class WorkerPool:
             self._kill(worker)
 
     def _kill(self, worker: WorkerProcess) -> None:
-        with contextlib.suppress(ProcessLookupError, OSError):
-            worker.process.kill()
+        kill_group(worker.pid)  # the processes its handler started go with it
 
     def _on_exit(self, worker: WorkerProcess) -> None:
         """The worker's pipe closed: its process is gone (or going); settle its tasks and replace it."""
@@ -273,10 +280,11 @@ class WorkerPool:
         self._listener.capacity_freed()
 
     async def close(self) -> None:
-        """Kill every worker, then stop the progress thread and the Manager."""
+        """Kill every worker and wait for them to exit."""
         self._closing = True
-        if self._memory_watch is not None:
-            self._memory_watch.cancel()
+        for watch in (self._memory_watch, self._renewals):
+            if watch is not None:
+                watch.cancel()
         for task in list(self._respawning):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -290,13 +298,6 @@ class WorkerPool:
             if worker.stderr_transport is not None:
                 worker.stderr_transport.close()
         await asyncio.to_thread(self._join_all)
-        if self._progress is not None:
-            with contextlib.suppress(EOFError, OSError):
-                self._progress.put(None)
-        if self._pump is not None:
-            await asyncio.to_thread(self._pump.join, 5)
-        if self._manager is not None:
-            await asyncio.to_thread(self._manager.shutdown)
 
     def _join_all(self) -> None:
         for worker in self._workers:

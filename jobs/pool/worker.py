@@ -6,31 +6,57 @@ import importlib
 import json
 import os
 import signal
+import threading
 import time
 from functools import cache
 from multiprocessing.connection import Connection
 from typing import Any
 
 from jobs.logs_bounds import bounded
+from jobs.pool.deathsig import set_parent_death_signal
 from jobs.pool.failures import describe, log_failure
+from jobs.pool.group import lead_own_group
 from jobs.pool.lifeline import die_with_parent
-from jobs.pool.messages import Outcome, RunTask, TaskDone, TaskStarted
+from jobs.pool.messages import Outcome, RunTask, TaskDone, TaskProgress, TaskStarted
 from jobs.progress import ProgressSink, reporting_to
 
 
+class PipeSink:
+    """Progress over the worker's own pipe: no shared process whose death could fail jobs."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        # A handler may report from a thread of its own while the main thread sends "done".
+        self._lock = threading.Lock()
+
+    def put(self, item: tuple[str, int, str | None]) -> None:
+        """Send one report; a broken pipe is the server's loss to notice, never the handler's."""
+        with self._lock:
+            self._conn.send(TaskProgress(*item).to_wire())
+
+    def send(self, message: TaskStarted | TaskDone) -> None:
+        """Send a lifecycle message under the same lock as progress, so frames never interleave."""
+        with self._lock:
+            self._conn.send(message.to_wire())
+
+
 class _WorkerContext:
-    """Per-process state of a worker: the progress queue it was started with."""
+    """Per-process state of a worker: the progress sink it was started with."""
 
     sink: ProgressSink | None = None
 
 
-def initialize_worker(sink: ProgressSink, modules: list[str], niceness: int = 0) -> None:
-    """Worker start-up: keep the progress queue, ignore Ctrl-C, lower priority, import handlers once."""
+def initialize_worker(sink: ProgressSink, modules: list[str], niceness: int = 0, stall_seconds: float = 0) -> None:
+    """Worker start-up: keep the progress sink, ignore Ctrl-C, lower priority, import handlers once."""
     # Ctrl-C in a terminal reaches the whole process group; the server decides what happens to
     # running jobs, so workers must not die on SIGINT on their own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WorkerContext.sink = sink
-    die_with_parent()  # a worker must not outlive the server, or a taken-over job would run twice
+    # A worker must not outlive the server, or a taken-over job would run twice. The kernel's signal
+    # works while a handler holds the GIL; the lifeline thread covers platforms without it.
+    set_parent_death_signal()
+    lead_own_group(stall_seconds)  # before any thread starts: the group watcher is forked from here
+    die_with_parent()
     if niceness:
         # Handlers burn CPU; the web process must still answer status polls at once. A nicer
         # worker yields the CPU to it and loses nothing when the machine has cores to spare.
@@ -85,10 +111,10 @@ def _mib(size: int) -> str:
 
 def worker_main(
     conn: Connection,
-    sink: ProgressSink,
     modules: list[str],
     niceness: int = 0,
     max_result_bytes: int = 0,
+    stall_seconds: float = 0,
     stderr: Connection | None = None,
 ) -> None:
     """A worker process's whole life: run the tasks that arrive on `conn` one after the other.
@@ -101,7 +127,8 @@ def worker_main(
         # server, which logs it as JSON records like its own.
         os.dup2(stderr.fileno(), 2)
         stderr.close()
-    initialize_worker(sink, modules, niceness)
+    pipe = PipeSink(conn)
+    initialize_worker(pipe, modules, niceness, stall_seconds)
     while True:
         try:
             wire = conn.recv()
@@ -110,6 +137,6 @@ def worker_main(
         if wire is None:
             return
         task = RunTask.from_wire(wire)
-        conn.send(TaskStarted(task.job_id, time.time()).to_wire())
+        pipe.send(TaskStarted(task.job_id, time.time()))
         outcome = run_handler(task.handler_ref, task.job_id, task.payload, max_result_bytes)
-        conn.send(TaskDone(task.job_id, outcome).to_wire())
+        pipe.send(TaskDone(task.job_id, outcome))

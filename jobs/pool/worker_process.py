@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from socket import socket as SocketType
 
-import psutil
-
 from jobs.pool.executor import Task
+from jobs.pool.group import group_rss
 from jobs.pool.pipe import FramedPipe
 from jobs.settings import PoolSettings
 
@@ -47,7 +46,7 @@ async def watch_memory(
     while True:
         await asyncio.sleep(options.memory_check_interval_seconds)
         for worker in workers():
-            rss = _rss(worker.pid)
+            rss = group_rss(worker.pid)  # the handler's own children count against its limit
             if rss is None or rss <= limit or worker.exited:
                 continue
             worker.kill_detail = f"{rss / 1048576:.1f} MiB used, limit {limit / 1048576:.1f} MiB"
@@ -55,11 +54,3 @@ async def watch_memory(
                 worker.tasks[0].kill_reason = "memory"
             log.warning("worker %d over its memory limit (%s); stopping it", worker.pid, worker.kill_detail)
             kill(worker)
-
-
-def _rss(pid: int) -> int | None:
-    try:
-        rss: int = psutil.Process(pid).memory_info().rss
-    except psutil.Error:
-        return None
-    return rss

@@ -97,10 +97,13 @@ class MemoryJobStore:
             job.progress = 100
         return job
 
-    async def mark_delivered(self, job_id: str, now: float) -> None:
+    async def mark_delivered(self, job_id: str, now: float) -> float | None:
         job = self._jobs.get(job_id)
-        if job is not None and job.delivered_at is None:
+        if job is None:
+            return None
+        if job.delivered_at is None:
             job.delivered_at = now
+        return job.delivered_at
 
     async def delete(self, job_id: str) -> Job | None:
         job = self._jobs.pop(job_id, None)
@@ -149,6 +152,12 @@ class MemoryJobStore:
 
     async def orphans(self, now: float) -> list[Job]:
         return []
+
+    async def release_stray_claims(self, known: list[str]) -> list[str]:
+        return []  # no reply to lose: claims are function calls
+
+    async def lost_claims(self, job_ids: list[str]) -> list[str]:
+        return []  # one process: no other instance can take a claim away
 
     async def requeue(self, job_id: str, now: float) -> Job | None:
         job = self._jobs.get(job_id)

@@ -90,8 +90,11 @@ class JobStore(SharedStore, Protocol):
     ) -> Job | None:
         """Move an active job to a final status, recording why (`reason`); None when it was deleted meanwhile."""
 
-    async def mark_delivered(self, job_id: str, now: float) -> None:
-        """Note that the job's outcome was delivered; it is then kept only for the grace period."""
+    async def mark_delivered(self, job_id: str, now: float) -> float | None:
+        """Note that the job's outcome was delivered (kept only for the grace period from then).
+
+        Returns the delivery time the store keeps: an earlier one if another fetch came first.
+        """
 
     async def delete(self, job_id: str) -> Job | None:
         """Remove a job in any state (a pending one leaves the queue); returns what was removed."""

@@ -5,25 +5,28 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Self, cast
+from typing import Any, Self, TypeVar, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
+from redis.exceptions import MasterDownError, OutOfMemoryError, ReadOnlyError, TryAgainError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs.errors import StoreUnavailable
 from jobs.model import Job, JobStatus
+from jobs.store.attempts import ClaimedAttempts
 from jobs.store.codec import decode_job, encode_job
 from jobs.store.lua import SCRIPT_NAMES, script_source
 from jobs.store.protocol import Admission, Counts, SweepReport
 
 log = logging.getLogger("docjobs.redis_store")
+
+T = TypeVar("T")
 
 # A healthy Redis answers in milliseconds: past this a request fails with 503 instead of hanging.
 SOCKET_TIMEOUT_SECONDS = 2.0
@@ -35,8 +38,17 @@ UNAVAILABLE_RETRY_AFTER_SECONDS = 2
 EVENTS_POLL_SECONDS = 1.0
 # A lost pub/sub connection is retried with doubling pauses up to this.
 EVENTS_BACKOFF_MAX_SECONDS = 2.0
-# Redis errors that mean "not reachable right now" (ReadOnlyError: a failover left us on a replica).
-UNAVAILABLE_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
+# Redis errors that mean "not able to serve right now": unreachable, a failover left us on a replica
+# (ReadOnlyError, MasterDownError), full (OutOfMemoryError at maxmemory), TRYAGAIN. Each is a 503 with
+# Retry-After for the client, never a 500.
+UNAVAILABLE_ERRORS = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ReadOnlyError,
+    MasterDownError,
+    OutOfMemoryError,
+    TryAgainError,
+)
 
 
 class RedisJobStore:
@@ -68,6 +80,7 @@ class RedisJobStore:
         self._lease_ms = max(1, round(lease_seconds * 1000))
         self._retention_ms = round(retention_seconds * 1000)
         self._grace_ms = round(grace_seconds * 1000)
+        self._attempts = ClaimedAttempts()
         # No automatic retry: a script whose reply was lost must not run twice (a second claim, a
         # second insert). A dead pooled connection is replaced when it is next taken from the pool.
         self._client: Redis = Redis.from_url(
@@ -97,8 +110,7 @@ class RedisJobStore:
 
     async def ping(self) -> None:
         """Check that Redis answers (for readiness probes)."""
-        with self._available():
-            await self._client.ping()
+        await self._read(self._client.ping)
 
     def key(self, *parts: str) -> str:
         """The full name of one of this store's keys (for tests and tooling)."""
@@ -126,18 +138,22 @@ class RedisJobStore:
         raise admission.queue_full()
 
     async def get(self, job_id: str) -> Job | None:
-        with self._available():
-            record = await self._client.hgetall(self.key("job", job_id))
+        record = await self._read(lambda: self._client.hgetall(self.key("job", job_id)))
         return decode_job(_texts(record)) if record else None
 
     async def claim_next(self, now: float) -> Job | None:
-        return _job_or_none(await self._run("claim", now))
+        reply = await self._run("claim", now)
+        self._attempts.remember(reply)
+        return _job_or_none(reply)
 
     async def mark_running(self, job_id: str, now: float) -> Job | None:
-        return _job_or_none(await self._run("mark_running", job_id, now))
+        reply = await self._run("mark_running", job_id, now, self._attempts.of(job_id))
+        self._attempts.remember(reply)
+        return _job_or_none(reply)
 
     async def set_progress(self, job_id: str, progress: int, message: str | None, now: float) -> Job | None:
-        return _job_or_none(await self._run("progress", job_id, int(progress), message or "", now))
+        attempt = self._attempts.of(job_id)
+        return _job_or_none(await self._run("progress", job_id, int(progress), message or "", now, attempt))
 
     async def finish(
         self,
@@ -160,13 +176,17 @@ class RedisJobStore:
             *_optional(error),
             self._retention_ms,
             reason or "",
+            self._attempts.of(job_id),
         )
+        self._attempts.forget(job_id)  # landed or refused: this attempt is over either way
         return _job_or_none(reply)
 
-    async def mark_delivered(self, job_id: str, now: float) -> None:
-        await self._run("deliver", job_id, now, self._grace_ms)
+    async def mark_delivered(self, job_id: str, now: float) -> float | None:
+        kept = await self._run("deliver", job_id, now, self._grace_ms)
+        return float(kept) if kept else None
 
     async def delete(self, job_id: str) -> Job | None:
+        self._attempts.forget(job_id)
         return _job_or_none(await self._run("delete", job_id))
 
     async def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
@@ -178,17 +198,16 @@ class RedisJobStore:
         return Counts(json.loads(by_status), json.loads(by_endpoint), int(result_bytes))
 
     async def result_bytes(self) -> int:
-        with self._available():
-            held = await self._client.get(self.key("result_bytes"))
+        held = await self._read(lambda: self._client.get(self.key("result_bytes")))
         return int(held or 0)
 
     async def pending_count(self) -> int:
-        with self._available():
-            return int(await self._client.zcard(self.key("pending")))
+        return int(await self._read(lambda: self._client.zcard(self.key("pending"))))
 
     async def sweep(self, now: float, retention_seconds: float, grace_seconds: float) -> SweepReport:
         report = SweepReport()
         overdue = await self._run("expire_pending", now)
+        self._attempts.remember_all(overdue)
         report.expired_pending = [decode_job(record) for record in overdue]
         with self._available():
             ids = set(cast(list[str], await self._client.zrange(self.key("finished"), 0, -1)))
@@ -207,10 +226,30 @@ class RedisJobStore:
                 await pipe.execute()
 
     async def orphans(self, now: float) -> list[Job]:
-        return [decode_job(record) for record in await self._run("orphans")]
+        records = await self._run("orphans")
+        self._attempts.remember_all(records)
+        return [decode_job(record) for record in records]
 
     async def requeue(self, job_id: str, now: float) -> Job | None:
-        return _job_or_none(await self._run("requeue", job_id, now))
+        reply = await self._run("requeue", job_id, now, self._attempts.of(job_id))
+        self._attempts.forget(job_id)
+        return _job_or_none(reply)
+
+    async def release_stray_claims(self, known: list[str]) -> list[str]:
+        """Put back in the queue the pending jobs claimed here that are not in `known` (a lost claim reply)."""
+        released: list[str] = await self._run("stray_claims", *known)
+        for job_id in released:
+            self._attempts.forget(job_id)
+        return released
+
+    async def lost_claims(self, job_ids: list[str]) -> list[str]:
+        """Those of `job_ids` whose attempt this instance no longer holds (taken over, requeued, gone)."""
+        with self._available():
+            async with self._client.pipeline(transaction=False) as pipe:
+                for job_id in job_ids:
+                    pipe.hmget(self.key("job", job_id), "claimed_by", "attempt")
+                replies = await pipe.execute()
+        return self._attempts.lost(self.instance_id, dict(zip(job_ids, replies, strict=True)))
 
     async def publish(self, kind: str, job_id: str) -> None:
         with self._available():
@@ -245,6 +284,15 @@ class RedisJobStore:
     async def _run(self, script: str, *args: str | int | float) -> Any:
         with self._available():
             return await self._scripts[script](args=[self.prefix, self.instance_id, self._lease_ms, *args])
+
+    async def _read(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Run a read, once more on a dead pooled connection (after a Redis restart, each pooled
+        connection fails on its first use): a read may run twice, unlike a script that writes."""
+        with self._available():
+            try:
+                return await call()
+            except RedisConnectionError:
+                return await call()
 
     @contextmanager
     def _available(self) -> Iterator[None]:

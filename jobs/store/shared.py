@@ -26,6 +26,12 @@ class SharedStore(Protocol):
     async def requeue(self, job_id: str, now: float) -> Job | None:
         """Put an orphaned job back at the head of the queue as pending, with `retry_count` + 1."""
 
+    async def lost_claims(self, job_ids: list[str]) -> list[str]:
+        """Those of `job_ids` (jobs this instance runs) whose claim it no longer holds: stop them at once."""
+
+    async def release_stray_claims(self, known: list[str]) -> list[str]:
+        """Requeue this instance's pending claims other than `known` (their claim reply was lost)."""
+
     async def publish(self, kind: str, job_id: str) -> None:
         """Tell every instance about a job: kind "changed" (status/progress) or "cancel" (stop it)."""
 

@@ -9,6 +9,7 @@ from jobs.settings import EndpointSettings
 from tests.conftest import DEMO_ENDPOINTS, ServiceFactory, body, make_settings, start_job, wait_finished
 
 HOG = EndpointSettings("/api/v1/demo/hog", "tests.fault_handlers:hog_memory")
+FORK_HOG = EndpointSettings("/fork-hog", "tests.pool.fault_handlers:fork_hog")
 
 
 async def test_a_worker_over_its_memory_limit_is_killed_and_its_job_fails_naming_the_limit(
@@ -27,6 +28,19 @@ async def test_a_worker_over_its_memory_limit_is_killed_and_its_job_fails_naming
     assert "limit 300.0 MiB" in status["message"]
     follow_up = await start_job(client, "/api/v1/demo/echo", {})
     assert (await wait_finished(client, follow_up))["status"] == "completed", "the pool replaced the worker"
+
+
+async def test_memory_a_handler_forks_counts_against_its_workers_limit(start_service: ServiceFactory) -> None:
+    settings = make_settings(endpoints=(*DEMO_ENDPOINTS, FORK_HOG), workers=1)
+    settings = replace(
+        settings,
+        pool=replace(settings.pool, max_worker_rss_bytes=300 * 1024 * 1024, memory_check_interval_seconds=0.05),
+    )
+    client = await start_service(settings=settings)
+    job_id = await start_job(client, "/fork-hog", {"megabytes": 600, "seconds": 30})
+    status = await wait_finished(client, job_id, timeout=30)
+    assert status["status"] == "failed"
+    assert "over its memory limit" in status["message"]
 
 
 async def test_a_result_over_the_size_limit_fails_its_job_instead_of_being_stored(

@@ -120,9 +120,9 @@ async def test_delivery_is_noted_once_and_hides_the_job_from_lists(store: JobSto
     job = await store.add(make_job(), ROOMY)
     await start_running(store, job)
     await store.finish(job.id, JobStatus.COMPLETED, "done", T0 + 2, result_json="1")
-    await store.mark_delivered(job.id, T0 + 3)
-    await store.mark_delivered(job.id, T0 + 4)
-    await store.mark_delivered(make_job().id, T0 + 4)  # unknown: nothing happens
+    assert await store.mark_delivered(job.id, T0 + 3) == T0 + 3
+    assert await store.mark_delivered(job.id, T0 + 4) == T0 + 3, "a second first fetch gets the stored time"
+    assert await store.mark_delivered(make_job().id, T0 + 4) is None  # unknown: nothing happens
     delivered = await store.get(job.id)
     assert delivered is not None and delivered.delivered_at == T0 + 3
     assert await store.list_jobs() == []

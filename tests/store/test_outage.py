@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
+from redis.asyncio import Redis
 
 from jobs.errors import StoreUnavailable
 from jobs.model import JobStatus
@@ -114,3 +115,37 @@ async def _answers(store: JobStore) -> bool:
     except StoreUnavailable:
         return False
     return True
+
+
+async def test_redis_at_maxmemory_refuses_writes_as_unavailable_not_as_an_error(own_redis: RedisServer) -> None:
+    store = open_store(own_redis.url)
+    try:
+        job = await store.add(make_job(), ROOMY)
+        admin = Redis.from_url(own_redis.url)
+        try:
+            await admin.config_set("maxmemory", 1)
+            await admin.config_set("maxmemory-policy", "noeviction")
+            with pytest.raises(StoreUnavailable) as raised:
+                await store.add(make_job(), ROOMY)
+            assert raised.value.retry_after
+            assert await store.get(job.id) is not None, "reads still work"
+            await admin.config_set("maxmemory", 0)
+        finally:
+            await admin.aclose()
+        assert await store.add(make_job(), ROOMY) is not None
+    finally:
+        await store.close()
+
+
+async def test_reads_after_a_redis_restart_succeed_on_the_first_try(own_redis: RedisServer) -> None:
+    store = open_store(own_redis.url)
+    try:
+        job = await store.add(make_job(), ROOMY)
+        assert await store.get(job.id) is not None  # a connection now sits in the pool
+        own_redis.stop()
+        own_redis.start()  # the pooled connection is dead; Redis is back, empty
+        assert await store.get(job.id) is None
+        assert await store.pending_count() == 0
+        assert await store.result_bytes() == 0
+    finally:
+        await store.close()

@@ -19,6 +19,7 @@ SCRIPT_NAMES = (
     "sweep",
     "list",
     "counts",
+    "stray_claims",
 )
 
 

@@ -22,10 +22,16 @@ local function is_active(status) return status == "pending" or status == "runnin
 -- Claimed by another instance: that one runs it, so this one must not write its state.
 local function fenced(owner) return owner and owner ~= "" and owner ~= ME end
 
+-- Every claim starts a new attempt (the record's "attempt" counter). A write names the attempt it speaks
+-- for ("" when unknown, unchecked): a late write of an earlier attempt is refused even when the same
+-- instance has claimed the job again, or when the job went back to the queue unclaimed.
+local function stale(current, attempt) return attempt ~= "" and (current or "0") ~= attempt end
+
 -- The caller takes the job. Its lease is created if missing: a claim made before the instance's first
 -- heartbeat must not look like a dead instance's.
 local function claim(id)
   redis.call("HSET", job_key(id), "claimed_by", ME)
+  redis.call("HINCRBY", job_key(id), "attempt", 1)
   redis.call("SADD", claimed_key(ME), id)
   redis.call("SADD", INSTANCES, ME)
   redis.call("SET", lease_key(ME), "claimed", "PX", LEASE_MS, "NX")

@@ -1,10 +1,10 @@
 -- An active job ends: release its limits, hold its result, and let the record expire after retention.
 -- ARGV[4..]: id, status, message, now, has result ("1"/"0"), result, has error, error, retention ms,
--- end reason ("" for none).
+-- end reason ("" for none), attempt.
 local id, status, now = ARGV[4], ARGV[5], ARGV[7]
 local key = job_key(id)
-local f = redis.call("HMGET", key, "status", "client", "claimed_by")
-if not is_active(f[1]) or fenced(f[3]) then return false end
+local f = redis.call("HMGET", key, "status", "client", "claimed_by", "attempt")
+if not is_active(f[1]) or fenced(f[3]) or stale(f[4], ARGV[14]) then return false end
 release(id, f[2], f[3])
 redis.call("HSET", key, "status", status, "message", ARGV[6], "finished_at", now, "updated_at", now)
 redis.call("HDEL", key, "result_json", "error", "end_reason", "claimed_at", "expiring")

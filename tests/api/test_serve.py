@@ -1,0 +1,72 @@
+"""SIGTERM with the in-memory store: new jobs are refused, but status and results keep being answered
+for the whole grace period, and pollers learn how the jobs that could not finish ended."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.process import run_server
+
+CONFIG = """
+[server]
+shutdown_grace_seconds = 3
+[pool]
+workers = 2
+[endpoints]
+"/api/v1/demo/sleep" = { handler = "handlers.demo:sleep", validator = "handlers.demo:validate_sleep" }
+"""
+
+
+async def get(session: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, Any]]:
+    async with session.get(url) as response:
+        return response.status, await response.json()
+
+
+async def start(session: aiohttp.ClientSession, url: str, seconds: float) -> str:
+    body = {"endpoint": "/api/v1/demo/sleep", "payload": {"seconds": seconds, "steps": 1}}
+    async with session.post(f"{url}/api/v1/jobs/start", json=body) as response:
+        assert response.status == 202
+        job_id: str = (await response.json())["jobId"]
+        return job_id
+
+
+async def wait_status(session: aiohttp.ClientSession, url: str, job_id: str, wanted: set[str]) -> dict[str, Any]:
+    deadline = time.monotonic() + 20
+    while True:
+        code, data = await get(session, f"{url}/api/v1/jobs/{job_id}/status")
+        assert code == 200, data
+        if data["status"] in wanted:
+            return data
+        assert time.monotonic() < deadline, data
+        await asyncio.sleep(0.1)
+
+
+async def test_after_sigterm_results_and_outcomes_are_still_answered(tmp_path: Path) -> None:
+    with run_server(tmp_path, config=CONFIG) as server:
+        async with aiohttp.ClientSession() as session:
+            short = await start(session, server.url, 1)
+            long = await start(session, server.url, 60)
+            await wait_status(session, server.url, long, {"running"})
+            server.process.send_signal(signal.SIGTERM)
+            refused = {"endpoint": "/api/v1/demo/sleep", "payload": {"seconds": 0}}
+            deadline = time.monotonic() + 10
+            while True:  # the signal is handled at once, but not synchronously with its sending
+                async with session.post(f"{server.url}/api/v1/jobs/start", json=refused) as response:
+                    if response.status == 503:
+                        assert (await response.json())["error"] == "shutting_down"
+                        assert int(response.headers["Retry-After"]) >= 1
+                        break
+                assert time.monotonic() < deadline, "new jobs were still accepted"
+                await asyncio.sleep(0.05)
+            await wait_status(session, server.url, short, {"completed"})
+            code, result = await get(session, f"{server.url}/api/v1/jobs/{short}/result")
+            assert code == 200 and result["success"] is True
+            stopped = await wait_status(session, server.url, long, {"failed"})
+            assert "shut down" in stopped["message"]
+        assert server.process.wait(timeout=30) == 0

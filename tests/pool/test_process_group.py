@@ -1,0 +1,94 @@
+"""A worker's handler and everything it forks go together: on cancel, timeout and the server's death,
+even while the handler holds the GIL."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+from aiohttp.test_utils import TestClient
+
+from jobs.settings import EndpointSettings
+from tests.conftest import DEMO_ENDPOINTS, ServiceFactory, start_job, wait_finished, wait_for, wait_process_gone
+from tests.process import run_server
+
+Client = TestClient[Any, Any]
+
+FAULT_ENDPOINTS = (
+    *DEMO_ENDPOINTS,
+    EndpointSettings("/fork", "tests.pool.fault_handlers:fork_sleeper"),
+    EndpointSettings("/fork-briefly", "tests.pool.fault_handlers:fork_sleeper", timeout_seconds=1),
+)
+
+SERVER_CONFIG = """
+[pool]
+workers = 1
+
+[endpoints]
+"/fork" = "tests.pool.fault_handlers:fork_sleeper"
+"/hold-gil" = "tests.pool.fault_handlers:hold_gil"
+"""
+
+
+async def forked_pids(client: Client, job_id: str) -> tuple[int, int]:
+    """The worker's pid and its handler's child's pid, as the handler reports them."""
+    status = await wait_for(client, job_id, lambda s: " child " in s["message"])
+    words = status["message"].split()
+    return int(words[1]), int(words[3])
+
+
+async def test_cancelling_a_job_kills_the_processes_its_handler_forked(start_service: ServiceFactory) -> None:
+    client = await start_service(endpoints=FAULT_ENDPOINTS, workers=1)
+    job_id = await start_job(client, "/fork", {"seconds": 60})
+    worker, child = await forked_pids(client, job_id)
+    assert (await client.delete(f"/api/v1/jobs/{job_id}")).status == 200
+    await wait_process_gone(worker)
+    await wait_process_gone(child)
+
+
+async def test_a_timeout_kills_the_processes_its_handler_forked(start_service: ServiceFactory) -> None:
+    client = await start_service(endpoints=FAULT_ENDPOINTS, workers=1)
+    job_id = await start_job(client, "/fork-briefly", {"seconds": 60})
+    worker, child = await forked_pids(client, job_id)
+    assert (await wait_finished(client, job_id))["status"] == "expired"
+    await wait_process_gone(worker)
+    await wait_process_gone(child)
+
+
+async def _running_message(session: aiohttp.ClientSession, url: str, endpoint: str) -> str:
+    """Start a job on the server at `url` and wait (with a deadline) for its first progress message."""
+    start = {"endpoint": endpoint, "payload": {"seconds": 60}}
+    async with session.post(f"{url}/api/v1/jobs/start", json=start) as response:
+        job_id = (await response.json())["jobId"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        async with session.get(f"{url}/api/v1/jobs/{job_id}/status") as response:
+            message: str = (await response.json())["message"] or ""
+        if message.startswith("pid "):
+            return message
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the job on {endpoint} never reported its pid")
+
+
+async def test_a_killed_server_takes_a_gil_holding_handler_and_forked_children_with_it(tmp_path: Path) -> None:
+    """No Python code can run in a worker whose handler holds the GIL: the kernel must do the killing."""
+    with run_server(tmp_path, config=SERVER_CONFIG.replace("workers = 1", "workers = 2")) as server:
+        async with aiohttp.ClientSession() as session:
+            forked = (await _running_message(session, server.url, "/fork")).split()
+            gil = (await _running_message(session, server.url, "/hold-gil")).split()
+        pids = [int(forked[1]), int(forked[3]), int(gil[1])]
+        processes = [psutil.Process(pid) for pid in pids]
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(timeout=10)
+        began = time.monotonic()
+        _, alive = psutil.wait_procs(processes, timeout=10)
+        survivors = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+        for process in survivors:
+            process.kill()
+        assert not survivors, f"still running after the server died: {[p.pid for p in survivors]}"
+        assert time.monotonic() - began < 5

@@ -1,0 +1,118 @@
+"""Under faults a job runs once and ends once: a server instance stopped past its lease (SIGSTOP) has its
+job taken over, and its own attempt neither runs beside the new one nor records a second outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+import pytest
+
+from tests.process import ServerProcess, free_port, run_server
+from tests.store.redis_server import RedisServer, redis_server_binary
+
+CONFIG = """
+[server]
+shutdown_grace_seconds = 1
+[pool]
+workers = 1
+[store]
+backend = "redis"
+lease_seconds = 2
+[endpoints]
+"/record" = { handler = "tests.pool.fault_handlers:record_run", retries = 1 }
+"""
+
+
+@pytest.fixture
+def instances(tmp_path: Path) -> Iterator[list[ServerProcess]]:
+    """Two instances that both run jobs and serve the API, on a private Redis."""
+    redis = RedisServer(redis_server_binary(), tmp_path)
+    redis.start()
+    config = tmp_path / "faults.toml"
+    config.write_text(CONFIG)
+    env = {"DOCJOBS_STORE_URL": redis.url, "DOCJOBS_STORE_PREFIX": f"f{os.getpid()}"}
+    try:
+        with ExitStack() as stack:
+            servers = []
+            for _ in range(2):
+                port = free_port()
+                args = ["--config", str(config), "--port", str(port)]
+                servers.append(stack.enter_context(run_server(tmp_path, args=args, env=env, port=port)))
+            yield servers
+            for server in servers:  # a test that fails while one is stopped must not leave it stopped
+                server.process.send_signal(signal.SIGCONT)
+    finally:
+        redis.stop()
+
+
+def runs(log: Path) -> list[dict[str, Any]]:
+    """The handler's records so far."""
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.endswith("}")]
+
+
+async def wait_runs(log: Path, predicate: Any, timeout: float = 20) -> list[dict[str, Any]]:
+    """Wait (with a deadline) until the records satisfy `predicate`."""
+    deadline = time.monotonic() + timeout
+    while not predicate(records := runs(log)):
+        assert time.monotonic() < deadline, records
+        await asyncio.sleep(0.05)
+    return records
+
+
+def server_of_worker(worker_pid: int, servers: list[ServerProcess]) -> ServerProcess:
+    """The instance whose pool runs this worker (worker -> forkserver -> server)."""
+    forkserver = psutil.Process(worker_pid).ppid()
+    owner = psutil.Process(forkserver).ppid()
+    return next(s for s in servers if s.process.pid == owner)
+
+
+async def test_an_instance_stopped_past_its_lease_never_runs_the_job_beside_its_rerun(
+    instances: list[ServerProcess], tmp_path: Path
+) -> None:
+    log = tmp_path / "runs.jsonl"
+    async with aiohttp.ClientSession() as session:
+        start = {"endpoint": "/record", "payload": {"log": str(log), "tag": "job", "seconds": 8}}
+        async with session.post(f"{instances[0].url}/api/v1/jobs/start", json=start) as response:
+            job_id = (await response.json())["jobId"]
+        first = (await wait_runs(log, lambda r: any(x["event"] == "began" for x in r)))[0]
+        stalled = server_of_worker(first["pid"], instances)
+        healthy = next(s for s in instances if s is not stalled)
+        stalled.process.send_signal(signal.SIGSTOP)
+        try:
+            records = await wait_runs(log, lambda r: sum(x["event"] == "began" for x in r) == 2, timeout=30)
+        finally:
+            stalled.process.send_signal(signal.SIGCONT)
+        second = [x for x in records if x["event"] == "began"][1]
+        assert second["pid"] != first["pid"]
+        deadline = time.monotonic() + 30
+        while True:
+            async with session.get(f"{healthy.url}/api/v1/jobs/{job_id}/status") as response:
+                status = await response.json()
+            if status["status"] not in ("pending", "running"):
+                break
+            assert time.monotonic() < deadline, status
+            await asyncio.sleep(0.1)
+    assert status["status"] == "completed", status
+    records = runs(log)
+    late = [x for x in records if x["pid"] == first["pid"] and x["at"] >= second["at"]]
+    assert late == [], "the stopped instance's attempt ran on beside the rerun"
+    assert [x["pid"] for x in records if x["event"] == "ended"] == [second["pid"]], "exactly one attempt ended"
+    outcomes = [
+        line
+        for server in instances
+        for line in server.logs().splitlines()
+        if job_id in line and ('"job.completed"' in line or '"job.failed"' in line)
+    ]
+    assert len(outcomes) == 1, outcomes
