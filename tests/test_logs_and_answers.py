@@ -64,7 +64,7 @@ async def test_a_huge_handler_message_is_bounded_and_kept_out_of_the_logs(server
     assert status == 422, answer
     assert answer["message"].startswith(f"Job failed: {MARKER}") and len(answer["message"]) <= MESSAGE_MAX_CHARS
     failed = await record_where(server, lambda r: r["event"] == "job.failed" and r.get("error_type") == "RuntimeError")
-    assert re.fullmatch(r"handlers\.demo:\d+", failed["where"]), failed
+    assert re.fullmatch(r"tests\.fault_handlers:\d+", failed["where"]), failed
     assert "message" not in failed
     trace = await record_where(server, lambda r: r["event"] == "handler.exception" and r["job_id"] == failed["job_id"])
     assert trace["level"] == "error" and "handlers/demo.py" in trace["traceback"]
