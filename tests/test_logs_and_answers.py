@@ -67,7 +67,7 @@ async def test_a_huge_handler_message_is_bounded_and_kept_out_of_the_logs(server
     assert re.fullmatch(r"tests\.fault_handlers:\d+", failed["where"]), failed
     assert "message" not in failed
     trace = await record_where(server, lambda r: r["event"] == "handler.exception" and r["job_id"] == failed["job_id"])
-    assert trace["level"] == "error" and "handlers/demo.py" in trace["traceback"]
+    assert trace["level"] == "error" and "tests/fault_handlers.py" in trace["traceback"]
     assert MARKER not in server.logs(), "the payload's text reached the log"
 
 
