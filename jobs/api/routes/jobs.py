@@ -73,8 +73,15 @@ async def job_status(request: web.Request) -> web.Response:
 
 
 async def job_result(request: web.Request) -> web.Response:
-    """GET /api/v1/jobs/{id}/result: the handler's result; deleted after the retry grace period."""
-    job = await request.app[SERVICE].collect(request.match_info["job_id"], owner_of(request))
+    """GET /api/v1/jobs/{id}/result: the handler's result; deleted after the retry grace period.
+
+    HEAD answers with the same status and headers and delivers nothing: retrieved_at stays unset.
+    """
+    service, job_id = request.app[SERVICE], request.match_info["job_id"]
+    if request.method == "HEAD":
+        job = await service.peek(job_id, owner_of(request))
+    else:
+        job = await service.collect(job_id, owner_of(request))
     retrieved = isoformat(job.delivered_at) or _now_iso()
     return json_response_with_raw(
         views.result_head(job), "data", job.result_json or "null", {"retrieved_at": retrieved}
