@@ -10,6 +10,11 @@ from typing import Literal
 from jobs.errors import DocjobsError, JobExpired, JobFailed, WorkerCrashed
 from jobs.model import EndReason, Job, JobStatus
 
+# A stored message or error is cut to this many characters: a handler's exception text can quote a
+# whole payload, a finished job's record is held for the retention time, and a client's error
+# message is never longer than this.
+MAX_MESSAGE_CHARS = 300
+
 # How a handler run can end, as an executor reports it.
 EndKind = Literal["ok", "error", "timeout", "died", "memory"]
 
@@ -49,7 +54,7 @@ def not_transferable(reason: Exception) -> FinalState:
     """The final state of a job whose payload could not be handed to a worker."""
     return FinalState(
         JobStatus.FAILED,
-        f"Job failed: its payload could not be handed to a worker ({reason})",
+        bounded(f"Job failed: its payload could not be handed to a worker ({reason})"),
         EndReason.NOT_TRANSFERABLE,
         error="payload not transferable",
     )
@@ -81,7 +86,8 @@ def final_state_of(job: Job, end: TaskEnd) -> FinalState:
     if end.kind == "ok":
         return FinalState(JobStatus.COMPLETED, "Job completed successfully", EndReason.COMPLETED, result_json=end.value)
     if end.kind == "error":
-        return FinalState(JobStatus.FAILED, f"Job failed: {end.detail}", EndReason.HANDLER_ERROR, error=end.detail)
+        detail = bounded(end.detail)
+        return FinalState(JobStatus.FAILED, bounded(f"Job failed: {detail}"), EndReason.HANDLER_ERROR, error=detail)
     if end.kind == "memory":
         return FinalState(
             JobStatus.FAILED,
@@ -104,6 +110,14 @@ def final_state_of(job: Job, end: TaskEnd) -> FinalState:
         EndReason.WORKER_DIED,
         error="worker process died",
     )
+
+
+def bounded(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`text`, cut to `limit` characters with a mark saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    mark = f"... ({len(text) - limit} more characters)"
+    return text[: limit - len(mark)] + mark
 
 
 def outcome_error(job: Job, *, direct: bool = False) -> DocjobsError | None:

@@ -25,11 +25,13 @@ from jobs.runner import JobRunner
 from jobs.service import JobService
 from jobs.settings import Settings
 from jobs.store import JobStore, open_store
+from jobs.trim import pin_large_blocks_to_mmap
 
 
 @contextlib.asynccontextmanager
 async def open_job_system(settings: Settings, registry: EndpointRegistry) -> AsyncIterator[JobService]:
     """The running service; on exit every loop, worker and connection it opened is closed."""
+    pin_large_blocks_to_mmap()  # payloads and results freed go back to the system (jobs.trim)
     store = await open_store(settings)
     try:
         notifier, estimator = ChangeNotifier(), DurationEstimator()

@@ -52,4 +52,5 @@ def decode_job(record: Mapping[str, str] | Sequence[str]) -> Job:
             data[name] = int(text)
         else:
             data[name] = text
+    data.setdefault("payload", {})  # a finished job's payload is dropped
     return Job.from_dict(data)

@@ -93,6 +93,7 @@ class MemoryJobStore:
         self._result_bytes += len(result_json or "")
         job.error = error
         job.end_reason = reason
+        job.payload = {}  # a finished job never runs again: its payload (up to max_body_bytes) goes now
         if status is JobStatus.COMPLETED:
             job.progress = 100
         return job
