@@ -66,3 +66,9 @@ def hog_memory(payload: dict[str, Any]) -> dict[str, Any]:
         chunk[::4096] = b"x" * len(chunk[::4096])  # touch every page so it is really resident
     time.sleep(float(payload.get("hold_seconds", 1)))
     return {"success": True, "message": "Held memory", "data": {"megabytes": len(chunks)}}
+
+
+def big_result(payload: dict[str, Any]) -> dict[str, Any]:
+    """Return `rows` rows of `width` characters (a stand-in for the JSON of a large workbook)."""
+    rows, width = int(payload.get("rows", 1000)), int(payload.get("width", 100))
+    return {"success": True, "message": "Built rows", "data": {"rows": [f"{i:08d}" + "x" * width for i in range(rows)]}}

@@ -24,9 +24,10 @@ class TaskEnd:
     """How a started task ended: its outcome, a timeout, or the death of its process."""
 
     kind: EndKind
-    value: str = ""  # "ok": the result's JSON text; "error": the exception's type name
+    value: str = ""  # "error": the exception's type name
     detail: str = ""  # "error": the exception's message; "memory": the usage that passed the limit
     exitcode: int | None = None
+    result: bytes = b""  # "ok": the result's JSON, as the worker encoded it
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,7 @@ class FinalState:
     status: JobStatus
     message: str
     reason: EndReason
-    result_json: str | None = None
+    result_json: bytes | None = None
     error: str | None = None
 
 
@@ -84,7 +85,8 @@ def worker_lost() -> FinalState:
 def final_state_of(job: Job, end: TaskEnd) -> FinalState:
     """What a job's status and message become once its worker reported how it ended."""
     if end.kind == "ok":
-        return FinalState(JobStatus.COMPLETED, "Job completed successfully", EndReason.COMPLETED, result_json=end.value)
+        done = "Job completed successfully"
+        return FinalState(JobStatus.COMPLETED, done, EndReason.COMPLETED, result_json=end.result)
     if end.kind == "error":
         detail = bounded(end.detail)
         return FinalState(JobStatus.FAILED, bounded(f"Job failed: {detail}"), EndReason.HANDLER_ERROR, error=detail)

@@ -21,11 +21,12 @@ class RunTask:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one handler call produced: its result's JSON text, or its error."""
+    """What one handler call produced: its result's JSON, encoded once here, or its error."""
 
     kind: Literal["ok", "error"]
-    value: str  # "ok": the result as JSON text; "error": the exception's type name
+    value: str = ""  # "error": the exception's type name
     detail: str = ""  # "error": the exception's message
+    result: bytes = b""  # "ok": the result as UTF-8 JSON, held and served as these very bytes
 
 
 @dataclass(frozen=True, slots=True)

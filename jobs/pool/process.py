@@ -196,7 +196,7 @@ class WorkerPool:
             task.timer.cancel()
         outcome = message.outcome
         if not task.cancelled:
-            self._listener.task_ended(task, TaskEnd(outcome.kind, outcome.value, outcome.detail))
+            self._listener.task_ended(task, TaskEnd(outcome.kind, outcome.value, outcome.detail, result=outcome.result))
         self._served[worker.pid] = self._served.get(worker.pid, 0) + 1
         if self._has_all_its_tasks(worker) and not worker.tasks:
             self._kill(worker)  # recycled: bounds the damage of handlers that leak memory

@@ -72,7 +72,7 @@ def run_handler(handler_ref: str, job_id: str, payload: dict[str, Any], max_resu
             f"the result is {_mib(len(text))} of JSON, over the configured "
             f"limit of {_mib(max_result_bytes)} (jobs.max_result_bytes)",
         )
-    return Outcome("ok", text)
+    return Outcome("ok", result=text.encode())
 
 
 def _mib(size: int) -> str:
