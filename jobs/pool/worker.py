@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import signal
 import time
@@ -11,6 +10,7 @@ from functools import cache
 from multiprocessing.connection import Connection
 from typing import Any
 
+from jobs.pool.encode import ResultTooLarge, encode_bounded
 from jobs.pool.lifeline import die_with_parent
 from jobs.pool.messages import Outcome, RunTask, TaskDone, TaskStarted
 from jobs.progress import ProgressSink, reporting_to
@@ -61,18 +61,18 @@ def run_handler(handler_ref: str, job_id: str, payload: dict[str, Any], max_resu
     if not isinstance(result, dict):
         return Outcome("error", "TypeError", f"the handler returned {type(result).__name__}, not a JSON object")
     try:
-        # Encoding here, in the worker, keeps large results' CPU cost off the event loop.
-        text = json.dumps(result, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        return Outcome("error", type(exc).__name__, f"the handler's result is not valid JSON: {exc}")
-    if max_result_bytes and len(text) > max_result_bytes:
+        # Encoding here, in the worker, keeps large results' CPU cost off the event loop; the limit is
+        # checked while the text is built, so an oversized result fails before it fills the worker.
+        encoded = encode_bounded(result, max_result_bytes)
+    except ResultTooLarge:
         return Outcome(
             "error",
             "ResultTooLarge",
-            f"the result is {_mib(len(text))} of JSON, over the configured "
-            f"limit of {_mib(max_result_bytes)} (jobs.max_result_bytes)",
+            f"the result's JSON is over the configured limit of {_mib(max_result_bytes)} (jobs.max_result_bytes)",
         )
-    return Outcome("ok", result=text.encode())
+    except (TypeError, ValueError) as exc:
+        return Outcome("error", type(exc).__name__, f"the handler's result is not valid JSON: {exc}")
+    return Outcome("ok", result=encoded)
 
 
 def _mib(size: int) -> str:
