@@ -89,7 +89,9 @@ def final_state_of(job: Job, end: TaskEnd) -> FinalState:
         return FinalState(JobStatus.COMPLETED, done, EndReason.COMPLETED, result_json=end.result)
     if end.kind == "error":
         detail = bounded(end.detail)
-        return FinalState(JobStatus.FAILED, bounded(f"Job failed: {detail}"), EndReason.HANDLER_ERROR, error=detail)
+        # A MemoryError is the worker's limit (RLIMIT_AS) refusing an allocation, not the handler's fault.
+        reason = EndReason.MEMORY_LIMIT if end.value == "MemoryError" else EndReason.HANDLER_ERROR
+        return FinalState(JobStatus.FAILED, bounded(f"Job failed: {detail}"), reason, error=detail)
     if end.kind == "memory":
         return FinalState(
             JobStatus.FAILED,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -80,7 +81,9 @@ def open_executor(settings: Settings, registry: EndpointRegistry) -> Executor:
     """The worker process pool, or on an API-only instance the executor that runs nothing."""
     if settings.server.role == "api":
         return NullExecutor()
-    return WorkerPool(settings.worker_count, registry.handler_modules(), settings.pool, settings.jobs.max_result_bytes)
+    # The derived address-space limit is resolved here, where the worker count is known.
+    pool = replace(settings.pool, max_worker_address_space_bytes=settings.worker_address_space)
+    return WorkerPool(settings.worker_count, registry.handler_modules(), pool, settings.jobs.max_result_bytes)
 
 
 async def job_system(app: web.Application) -> AsyncIterator[None]:

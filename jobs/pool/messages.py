@@ -19,6 +19,10 @@ class RunTask:
     payload: dict[str, Any]
 
 
+# The error type of a handler that hit its worker's memory limit (RLIMIT_AS): its worker is replaced.
+OUT_OF_MEMORY = "MemoryError"
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What one handler call produced: its result's JSON, encoded once here, or its error."""

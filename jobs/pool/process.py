@@ -84,7 +84,14 @@ class WorkerPool:
         child_conn = Connection(child_end.detach())
         process = self._context.Process(
             target=worker_main,
-            args=(child_conn, self._progress, self._modules, self._options.niceness, self._max_result_bytes),
+            args=(
+                child_conn,
+                self._progress,
+                self._modules,
+                self._options.niceness,
+                self._max_result_bytes,
+                self._options.max_worker_address_space_bytes,
+            ),
             daemon=True,
             name="docjobs-worker",
         )

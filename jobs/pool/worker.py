@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import resource
 import signal
 import time
 from functools import cache
@@ -12,8 +13,9 @@ from typing import Any
 
 from jobs.pool.encode import ResultTooLarge, encode_bounded
 from jobs.pool.lifeline import die_with_parent
-from jobs.pool.messages import Outcome, RunTask, TaskDone, TaskStarted
+from jobs.pool.messages import OUT_OF_MEMORY, Outcome, RunTask, TaskDone, TaskStarted
 from jobs.progress import ProgressSink, reporting_to
+from jobs.trim import pin_large_blocks_to_mmap
 
 
 class _WorkerContext:
@@ -22,8 +24,8 @@ class _WorkerContext:
     sink: ProgressSink | None = None
 
 
-def initialize_worker(sink: ProgressSink, modules: list[str], niceness: int = 0) -> None:
-    """Worker start-up: keep the progress queue, ignore Ctrl-C, lower priority, import handlers once."""
+def initialize_worker(sink: ProgressSink, modules: list[str], niceness: int = 0, address_space: int = 0) -> None:
+    """Worker start-up: keep the progress queue, ignore Ctrl-C, lower priority, limit memory, import handlers."""
     # Ctrl-C in a terminal reaches the whole process group; the server decides what happens to
     # running jobs, so workers must not die on SIGINT on their own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -33,8 +35,23 @@ def initialize_worker(sink: ProgressSink, modules: list[str], niceness: int = 0)
         # Handlers burn CPU; the web process must still answer status polls at once. A nicer
         # worker yields the CPU to it and loses nothing when the machine has cores to spare.
         os.nice(niceness)
+    pin_large_blocks_to_mmap()  # a freed result goes back to the system, not to a heap's top
+    if address_space > 0:
+        limit_address_space(address_space)
     for module in modules:
         importlib.import_module(module)
+
+
+def limit_address_space(limit: int) -> None:
+    """Have the kernel refuse this process's allocations past `limit` bytes (RLIMIT_AS), at once.
+
+    The RSS watch samples every memory_check_interval_seconds and a job can allocate gigabytes in
+    between; under RLIMIT_AS the allocation itself fails and the handler sees a MemoryError.
+    """
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 @cache
@@ -56,14 +73,20 @@ def run_handler(handler_ref: str, job_id: str, payload: dict[str, Any], max_resu
     """Run one handler call and return its JSON-encoded result, or its error."""
     try:
         result = _call(handler_ref, job_id, payload)
+        if not isinstance(result, dict):
+            return Outcome("error", "TypeError", f"the handler returned {type(result).__name__}, not a JSON object")
+        return _encode(result, max_result_bytes)
+    except MemoryError:
+        return _out_of_memory()
     except (Exception, SystemExit) as exc:  # SystemExit too: a handler calling sys.exit() fails its job only
         return Outcome("error", type(exc).__name__, str(exc) or type(exc).__name__)
-    if not isinstance(result, dict):
-        return Outcome("error", "TypeError", f"the handler returned {type(result).__name__}, not a JSON object")
+
+
+def _encode(result: dict[str, Any], max_result_bytes: int) -> Outcome:
     try:
         # Encoding here, in the worker, keeps large results' CPU cost off the event loop; the limit is
         # checked while the text is built, so an oversized result fails before it fills the worker.
-        encoded = encode_bounded(result, max_result_bytes)
+        return Outcome("ok", result=encode_bounded(result, max_result_bytes))
     except ResultTooLarge:
         return Outcome(
             "error",
@@ -72,7 +95,12 @@ def run_handler(handler_ref: str, job_id: str, payload: dict[str, Any], max_resu
         )
     except (TypeError, ValueError) as exc:
         return Outcome("error", type(exc).__name__, f"the handler's result is not valid JSON: {exc}")
-    return Outcome("ok", result=encoded)
+
+
+def _out_of_memory() -> Outcome:
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    limit = "" if soft == resource.RLIM_INFINITY else f" of {_mib(soft)} (pool.max_worker_address_space_bytes)"
+    return Outcome("error", OUT_OF_MEMORY, f"the job ran out of memory: it needed more than its worker's limit{limit}")
 
 
 def _mib(size: int) -> str:
@@ -80,14 +108,19 @@ def _mib(size: int) -> str:
 
 
 def worker_main(
-    conn: Connection, sink: ProgressSink, modules: list[str], niceness: int = 0, max_result_bytes: int = 0
+    conn: Connection,
+    sink: ProgressSink,
+    modules: list[str],
+    niceness: int = 0,
+    max_result_bytes: int = 0,
+    address_space: int = 0,
 ) -> None:
     """A worker process's whole life: run the tasks that arrive on `conn` one after the other.
 
     Each task is announced with a "started" message before its handler runs, so the server knows
     exactly when a job starts (and when its time limit begins), then answered with "done".
     """
-    initialize_worker(sink, modules, niceness)
+    initialize_worker(sink, modules, niceness, address_space)
     while True:
         try:
             message: RunTask | None = conn.recv()
@@ -98,3 +131,5 @@ def worker_main(
         conn.send(TaskStarted(message.job_id, time.time()))
         outcome = run_handler(message.handler_ref, message.job_id, message.payload, max_result_bytes)
         conn.send(TaskDone(message.job_id, outcome))
+        if outcome.value == OUT_OF_MEMORY:
+            return  # a heap that hit its limit may be left fragmented: the pool starts a fresh worker
