@@ -110,7 +110,7 @@ class Job:
         return self.finished_at - self.started_at
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything, JSON-ready: what a store persists."""
+        """Everything a store persists: JSON-ready values, except the result, kept as its bytes."""
         return {
             "id": self.id,
             "endpoint": self.endpoint,

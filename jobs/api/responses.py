@@ -44,10 +44,13 @@ async def send_json_bytes(request: web.Request, *parts: bytes) -> web.StreamResp
     response.content_type = "application/json"
     response.content_length = sum(len(part) for part in parts)
     await response.prepare(request)
-    if request.method != "HEAD":
-        for part in parts:
-            view = memoryview(part)
-            for start in range(0, len(view), RAW_CHUNK_BYTES):
-                await response.write(view[start : start + RAW_CHUNK_BYTES])
-    await response.write_eof()
+    try:
+        if request.method != "HEAD":
+            for part in parts:
+                view = memoryview(part)
+                for start in range(0, len(view), RAW_CHUNK_BYTES):
+                    await response.write(view[start : start + RAW_CHUNK_BYTES])
+        await response.write_eof()
+    except ConnectionError:  # aiohttp raises ConnectionError or ClientConnectionResetError
+        pass  # the client hung up mid-answer: nothing is left to tell it (a retry within the grace gets it)
     return response

@@ -75,3 +75,25 @@ async def test_20_stalled_readers_of_a_56_mb_result_cost_no_copies_and_each_read
         assert peak < baseline + 2 * size, f"{peak / MIB:.0f} MiB with a {size / MIB:.0f} MiB result"
         assert {d for d in digests} == {digests[0]} and digests[0][1] == size
         assert len(whole["data"]["data"]["rows"]) == ROWS and whole["retrieved_at"]
+
+
+@pytest.mark.timeout(60)
+async def test_a_reader_that_hangs_up_mid_result_leaves_no_error_and_a_retry_gets_it_whole(tmp_path: Path) -> None:
+    body = json.dumps({"endpoint": "/api/v1/demo/big-result", "payload": {"rows": 50_000, "width": 100}}).encode()
+    with run_server(tmp_path, config=CONFIG) as server:
+        async with aiohttp.ClientSession() as session:
+            job_id = await start(session, server.url, body)
+            assert (await wait_final(session, server.url, job_id))["status"] == "completed"
+            url = f"{server.url}/api/v1/jobs/{job_id}/result"
+            reader, writer = await asyncio.open_connection("127.0.0.1", int(server.url.rsplit(":", 1)[1]))
+            writer.write(f"GET /api/v1/jobs/{job_id}/result HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            await writer.drain()
+            assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+            writer.transport.abort()  # gone before the body is sent
+            async with session.get(url) as again:
+                whole: dict[str, Any] = await again.json()
+            async with session.get(f"{server.url}/healthz") as health:
+                assert health.status == 200
+        assert len(whole["data"]["data"]["rows"]) == 50_000
+        assert "unhandled error" not in server.logs()
+        assert "Traceback" not in server.logs()
