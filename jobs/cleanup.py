@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from jobs.service import JobService
+from jobs.trim import release_free_memory
 
 log = logging.getLogger("docjobs.cleanup")
 
@@ -18,3 +19,5 @@ async def cleanup_forever(service: JobService, interval_seconds: float) -> None:
             await service.sweep()
         except Exception:
             log.exception("cleanup sweep failed")
+        # Freed payloads and results otherwise stay in the allocator's heap (see jobs.trim).
+        await asyncio.to_thread(release_free_memory)

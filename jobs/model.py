@@ -75,7 +75,7 @@ def _second_prefix(seconds: int) -> str:
 
 @dataclass(slots=True)
 class Job:
-    """One job. Times are epoch seconds; the result is kept as the JSON text the worker produced."""
+    """One job. Times are epoch seconds; the result is kept as the JSON bytes the worker produced."""
 
     id: str
     endpoint: str
@@ -90,7 +90,7 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     delivered_at: float | None = None
-    result_json: str | None = None
+    result_json: bytes | None = None  # encoded once in the worker; every fetch serves these bytes
     error: str | None = None
     end_reason: str | None = None  # an EndReason value once the job is final
     retry_count: int = 0
@@ -110,7 +110,7 @@ class Job:
         return self.finished_at - self.started_at
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything, JSON-ready: what a store persists."""
+        """Everything a store persists: JSON-ready values, except the result, kept as its bytes."""
         return {
             "id": self.id,
             "endpoint": self.endpoint,

@@ -20,10 +20,11 @@ class TaskEnd:
     """How a started task ended: its outcome, a timeout, or the death of its process."""
 
     kind: EndKind
-    value: str = ""  # "ok": the result's JSON text; "error": the exception's type name
+    value: str = ""  # "error": the exception's type name
     detail: str = ""  # "error": the exception's message; "memory": the usage that passed the limit
     exitcode: int | None = None
     where: str = ""  # "error": the module:line it was raised at
+    result: bytes = b""  # "ok": the result's JSON, as the worker encoded it
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,7 @@ class FinalState:
     status: JobStatus
     message: str
     reason: EndReason
-    result_json: str | None = None
+    result_json: bytes | None = None
     error: str | None = None
     # A handler's exception: its type and module:line, for the log (its message goes only to the owner).
     error_type: str | None = None
@@ -54,7 +55,7 @@ def not_transferable(reason: Exception) -> FinalState:
     """The final state of a job whose payload could not be handed to a worker."""
     return FinalState(
         JobStatus.FAILED,
-        f"Job failed: its payload could not be handed to a worker ({reason})",
+        bounded(f"Job failed: its payload could not be handed to a worker ({reason})"),
         EndReason.NOT_TRANSFERABLE,
         error="payload not transferable",
     )
@@ -84,13 +85,17 @@ def worker_lost() -> FinalState:
 def final_state_of(job: Job, end: TaskEnd) -> FinalState:
     """What a job's status and message become once its worker reported how it ended."""
     if end.kind == "ok":
-        return FinalState(JobStatus.COMPLETED, "Job completed successfully", EndReason.COMPLETED, result_json=end.value)
+        done = "Job completed successfully"
+        return FinalState(JobStatus.COMPLETED, done, EndReason.COMPLETED, result_json=end.result)
     if end.kind == "error":
+        detail = bounded(end.detail)
+        # A MemoryError is the worker's limit (RLIMIT_AS) refusing an allocation, not the handler's fault.
+        reason = EndReason.MEMORY_LIMIT if end.value == "MemoryError" else EndReason.HANDLER_ERROR
         return FinalState(
             JobStatus.FAILED,
-            bounded(f"Job failed: {end.detail}"),
-            EndReason.HANDLER_ERROR,
-            error=bounded(end.detail),
+            bounded(f"Job failed: {detail}"),
+            reason,
+            error=detail,
             error_type=end.value or None,
             where=end.where or None,
         )

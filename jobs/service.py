@@ -206,6 +206,19 @@ class JobService:
             )
         return job
 
+    async def peek(self, job_id: str, owner: str | None = None) -> Job:
+        """The job's outcome as `collect` gives it, without delivering it (for `HEAD /result`).
+
+        A link-prefetching proxy or a monitor may send HEAD: that must not start the grace period.
+        """
+        job = await self.get(job_id, owner)
+        if job.status.is_active:
+            raise JobNotReady("Job still processing", job_id=job.id, status=job.status.value, retry_after=1)
+        error = outcome_error(job)
+        if error is not None:
+            raise error
+        return job
+
     async def collect(self, job_id: str, owner: str | None = None) -> Job:
         """The job's outcome for `/result`: a finished job is delivered, then kept only for the grace."""
         job = await self.get(job_id, owner)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -25,11 +26,13 @@ from jobs.runner import JobRunner
 from jobs.service import JobService
 from jobs.settings import Settings
 from jobs.store import JobStore, open_store
+from jobs.trim import pin_large_blocks_to_mmap
 
 
 @contextlib.asynccontextmanager
 async def open_job_system(settings: Settings, registry: EndpointRegistry) -> AsyncIterator[JobService]:
     """The running service; on exit every loop, worker and connection it opened is closed."""
+    pin_large_blocks_to_mmap()  # payloads and results freed go back to the system (jobs.trim)
     store = await open_store(settings)
     try:
         notifier, estimator = ChangeNotifier(), DurationEstimator()
@@ -86,8 +89,10 @@ def open_executor(settings: Settings, registry: EndpointRegistry) -> Executor:
     # On a shared store a stalled instance's jobs are taken over after its lease: its workers stop
     # before that, so a job never runs twice at once.
     stall = settings.store.lease_seconds * STALL_SHARE_OF_LEASE if settings.store.backend == "redis" else 0
+    # The derived address-space limit is resolved here, where the worker count is known.
+    pool = replace(settings.pool, max_worker_address_space_bytes=settings.worker_address_space)
     modules = registry.handler_modules()
-    return WorkerPool(settings.worker_count, modules, settings.pool, settings.jobs.max_result_bytes, stall)
+    return WorkerPool(settings.worker_count, modules, pool, settings.jobs.max_result_bytes, stall)
 
 
 async def job_system(app: web.Application) -> AsyncIterator[None]:

@@ -159,7 +159,7 @@ async def test_a_completed_job_keeps_its_result_and_counts_its_duration(build: M
     machine.clock.advance(2.5)
     machine.executor.complete(job_id, {"rows": 3})
     job = await machine.finished(job_id)
-    assert (job.status, job.progress, job.result_json) == (JobStatus.COMPLETED, 100, '{"rows":3}')
+    assert (job.status, job.progress, job.result_json) == (JobStatus.COMPLETED, 100, b'{"rows":3}')
     assert job.duration_seconds == 2.5
     percentiles = machine.estimator.percentiles("/echo")
     assert percentiles is not None and percentiles["p50"] == 2.5
@@ -168,7 +168,7 @@ async def test_a_completed_job_keeps_its_result_and_counts_its_duration(build: M
 async def test_handlers_run_inline_with_autorun(build: MachineFactory) -> None:
     machine = await build(autorun=True)
     ok, failing = await machine.start(payload={"a": 1}), await machine.start("/explode")
-    assert (await machine.finished(ok)).result_json == '{"echo":{"a":1}}'
+    assert (await machine.finished(ok)).result_json == b'{"echo":{"a":1}}'
     failed = await machine.finished(failing)
     assert failed.status is JobStatus.FAILED
     assert failed.message == "Job failed: the payload makes no sense"
@@ -342,7 +342,7 @@ async def test_shutdown_lets_a_job_that_ends_within_the_grace_complete(build: Ma
 async def test_a_direct_call_answers_with_the_result_and_keeps_no_record(build: MachineFactory) -> None:
     machine = await build(autorun=True)
     job = await run_directly(machine.service, "/echo", {"x": 1}, "alice", None)
-    assert job.result_json == '{"echo":{"x":1}}'
+    assert job.result_json == b'{"echo":{"x":1}}'
     assert await machine.store.list_jobs() == []
 
 

@@ -138,7 +138,7 @@ class InProcessExecutor:
 
     def complete(self, job_id: str, result: dict[str, Any]) -> None:
         """The running handler returns `result`."""
-        self._end(job_id, TaskEnd("ok", json.dumps(result, separators=(",", ":"))))
+        self._end(job_id, TaskEnd("ok", result=json.dumps(result, separators=(",", ":")).encode()))
 
     def fail(self, job_id: str, error_type: str, message: str) -> None:
         """The running handler raises."""
@@ -170,7 +170,7 @@ class InProcessExecutor:
         with reporting_to(task.job.id, self):
             outcome = run_handler(task.handler_ref, task.job.id, task.job.payload, self._max_result_bytes)
         # One loop turn later, so that progress reported by the handler is recorded before the end.
-        self._later(self._end, task.job.id, TaskEnd(outcome.kind, outcome.value, outcome.detail))
+        self._later(self._end, task.job.id, TaskEnd(outcome.kind, outcome.value, outcome.detail, result=outcome.result))
 
     def put(self, item: tuple[str, int, str | None]) -> None:
         """The progress sink of handlers run inline."""

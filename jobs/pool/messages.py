@@ -34,14 +34,19 @@ class RunTask:
         return cls(*wire)
 
 
+# The error type of a handler that hit its worker's memory limit (RLIMIT_AS): its worker is replaced.
+OUT_OF_MEMORY = "MemoryError"
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one handler call produced: its result's JSON text, or its error."""
+    """What one handler call produced: its result's JSON, encoded once here, or its error."""
 
     kind: Literal["ok", "error"]
-    value: str  # "ok": the result as JSON text; "error": the exception's type name
+    value: str = ""  # "error": the exception's type name
     detail: str = ""  # "error": the exception's message
     where: str = ""  # "error": the module:line it was raised at
+    result: bytes = b""  # "ok": the result as UTF-8 JSON, held and served as these very bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +70,8 @@ class TaskDone:
 
     def to_wire(self) -> Wire:
         """The tuple that is pickled."""
-        return ("done", self.job_id, self.outcome.kind, self.outcome.value, self.outcome.detail, self.outcome.where)
+        outcome = self.outcome
+        return ("done", self.job_id, outcome.kind, outcome.value, outcome.detail, outcome.where, outcome.result)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,4 +96,4 @@ def worker_message(wire: Wire) -> WorkerMessage:
         return TaskStarted(wire[1], wire[2])
     if wire[0] == "progress":
         return TaskProgress(wire[1], wire[2], wire[3])
-    return TaskDone(wire[1], Outcome(wire[2], wire[3], wire[4], wire[5]))
+    return TaskDone(wire[1], Outcome(wire[2], wire[3], wire[4], wire[5], wire[6]))

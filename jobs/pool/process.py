@@ -95,7 +95,14 @@ class WorkerPool:
         child_stderr = Connection(child_stderr_end.detach())
         process = self._context.Process(
             target=worker_main,
-            args=(child_conn, self._modules, self._options.niceness, self._max_result_bytes, self._stall_seconds),
+            args=(
+                child_conn,
+                self._modules,
+                self._options.niceness,
+                self._max_result_bytes,
+                self._stall_seconds,
+                self._options.max_worker_address_space_bytes,
+            ),
             kwargs={"stderr": child_stderr},
             daemon=True,
             name="docjobs-worker",
@@ -215,7 +222,7 @@ class WorkerPool:
             task.timer.cancel()
         outcome = message.outcome
         if not task.cancelled:
-            end = TaskEnd(outcome.kind, outcome.value, outcome.detail, where=outcome.where)
+            end = TaskEnd(outcome.kind, outcome.value, outcome.detail, where=outcome.where, result=outcome.result)
             self._listener.task_ended(task, end)
         self._served[worker.pid] = self._served.get(worker.pid, 0) + 1
         if self._has_all_its_tasks(worker) and not worker.tasks:

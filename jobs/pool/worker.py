@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import json
 import os
+import resource
 import signal
 import threading
 import time
@@ -12,13 +12,14 @@ from functools import cache
 from multiprocessing.connection import Connection
 from typing import Any
 
-from jobs.logs_bounds import bounded
 from jobs.pool.deathsig import set_parent_death_signal
+from jobs.pool.encode import ResultTooLarge, encode_bounded
 from jobs.pool.failures import describe, log_failure
 from jobs.pool.group import lead_own_group
 from jobs.pool.lifeline import die_with_parent
-from jobs.pool.messages import Outcome, RunTask, TaskDone, TaskProgress, TaskStarted
+from jobs.pool.messages import OUT_OF_MEMORY, Outcome, RunTask, TaskDone, TaskProgress, TaskStarted
 from jobs.progress import ProgressSink, reporting_to
+from jobs.trim import pin_large_blocks_to_mmap
 
 
 class PipeSink:
@@ -46,8 +47,10 @@ class _WorkerContext:
     sink: ProgressSink | None = None
 
 
-def initialize_worker(sink: ProgressSink, modules: list[str], niceness: int = 0, stall_seconds: float = 0) -> None:
-    """Worker start-up: keep the progress sink, ignore Ctrl-C, lower priority, import handlers once."""
+def initialize_worker(
+    sink: ProgressSink, modules: list[str], niceness: int = 0, stall_seconds: float = 0, address_space: int = 0
+) -> None:
+    """Worker start-up: keep the progress sink, ignore Ctrl-C, lower priority, limit memory, import handlers."""
     # Ctrl-C in a terminal reaches the whole process group; the server decides what happens to
     # running jobs, so workers must not die on SIGINT on their own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -61,8 +64,23 @@ def initialize_worker(sink: ProgressSink, modules: list[str], niceness: int = 0,
         # Handlers burn CPU; the web process must still answer status polls at once. A nicer
         # worker yields the CPU to it and loses nothing when the machine has cores to spare.
         os.nice(niceness)
+    pin_large_blocks_to_mmap()  # a freed result goes back to the system, not to a heap's top
+    if address_space > 0:
+        limit_address_space(address_space)
     for module in modules:
         importlib.import_module(module)
+
+
+def limit_address_space(limit: int) -> None:
+    """Have the kernel refuse this process's allocations past `limit` bytes (RLIMIT_AS), at once.
+
+    The RSS watch samples every memory_check_interval_seconds and a job can allocate gigabytes in
+    between; under RLIMIT_AS the allocation itself fails and the handler sees a MemoryError.
+    """
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 @cache
@@ -84,25 +102,36 @@ def run_handler(handler_ref: str, job_id: str, payload: dict[str, Any], max_resu
     """Run one handler call and return its JSON-encoded result, or its error."""
     try:
         result = _call(handler_ref, job_id, payload)
+        if not isinstance(result, dict):
+            return Outcome("error", "TypeError", f"the handler returned {type(result).__name__}, not a JSON object")
+        return _encode(result, max_result_bytes)
+    except MemoryError:
+        return _out_of_memory()
     except (Exception, SystemExit) as exc:  # SystemExit too: a handler calling sys.exit() fails its job only
         failure = describe(exc)
         log_failure(job_id, exc, failure)
         return Outcome("error", failure.error_type, failure.message, failure.where)
-    if not isinstance(result, dict):
-        return Outcome("error", "TypeError", f"the handler returned {type(result).__name__}, not a JSON object")
+
+
+def _encode(result: dict[str, Any], max_result_bytes: int) -> Outcome:
     try:
-        # Encoding here, in the worker, keeps large results' CPU cost off the event loop.
-        text = json.dumps(result, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        return Outcome("error", type(exc).__name__, bounded(f"the handler's result is not valid JSON: {exc}"))
-    if max_result_bytes and len(text) > max_result_bytes:
+        # Encoding here, in the worker, keeps large results' CPU cost off the event loop; the limit is
+        # checked while the text is built, so an oversized result fails before it fills the worker.
+        return Outcome("ok", result=encode_bounded(result, max_result_bytes))
+    except ResultTooLarge:
         return Outcome(
             "error",
             "ResultTooLarge",
-            f"the result is {_mib(len(text))} of JSON, over the configured "
-            f"limit of {_mib(max_result_bytes)} (jobs.max_result_bytes)",
+            f"the result's JSON is over the configured limit of {_mib(max_result_bytes)} (jobs.max_result_bytes)",
         )
-    return Outcome("ok", text)
+    except (TypeError, ValueError) as exc:
+        return Outcome("error", type(exc).__name__, f"the handler's result is not valid JSON: {exc}")
+
+
+def _out_of_memory() -> Outcome:
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    limit = "" if soft == resource.RLIM_INFINITY else f" of {_mib(soft)} (pool.max_worker_address_space_bytes)"
+    return Outcome("error", OUT_OF_MEMORY, f"the job ran out of memory: it needed more than its worker's limit{limit}")
 
 
 def _mib(size: int) -> str:
@@ -115,6 +144,7 @@ def worker_main(
     niceness: int = 0,
     max_result_bytes: int = 0,
     stall_seconds: float = 0,
+    address_space: int = 0,
     stderr: Connection | None = None,
 ) -> None:
     """A worker process's whole life: run the tasks that arrive on `conn` one after the other.
@@ -128,7 +158,7 @@ def worker_main(
         os.dup2(stderr.fileno(), 2)
         stderr.close()
     pipe = PipeSink(conn)
-    initialize_worker(pipe, modules, niceness, stall_seconds)
+    initialize_worker(pipe, modules, niceness, stall_seconds, address_space)
     while True:
         try:
             wire = conn.recv()
@@ -140,3 +170,5 @@ def worker_main(
         pipe.send(TaskStarted(task.job_id, time.time()))
         outcome = run_handler(task.handler_ref, task.job_id, task.payload, max_result_bytes)
         pipe.send(TaskDone(task.job_id, outcome))
+        if outcome.value == OUT_OF_MEMORY:
+            return  # a heap that hit its limit may be left fragmented: the pool starts a fresh worker

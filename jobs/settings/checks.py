@@ -34,6 +34,8 @@ def _section_problems(settings: Settings) -> typing.Iterator[str]:
         yield "pool.workers and pool.max_tasks_per_worker must not be negative"
     if not 0 <= settings.pool.niceness <= 19:
         yield "pool.niceness must be between 0 and 19"
+    if settings.pool.max_worker_address_space_bytes < -1:
+        yield "pool.max_worker_address_space_bytes must be -1 (derived), 0 (no limit) or a number of bytes"
     if settings.pool.max_worker_rss_bytes < 0 or settings.pool.memory_check_interval_seconds <= 0:
         yield "pool.max_worker_rss_bytes must not be negative; pool.memory_check_interval_seconds must be positive"
     yield from _job_problems(settings.jobs)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
+
+from jobs.settings.machine import available_cpus, default_worker_address_space
 
 HANDLER_REF = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 ENDPOINT_PATH = re.compile(r"/[A-Za-z0-9_\-/.]*[A-Za-z0-9_\-]")
@@ -38,13 +39,17 @@ class ServerSettings:
 class PoolSettings:
     """The worker processes that run handlers."""
 
-    workers: int = 0  # 0 means one per CPU
+    workers: int = 0  # 0 means one per CPU the process may use (affinity and cgroup CPU quota)
     # Recycling a worker now and then bounds the damage of handlers that leak memory.
     max_tasks_per_worker: int = 0  # 0 means never recycle
     # Workers run at a lower CPU priority so the web process stays responsive while they compute.
     niceness: int = 10
     # A worker above this resident memory is killed and its job fails; 0 means no limit.
     max_worker_rss_bytes: int = 0
+    # The kernel's limit on each worker's address space (RLIMIT_AS): an allocation past it fails at once
+    # ("out of memory") and the worker is replaced. -1: 75% of the machine's or the cgroup's memory
+    # divided among the workers (at least 1 GiB); 0: no limit.
+    max_worker_address_space_bytes: int = -1
     memory_check_interval_seconds: float = 0.5
 
 
@@ -141,8 +146,14 @@ class Settings:
 
     @property
     def worker_count(self) -> int:
-        """The pool size, with 0 resolved to the CPU count."""
-        return self.pool.workers or os.cpu_count() or 1
+        """The pool size, with 0 resolved to the CPUs this process may use (the cgroup quota included)."""
+        return self.pool.workers or available_cpus()
+
+    @property
+    def worker_address_space(self) -> int:
+        """Each worker's RLIMIT_AS in bytes, with -1 resolved to its share of memory; 0 for none."""
+        configured = self.pool.max_worker_address_space_bytes
+        return default_worker_address_space(self.worker_count) if configured < 0 else configured
 
     def timeout_for(self, endpoint: EndpointSettings) -> float:
         """An endpoint's own timeout, or the default."""

@@ -16,13 +16,16 @@ _JSON = frozenset({"payload", "extra"})
 _JOB_FIELDS = frozenset(f.name for f in fields(Job))
 
 
-def encode_job(job: Job) -> list[str]:
+def encode_job(job: Job) -> list[str | bytes]:
     """The record as flat field/value pairs for HSET (floats keep every digit through `repr`)."""
-    flat: list[str] = []
+    flat: list[str | bytes] = []
     for name, value in job.to_dict().items():
+        text: str | bytes
         if value is None:
             continue
-        if name in _JSON:
+        if isinstance(value, bytes):
+            text = value  # the result, sent as the worker encoded it
+        elif name in _JSON:
             text = json.dumps(value, separators=(",", ":"))
         elif isinstance(value, float):
             text = repr(value)
@@ -50,6 +53,9 @@ def decode_job(record: Mapping[str, str] | Sequence[str]) -> Job:
             data[name] = float(text)
         elif name in _INTS:
             data[name] = int(text)
+        elif name == "result_json":
+            data[name] = text.encode()  # the client decodes every reply; results are bytes
         else:
             data[name] = text
+    data.setdefault("payload", {})  # a finished job's payload is dropped
     return Job.from_dict(data)

@@ -22,7 +22,7 @@ class MemoryJobStore:
         self._active_by_client: Counter[str] = Counter()
         self._by_idempotency_key: dict[tuple[str, str], str] = {}
         self._subscribers: list[asyncio.Queue[tuple[str, str]]] = []
-        self._result_bytes = 0  # results are ASCII JSON (json.dumps escapes the rest): characters are bytes
+        self._result_bytes = 0
 
     async def add(self, job: Job, admission: Admission) -> Job:
         if job.idempotency_key is not None:
@@ -78,7 +78,7 @@ class MemoryJobStore:
         message: str,
         now: float,
         *,
-        result_json: str | None = None,
+        result_json: bytes | None = None,
         error: str | None = None,
         reason: str | None = None,
     ) -> Job | None:
@@ -90,9 +90,10 @@ class MemoryJobStore:
         job.message = message
         job.finished_at = job.updated_at = now
         job.result_json = result_json
-        self._result_bytes += len(result_json or "")
+        self._result_bytes += len(result_json or b"")
         job.error = error
         job.end_reason = reason
+        job.payload = {}  # a finished job never runs again: its payload (up to max_body_bytes) goes now
         if status is JobStatus.COMPLETED:
             job.progress = 100
         return job
@@ -109,7 +110,7 @@ class MemoryJobStore:
         job = self._jobs.pop(job_id, None)
         if job is not None:
             self._release(job)
-            self._result_bytes -= len(job.result_json or "")
+            self._result_bytes -= len(job.result_json or b"")
             if job.idempotency_key is not None:
                 self._by_idempotency_key.pop((job.client, job.idempotency_key), None)
         return job

@@ -84,7 +84,7 @@ class JobStore(SharedStore, Protocol):
         message: str,
         now: float,
         *,
-        result_json: str | None = None,
+        result_json: bytes | None = None,
         error: str | None = None,
         reason: str | None = None,
     ) -> Job | None:

@@ -162,7 +162,7 @@ class RedisJobStore:
         message: str,
         now: float,
         *,
-        result_json: str | None = None,
+        result_json: bytes | None = None,
         error: str | None = None,
         reason: str | None = None,
     ) -> Job | None:
@@ -281,7 +281,7 @@ class RedisJobStore:
 
     # --- helpers ---
 
-    async def _run(self, script: str, *args: str | int | float) -> Any:
+    async def _run(self, script: str, *args: str | bytes | int | float) -> Any:
         with self._available():
             return await self._scripts[script](args=[self.prefix, self.instance_id, self._lease_ms, *args])
 
@@ -316,7 +316,7 @@ def _job_or_none(reply: Any) -> Job | None:
     return decode_job(reply) if reply else None
 
 
-def _optional(value: str | None) -> tuple[str, str]:
+def _optional(value: str | bytes | None) -> tuple[str, str | bytes]:
     # Lua cannot tell a missing argument from an empty one: a flag says whether the value is there.
     return ("0", "") if value is None else ("1", value)
 

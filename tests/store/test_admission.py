@@ -68,7 +68,7 @@ async def test_idempotent_replay_is_answered_even_at_the_limit(store: JobStore) 
 async def test_idempotent_replay_returns_a_finished_job(store: JobStore) -> None:
     first = await store.add(make_job("a", key="k"), ROOMY)
     await start_running(store, first)
-    await store.finish(first.id, JobStatus.COMPLETED, "done", T0 + 2, result_json="{}")
+    await store.finish(first.id, JobStatus.COMPLETED, "done", T0 + 2, result_json=b"{}")
     replayed = await store.add(make_job("a", key="k"), ROOMY)
     assert replayed.id == first.id
     assert replayed.status is JobStatus.COMPLETED

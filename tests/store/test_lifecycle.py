@@ -48,13 +48,13 @@ async def test_progress_only_while_running_never_backwards_and_at_most_99(store:
 async def test_completed_job_has_its_result_and_shows_100(store: JobStore) -> None:
     job = await store.add(make_job(), ROOMY)
     await start_running(store, job)
-    done = await store.finish(job.id, JobStatus.COMPLETED, "Job completed successfully", T0 + 3, result_json='{"a":1}')
+    done = await store.finish(job.id, JobStatus.COMPLETED, "Job completed successfully", T0 + 3, result_json=b'{"a":1}')
     assert done is not None
     assert (done.status, done.progress, done.finished_at, done.result_json) == (
         JobStatus.COMPLETED,
         100,
         T0 + 3,
-        '{"a":1}',
+        b'{"a":1}',
     )
     assert done.duration_seconds == 2
     assert await store.finish(job.id, JobStatus.FAILED, "again", T0 + 4) is None
@@ -82,7 +82,7 @@ async def test_finish_and_delete_release_the_client_limit(store: JobStore) -> No
     one = Admission(per_client_limit=1, max_pending=100)
     first = await store.add(make_job("a"), one)
     await start_running(store, first)
-    await store.finish(first.id, JobStatus.COMPLETED, "done", T0 + 2, result_json="1")
+    await store.finish(first.id, JobStatus.COMPLETED, "done", T0 + 2, result_json=b"1")
     second = await store.add(make_job("a"), one)
     await store.claim_next(T0 + 3)
     await store.delete(second.id)
@@ -104,7 +104,7 @@ async def test_deleting_a_pending_job_removes_it_from_the_queue(store: JobStore)
 
 async def test_result_bytes_count_held_results_until_deleted(store: JobStore) -> None:
     first, second = await add_jobs(store, 2)
-    for job, result in ((first, '{"rows":[1,2,3]}'), (second, '"ok"')):
+    for job, result in ((first, b'{"rows":[1,2,3]}'), (second, b'"ok"')):
         await start_running(store, job)
         await store.finish(job.id, JobStatus.COMPLETED, "done", T0 + 2, result_json=result)
     assert await store.result_bytes() == 20
@@ -119,7 +119,7 @@ async def test_result_bytes_count_held_results_until_deleted(store: JobStore) ->
 async def test_delivery_is_noted_once_and_hides_the_job_from_lists(store: JobStore) -> None:
     job = await store.add(make_job(), ROOMY)
     await start_running(store, job)
-    await store.finish(job.id, JobStatus.COMPLETED, "done", T0 + 2, result_json="1")
+    await store.finish(job.id, JobStatus.COMPLETED, "done", T0 + 2, result_json=b"1")
     assert await store.mark_delivered(job.id, T0 + 3) == T0 + 3
     assert await store.mark_delivered(job.id, T0 + 4) == T0 + 3, "a second first fetch gets the stored time"
     assert await store.mark_delivered(make_job().id, T0 + 4) is None  # unknown: nothing happens
@@ -144,7 +144,7 @@ async def test_counts_by_status_and_endpoint(store: JobStore) -> None:
     jobs = await add_jobs(store, 3)
     await store.add(make_job("b", endpoint="/api/v1/demo/sleep"), ROOMY)
     await start_running(store, jobs[0])
-    await store.finish(jobs[0].id, JobStatus.COMPLETED, "done", T0 + 2, result_json="[]")
+    await store.finish(jobs[0].id, JobStatus.COMPLETED, "done", T0 + 2, result_json=b"[]")
     counts = await store.counts()
     assert counts.by_status == {"completed": 1, "pending": 3}
     assert counts.by_endpoint == {"/api/v1/demo/echo": 3, "/api/v1/demo/sleep": 1}
@@ -157,3 +157,14 @@ async def test_finish_records_why_the_job_ended_and_a_get_returns_it(store: JobS
     assert done is not None and done.end_reason == "worker_died"
     stored = await store.get(job.id)
     assert stored is not None and (stored.end_reason, stored.error) == ("worker_died", "x")
+
+
+async def test_a_payload_is_kept_while_active_and_dropped_when_the_job_finishes(store: JobStore) -> None:
+    job = await store.add(make_job(), ROOMY)
+    await start_running(store, job)
+    running = await store.get(job.id)
+    assert running is not None and running.payload == {"text": "héllo", "n": [1, 2]}
+    await store.finish(job.id, JobStatus.FAILED, "Job failed: boom", T0 + 3, error="boom")
+    finished = await store.get(job.id)
+    assert finished is not None and finished.payload == {}
+    assert (finished.status, finished.error) == (JobStatus.FAILED, "boom")

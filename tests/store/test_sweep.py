@@ -13,7 +13,9 @@ RETENTION = 600.0
 GRACE = 60.0
 
 
-async def finished_job(store: JobStore, client: str = "client-a", key: str | None = None, result: str = "[1]") -> str:
+async def finished_job(
+    store: JobStore, client: str = "client-a", key: str | None = None, result: bytes = b"[1]"
+) -> str:
     """A job that completed at T0 + 2 with `result`."""
     job = await store.add(make_job(client, key=key), ROOMY)
     await start_running(store, job)
@@ -60,7 +62,7 @@ async def test_finished_record_expires_by_itself_and_sweep_repairs_the_indexes(
     redis_stores: StoreFactory,
 ) -> None:
     store = await redis_stores(retention_seconds=0.2)
-    job_id = await finished_job(store, key="k", result="12345")
+    job_id = await finished_job(store, key="k", result=b"12345")
     assert await store.result_bytes() == 5
     await eventually(lambda: _gone(store, job_id))
     # The record is gone before any sweep decides it is old: the sweep still counts it, once.

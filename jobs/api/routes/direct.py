@@ -11,6 +11,7 @@ from aiohttp import web
 
 from jobs.api.keys import CLIENT, REQUEST_ID, SERVICE, SETTINGS
 from jobs.api.requests import read_json
+from jobs.api.responses import send_json_bytes
 from jobs.direct import run_directly
 from jobs.registry import EndpointRegistry
 
@@ -26,4 +27,4 @@ async def call_directly(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     payload, size = await read_json(request, settings.server.max_body_bytes)
     job = await run_directly(request.app[SERVICE], request.path, payload, request[CLIENT], request[REQUEST_ID], size)
-    return web.Response(text=job.result_json or "null", content_type="application/json")
+    return await send_json_bytes(request, job.result_json or b"null")

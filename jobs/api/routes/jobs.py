@@ -11,7 +11,7 @@ from aiohttp import web
 from jobs.api import views
 from jobs.api.keys import CLIENT, REQUEST_ID, SERVICE, SETTINGS, owner_of
 from jobs.api.requests import read_json, request_json_field
-from jobs.api.responses import json_response, json_response_with_raw
+from jobs.api.responses import json_response, send_json_with_raw
 from jobs.api.views import JOBS
 from jobs.errors import InvalidRequest
 from jobs.model import JobStatus, isoformat
@@ -72,12 +72,19 @@ async def job_status(request: web.Request) -> web.Response:
     return json_response({"success": True, **views.status_view(job)}, headers=headers)
 
 
-async def job_result(request: web.Request) -> web.Response:
-    """GET /api/v1/jobs/{id}/result: the handler's result; deleted after the retry grace period."""
-    job = await request.app[SERVICE].collect(request.match_info["job_id"], owner_of(request))
+async def job_result(request: web.Request) -> web.StreamResponse:
+    """GET /api/v1/jobs/{id}/result: the handler's result; deleted after the retry grace period.
+
+    HEAD answers with the same status and headers and delivers nothing: retrieved_at stays unset.
+    """
+    service, job_id = request.app[SERVICE], request.match_info["job_id"]
+    if request.method == "HEAD":
+        job = await service.peek(job_id, owner_of(request))
+    else:
+        job = await service.collect(job_id, owner_of(request))
     retrieved = isoformat(job.delivered_at) or _now_iso()
-    return json_response_with_raw(
-        views.result_head(job), "data", job.result_json or "null", {"retrieved_at": retrieved}
+    return await send_json_with_raw(
+        request, views.result_head(job), "data", job.result_json or b"null", {"retrieved_at": retrieved}
     )
 
 

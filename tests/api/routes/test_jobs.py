@@ -245,3 +245,26 @@ async def test_the_same_idempotency_key_returns_the_same_job(service: Client) ->
     assert (await body(await service.get("/api/v1/jobs")))["total_jobs"] == 2
     bad = await service.post("/api/v1/jobs/start", json=start, headers={"Idempotency-Key": "has space"})
     assert bad.status == 400
+
+
+async def test_head_on_a_result_answers_with_headers_and_does_not_deliver_it(service: Client) -> None:
+    job_id = await start_job(service, "/api/v1/demo/echo", {"hello": "world"})
+    await wait_finished(service, job_id)
+    head = await service.head(f"/api/v1/jobs/{job_id}/result")
+    assert head.status == 200
+    assert head.content_type == "application/json"
+    assert await head.read() == b""
+    stored = await service.app[SERVICE].store.get(job_id)
+    assert stored is not None and stored.delivered_at is None, "HEAD must not start the grace period"
+    listed = await (await service.get("/api/v1/jobs")).json()
+    assert job_id in [j["id"] for j in listed["jobs"]], "a job only HEADed is still listed"
+    response = await service.get(f"/api/v1/jobs/{job_id}/result")
+    result = await body(response)
+    assert result["data"]["data"] == {"hello": "world"}
+    assert int(head.headers["Content-Length"]) == len(await response.read())
+
+
+async def test_head_on_an_unfinished_result_is_not_ready(service: Client) -> None:
+    job_id = await start_job(service, "/api/v1/demo/sleep", {"seconds": 2})
+    head = await service.head(f"/api/v1/jobs/{job_id}/result")
+    assert head.status == 409

@@ -1,0 +1,99 @@
+"""A held result is served from its stored bytes: readers that stall cost no copies of it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.memory.helpers import MIB, rss, settled_rss, start, wait_final
+from tests.process import run_server
+
+pytestmark = pytest.mark.slow
+
+CONFIG = """
+[server]
+shutdown_grace_seconds = 1
+
+[pool]
+workers = 1
+
+[jobs]
+per_client_limit = 50
+max_watches_per_client = 50
+result_grace_seconds = 60
+
+[endpoints]
+"/api/v1/demo/big-result" = "handlers.demo:big_result"
+"""
+READERS = 20
+ROWS, WIDTH = 500_000, 100  # about 56 MB of JSON
+RESULT_BYTES = ROWS * (8 + WIDTH + 3)
+
+
+async def sha256_of(response: aiohttp.ClientResponse) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    async for chunk in response.content.iter_chunked(1024 * 1024):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+@pytest.mark.timeout(120)
+async def test_20_stalled_readers_of_a_56_mb_result_cost_no_copies_and_each_reads_it_whole(tmp_path: Path) -> None:
+    body = json.dumps({"endpoint": "/api/v1/demo/big-result", "payload": {"rows": ROWS, "width": WIDTH}}).encode()
+    with run_server(tmp_path, config=CONFIG) as server:
+        pid = server.process.pid
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            baseline = await settled_rss(pid)
+            job_id = await start(session, server.url, body)
+            assert (await wait_final(session, server.url, job_id))["status"] == "completed"
+            url = f"{server.url}/api/v1/jobs/{job_id}/result"
+            # Each reader gets the status and headers (so the server is writing its answer), then stalls.
+            responses = await asyncio.gather(*(session.get(url) for _ in range(READERS)))
+            assert all(r.status == 200 for r in responses)
+            size = int(responses[0].headers["Content-Length"])
+            assert size > RESULT_BYTES
+            peak = 0
+            for _ in range(10):
+                peak = max(peak, rss(pid))
+                await asyncio.sleep(0.1)
+            digests = [await sha256_of(r) for r in responses]
+            for r in responses:
+                r.release()
+            async with session.get(url) as again:
+                whole: dict[str, Any] = await again.json()
+        print(
+            f"server RSS: baseline {baseline / MIB:.0f} MiB, peak with {READERS} stalled readers {peak / MIB:.0f} MiB"
+        )
+        assert peak < baseline + 2 * size, f"{peak / MIB:.0f} MiB with a {size / MIB:.0f} MiB result"
+        assert {d for d in digests} == {digests[0]} and digests[0][1] == size
+        assert len(whole["data"]["data"]["rows"]) == ROWS and whole["retrieved_at"]
+
+
+@pytest.mark.timeout(60)
+async def test_a_reader_that_hangs_up_mid_result_leaves_no_error_and_a_retry_gets_it_whole(tmp_path: Path) -> None:
+    body = json.dumps({"endpoint": "/api/v1/demo/big-result", "payload": {"rows": 50_000, "width": 100}}).encode()
+    with run_server(tmp_path, config=CONFIG) as server:
+        async with aiohttp.ClientSession() as session:
+            job_id = await start(session, server.url, body)
+            assert (await wait_final(session, server.url, job_id))["status"] == "completed"
+            url = f"{server.url}/api/v1/jobs/{job_id}/result"
+            reader, writer = await asyncio.open_connection("127.0.0.1", int(server.url.rsplit(":", 1)[1]))
+            writer.write(f"GET /api/v1/jobs/{job_id}/result HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            await writer.drain()
+            assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+            writer.transport.abort()  # gone before the body is sent
+            async with session.get(url) as again:
+                whole: dict[str, Any] = await again.json()
+            async with session.get(f"{server.url}/healthz") as health:
+                assert health.status == 200
+        assert len(whole["data"]["data"]["rows"]) == 50_000
+        assert "unhandled error" not in server.logs()
+        assert "Traceback" not in server.logs()
