@@ -12,7 +12,7 @@ from jobs.settings import EndpointSettings, Settings
 from jobs.settings.machine import default_worker_address_space
 from tests.conftest import DEMO_ENDPOINTS, ServiceFactory, make_settings, start_job, wait_finished
 
-HOG = EndpointSettings("/api/v1/demo/hog", "handlers.demo:hog_memory")
+HOG = EndpointSettings("/api/v1/demo/hog", "tests.fault_handlers:hog_memory")
 LIMIT = 1536 * 1024 * 1024
 
 
