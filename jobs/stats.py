@@ -8,15 +8,19 @@ from typing import Any
 
 import psutil
 
+from jobs.figures import Figures
 from jobs.service import JobService
 
 
 async def build_stats(service: JobService, owner: str | None = None) -> dict[str, Any]:
     """The design's counts, plus durations, failure rates, workers and memory.
 
+    Workers, finished counts, failure rates and durations are the fleet's when instances share a store.
+
     With an `owner`, the job counts are that client's own; the queue, workers and memory are shared.
     """
     counts = await service.counts()
+    figures = await service.figures.snapshot([endpoint.path for endpoint in service.registry])
     status_counts, endpoint_counts = counts.by_status, counts.by_endpoint
     if owner is not None:
         own = await service.list_jobs(None, owner)
@@ -31,23 +35,21 @@ async def build_stats(service: JobService, owner: str | None = None) -> dict[str
         "by_endpoint": endpoint_counts,
         "active_jobs": by_status["pending"] + by_status["running"],
         "pending_queue": await service.pending_count(),
-        "workers": {"total": service.total_workers, "busy": service.busy_workers},
-        "endpoints": _endpoint_stats(service),
+        "workers": {"total": figures.workers_total, "busy": figures.workers_busy},
+        "endpoints": _endpoint_stats(figures),
         "memory": _memory(service, counts.result_bytes),
     }
 
 
-def _endpoint_stats(service: JobService) -> dict[str, Any]:
-    finished = service.finished_by_endpoint
+def _endpoint_stats(figures: Figures) -> dict[str, Any]:
     stats: dict[str, Any] = {}
-    for endpoint in service.registry:
-        outcomes = {status: count for (path, status), count in finished.items() if path == endpoint.path}
+    for path, outcomes in figures.finished.items():
         total = sum(outcomes.values())
         failures = outcomes.get("failed", 0) + outcomes.get("expired", 0)
-        stats[endpoint.path] = {
+        stats[path] = {
             "finished": outcomes,
             "failure_rate": round(failures / total, 4) if total else None,
-            "duration_seconds": service.estimator.percentiles(endpoint.path),
+            "duration_seconds": figures.durations.get(path),
         }
     return stats
 

@@ -100,6 +100,18 @@ class RedisJobStore:
         with self._available():
             await self._client.ping()
 
+    @property
+    def client(self) -> Redis:
+        """The connection pool, shared with the fleet figures (jobs.store.redis_figures)."""
+        return self._client
+
+    def unavailable(self, exc: Exception) -> StoreUnavailable:
+        """The error a caller sees when a Redis call failed with one of UNAVAILABLE_ERRORS."""
+        return StoreUnavailable(
+            f"the job store (Redis at {self._where}) is unavailable: {exc}; retry shortly",
+            retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
+        )
+
     def key(self, *parts: str) -> str:
         """The full name of one of this store's keys (for tests and tooling)."""
         return ":".join((self.prefix, *parts))
@@ -251,10 +263,7 @@ class RedisJobStore:
         try:
             yield
         except UNAVAILABLE_ERRORS as exc:
-            raise StoreUnavailable(
-                f"the job store (Redis at {self._where}) is unavailable: {exc}; retry shortly",
-                retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
-            ) from exc
+            raise self.unavailable(exc) from exc
 
 
 def _texts(record: Any) -> dict[str, str]:
