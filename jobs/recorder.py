@@ -36,6 +36,7 @@ class JobRecorder:
         self._estimator = estimator
         self._notifier = notifier
         self._clock = clock
+        self._stop_by: float | None = None  # set by stop_retrying: a shutdown bounds every retry
         # Observers (metrics, dashboards): called on the event loop, must not block.
         self.on_started: list[Callable[[Job], None]] = []
         self.on_finished: list[Callable[[Job], None]] = []
@@ -111,6 +112,12 @@ class JobRecorder:
             except Exception as exc:  # the change itself is stored; pollers still see it
                 log.warning("could not announce a change of %s: %s", job_id, exc)
 
+    def stop_retrying(self, within_seconds: float) -> None:
+        """Shutdown: give up on unstorable writes after `within_seconds`; leases recover those jobs."""
+        if within_seconds < 0:
+            raise ValueError("within_seconds must not be negative")
+        self._stop_by = self._clock() + within_seconds
+
     async def persist(self, write: Callable[[], Awaitable[Job | None]]) -> Job | None:
         """Run a store write that must not be lost, retrying while the store is unreachable.
 
@@ -122,8 +129,10 @@ class JobRecorder:
             try:
                 return await write()
             except StoreUnavailable as exc:
-                if self._clock() >= deadline:
-                    log.error("giving up on a store write after %.0f s: %s", STORE_RETRY_SECONDS, exc)
+                give_up_at = deadline if self._stop_by is None else min(deadline, self._stop_by)
+                left = give_up_at - self._clock()
+                if left <= 0:
+                    log.error("giving up on a store write (shutting down or retried too long): %s", exc)
                     return None
-                await asyncio.sleep(delay)
+                await asyncio.sleep(min(delay, left))
                 delay = min(delay * 2, 5.0)

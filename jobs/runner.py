@@ -22,6 +22,10 @@ from jobs.store import JobStore
 
 log = logging.getLogger("docjobs.runner")
 
+# After the shutdown grace, store writes that fail are retried this long, then given up: a Redis
+# blip of a second is ridden out, an outage does not keep a stopping instance alive.
+STOP_WRITES_SECONDS = 2.0
+
 
 class JobRunner:
     """Feeds pending jobs to the executor and turns what it reports into job states."""
@@ -272,6 +276,9 @@ class JobRunner:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_seconds):
                 await self._idle.wait()
+        # Past the grace, an unreachable store must not hold the stop for minutes: the jobs whose
+        # ends cannot be stored are left to the lease recovery of the instances that remain.
+        self._record.stop_retrying(STOP_WRITES_SECONDS)
         stopped, not_started = shut_down(started=True), shut_down(started=False)
         for job_id, task in list(self._tasks.items()):
             self.cancel(job_id)
