@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -69,16 +69,15 @@ class DurationEstimator:
         return summary
 
     def _summarize(self, endpoint: str) -> dict[str, float] | None:
-        samples = sorted(self._durations.get(endpoint, ()))
-        if not samples:
-            return None
-        return {
-            "p50": _percentile(samples, 0.50),
-            "p90": _percentile(samples, 0.90),
-            "p99": _percentile(samples, 0.99),
-            "mean": statistics.fmean(samples),
-            "samples": len(samples),
-        }
+        return summarize(self._durations.get(endpoint, ()))
+
+    def replace(self, endpoint: str, samples: Sequence[float]) -> None:
+        """Adopt these recent durations (the whole fleet's, newest last) as the endpoint's samples."""
+        kept = self._durations.setdefault(endpoint, deque(maxlen=SAMPLES_KEPT))
+        kept.clear()
+        kept.extend(max(0.0, seconds) for seconds in samples[-SAMPLES_KEPT:])
+        self._summaries.pop(endpoint, None)
+        self._unsummarized[endpoint] = 0
 
     def estimate(self, endpoint: str, fallback_seconds: float, jobs_ahead: int, workers: int) -> Estimate:
         """From recent p50..p90, or `fallback` (as fallback/2..fallback) before any sample; plus queueing."""
@@ -90,6 +89,20 @@ class DurationEstimator:
         # Jobs ahead in the queue run `workers` at a time, each taking about the typical duration.
         waiting = (jobs_ahead / max(1, workers)) * (low if count else fallback_seconds / 2)
         return Estimate(low + waiting, high + waiting, count)
+
+
+def summarize(durations: Iterable[float]) -> dict[str, float] | None:
+    """p50/p90/p99, mean and count of these durations, or None when there are none."""
+    samples = sorted(durations)
+    if not samples:
+        return None
+    return {
+        "p50": _percentile(samples, 0.50),
+        "p90": _percentile(samples, 0.90),
+        "p99": _percentile(samples, 0.99),
+        "mean": statistics.fmean(samples),
+        "samples": len(samples),
+    }
 
 
 def _percentile(sorted_samples: list[float], fraction: float) -> float:

@@ -24,8 +24,9 @@ from jobs.store import JobStore
 log = logging.getLogger("docjobs.runner")
 
 # Outcome writes retry for as long as the store is down, except at shutdown: a stopping instance must
-# exit, and with a shared store its lapsed lease hands the jobs to another instance.
-SHUTDOWN_WRITES_SECONDS = 10.0
+# exit (within its grace plus this), and with a shared store its lapsed lease hands the jobs to another
+# instance. A Redis blip of a second or two is still ridden out.
+SHUTDOWN_WRITES_SECONDS = 3.0
 
 
 class JobRunner:

@@ -19,6 +19,7 @@ from jobs.errors import (
     StoreUnavailable,
 )
 from jobs.estimates import DurationEstimator, Estimate
+from jobs.figures import FleetFigures, LocalFigures
 from jobs.limits import ConcurrencyLimit
 from jobs.logs import log_event
 from jobs.model import Clock, Job, JobStatus, is_valid_job_id, isoformat, new_job_id
@@ -55,6 +56,7 @@ class JobService:
         estimator: DurationEstimator,
         notifier: ChangeNotifier,
         clock: Clock = time.time,
+        figures: FleetFigures | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -74,6 +76,8 @@ class JobService:
         self.on_started = runner.on_started  # a worker began a job
         self.on_finished = runner.on_finished  # a job reached its final state
         runner.on_finished.append(self._count_finished)
+        # Workers, outcomes and durations for stats and estimates: the whole fleet's with a shared store.
+        self.figures: FleetFigures = figures or LocalFigures(runner, estimator, self.finished_by_endpoint)
 
     def _count_finished(self, job: Job) -> None:
         self.finished_by_endpoint[(job.endpoint, job.status.value)] += 1
@@ -122,7 +126,7 @@ class JobService:
 
     async def _estimate(self, endpoint: Endpoint) -> Estimate:
         ahead = max(0, await self.store.pending_count() - 1 - self.free_workers())
-        return self.estimator.estimate(endpoint.path, endpoint.estimated_seconds, ahead, self.runner.total_workers)
+        return self.estimator.estimate(endpoint.path, endpoint.estimated_seconds, ahead, self.figures.workers_total())
 
     async def _check_store_budget(self) -> None:
         budget = self.settings.jobs.max_stored_result_bytes

@@ -26,6 +26,8 @@ from jobs.runner import JobRunner
 from jobs.service import JobService
 from jobs.settings import Settings
 from jobs.store import JobStore, open_store
+from jobs.store.redis import RedisJobStore
+from jobs.store.redis_figures import RedisFigures
 from jobs.trim import pin_large_blocks_to_mmap
 
 
@@ -38,7 +40,8 @@ async def open_job_system(settings: Settings, registry: EndpointRegistry) -> Asy
         notifier, estimator = ChangeNotifier(), DurationEstimator()
         executor = open_executor(settings, registry)
         runner = JobRunner(store, executor, registry, estimator, notifier)
-        service = JobService(settings, store, runner, registry, estimator, notifier)
+        figures = open_figures(store, runner, estimator)
+        service = JobService(settings, store, runner, registry, estimator, notifier, figures=figures)
         try:
             await runner.start()
             async with _background_loops(settings, service, store, notifier, executor.runs_jobs):
@@ -64,6 +67,8 @@ async def _background_loops(
 ) -> AsyncIterator[None]:
     runner, registry = service.runner, service.registry
     loops = [cleanup_forever(service, settings.jobs.cleanup_interval_seconds)]
+    if isinstance(service.figures, RedisFigures):
+        loops.append(service.figures.run([endpoint.path for endpoint in registry]))
     if store.shared:
         loops.append(follow_events(store, runner, notifier))
         if runs_jobs:  # an API-only instance holds no leases: it runs nothing
@@ -75,6 +80,13 @@ async def _background_loops(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if isinstance(service.figures, RedisFigures):
+            await service.figures.close()
+
+
+def open_figures(store: JobStore, runner: JobRunner, estimator: DurationEstimator) -> RedisFigures | None:
+    """The fleet's figures in Redis when the store is Redis; None lets the service report its own."""
+    return RedisFigures(store, runner, estimator) if isinstance(store, RedisJobStore) else None
 
 
 # Workers outlive a stalled event loop by at most this share of the lease: the rest is the margin before

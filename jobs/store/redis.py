@@ -112,6 +112,22 @@ class RedisJobStore:
         """Check that Redis answers (for readiness probes)."""
         await self._read(self._client.ping)
 
+    @property
+    def client(self) -> Redis:
+        """The connection pool, shared with the fleet figures (jobs.store.redis_figures)."""
+        return self._client
+
+    def unavailable(self, exc: Exception) -> StoreUnavailable:
+        """The error a caller sees when a Redis call failed with one of UNAVAILABLE_ERRORS.
+
+        The answer names no host or port (Redis's own error text does); the log may.
+        """
+        log.warning("Redis at %s is unavailable: %s", self._where, exc)
+        return StoreUnavailable(
+            f"the job store is unavailable ({type(exc).__name__}); retry shortly",
+            retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
+        )
+
     def key(self, *parts: str) -> str:
         """The full name of one of this store's keys (for tests and tooling)."""
         return ":".join((self.prefix, *parts))
@@ -299,12 +315,7 @@ class RedisJobStore:
         try:
             yield
         except UNAVAILABLE_ERRORS as exc:
-            # The answer names no host or port (Redis's own error text does); the log may.
-            log.warning("Redis at %s is unavailable: %s", self._where, exc)
-            raise StoreUnavailable(
-                f"the job store is unavailable ({type(exc).__name__}); retry shortly",
-                retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
-            ) from exc
+            raise self.unavailable(exc) from exc
 
 
 def _texts(record: Any) -> dict[str, str]:
