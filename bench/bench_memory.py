@@ -46,7 +46,7 @@ result_grace_seconds = 30
 cleanup_interval_seconds = 1
 [endpoints]
 "/api/v1/extract" = { handler = "handlers.extract:extract", validator = "handlers.extract:validate" }
-"/api/v1/demo/big-result" = "handlers.demo:big_result"
+"/api/v1/demo/big-result" = "tests.fault_handlers:big_result"
 """
 
 

@@ -36,9 +36,3 @@ def sleep(payload: dict[str, Any]) -> dict[str, Any]:
         time.sleep(seconds / steps)
         report_progress(step * 100 / steps, f"step {step} of {steps}")
     return {"success": True, "message": f"Slept {seconds:g} s", "data": {"pid": os.getpid()}}
-
-
-def big_result(payload: dict[str, Any]) -> dict[str, Any]:
-    """Return `rows` rows of `width` characters (a stand-in for the JSON of a large workbook)."""
-    rows, width = int(payload.get("rows", 1000)), int(payload.get("width", 100))
-    return {"success": True, "message": "Built rows", "data": {"rows": [f"{i:08d}" + "x" * width for i in range(rows)]}}

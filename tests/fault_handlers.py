@@ -1,8 +1,8 @@
 """Handlers that misbehave on purpose, for the tests and benchmarks only (never registered in config.toml).
 
 Each stands in for something a real handler does on a bad day: burn the CPU, raise, kill its worker,
-or eat memory. Server subprocesses started from the repository root import them as
-`tests.fault_handlers:<name>`.
+eat memory, fail on a missing key, write to fd 2 past Python, or build a very large result. Server
+subprocesses started from the repository root import them as `tests.fault_handlers:<name>`.
 """
 
 from __future__ import annotations
@@ -45,3 +45,21 @@ def hog_memory(payload: dict[str, Any]) -> dict[str, Any]:
         chunk[::4096] = b"x" * len(chunk[::4096])  # touch every page so it is really resident
     time.sleep(float(payload.get("hold_seconds", 1)))  # the handler's behaviour: hold the memory a while
     return {"success": True, "message": "Held memory", "data": {"megabytes": len(chunks)}}
+
+
+def key_error(payload: dict[str, Any]) -> dict[str, Any]:
+    """Fail as buggy handler code does: a lookup of a key the data does not have."""
+    columns: dict[str, int] = {}
+    return {"column": columns[str(payload.get("key", "x"))]}
+
+
+def stderr_noise(payload: dict[str, Any]) -> dict[str, Any]:
+    """Write to fd 2 past Python, as a Rust library's panic or a C library's warning does."""
+    os.write(2, str(payload.get("text", "thread 'main' panicked at src/lib.rs:1:1")).encode() + b"\n")
+    return {"written": True}
+
+
+def big_result(payload: dict[str, Any]) -> dict[str, Any]:
+    """Return `rows` rows of `width` characters (a stand-in for the JSON of a large workbook)."""
+    rows, width = int(payload.get("rows", 1000)), int(payload.get("width", 100))
+    return {"success": True, "message": "Built rows", "data": {"rows": [f"{i:08d}" + "x" * width for i in range(rows)]}}

@@ -26,8 +26,8 @@ workers = 1
 
 [endpoints]
 "/api/v1/demo/fail" = "tests.fault_handlers:fail"
-"/api/v1/test/key-error" = "tests.hardening_handlers:key_error"
-"/api/v1/test/stderr" = "tests.hardening_handlers:stderr_noise"
+"/api/v1/test/key-error" = "tests.fault_handlers:key_error"
+"/api/v1/test/stderr" = "tests.fault_handlers:stderr_noise"
 """
 MARKER = "SALARY-4711-"
 DEADLINE = 10.0
@@ -76,7 +76,7 @@ async def test_an_exception_whose_message_says_nothing_is_named(server: ServerPr
     assert status == 422, answer
     assert answer["message"] == "Job failed: KeyError: 'salary'"
     failed = await record_where(server, lambda r: r["event"] == "job.failed" and r.get("error_type") == "KeyError")
-    assert failed["where"].startswith("tests.hardening_handlers:")
+    assert failed["where"].startswith("tests.fault_handlers:")
 
 
 async def test_a_workers_raw_stderr_comes_out_as_json_log_lines(server: ServerProcess) -> None:

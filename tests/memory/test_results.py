@@ -29,7 +29,7 @@ max_watches_per_client = 50
 result_grace_seconds = 60
 
 [endpoints]
-"/api/v1/demo/big-result" = "handlers.demo:big_result"
+"/api/v1/demo/big-result" = "tests.fault_handlers:big_result"
 """
 READERS = 20
 ROWS, WIDTH = 500_000, 100  # about 56 MB of JSON
