@@ -70,3 +70,35 @@ async def test_after_sigterm_results_and_outcomes_are_still_answered(tmp_path: P
             stopped = await wait_status(session, server.url, long, {"failed"})
             assert "shut down" in stopped["message"]
         assert server.process.wait(timeout=30) == 0
+
+
+IDLE_CONFIG = CONFIG.replace("shutdown_grace_seconds = 3", "shutdown_grace_seconds = 60")
+
+
+async def test_an_idle_instance_stops_soon_after_sigterm_whatever_its_grace(tmp_path: Path) -> None:
+    # Seen in CI: every idle server took its whole grace (30 s by default) to stop, since the drain
+    # kept answering for the full period even with nothing left to fetch.
+    with run_server(tmp_path, config=IDLE_CONFIG) as server:
+        async with aiohttp.ClientSession() as session:
+            done = await start(session, server.url, 0)
+            await wait_status(session, server.url, done, {"completed"})
+            code, _ = await get(session, f"{server.url}/api/v1/jobs/{done}/result")
+            assert code == 200
+        began = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0
+        assert time.monotonic() - began < 20, "an idle instance waited out its 60 s grace"
+
+
+async def test_a_result_that_completes_during_the_drain_keeps_the_instance_answering(tmp_path: Path) -> None:
+    with run_server(tmp_path, config=IDLE_CONFIG) as server:
+        async with aiohttp.ClientSession() as session:
+            job = await start(session, server.url, 3)
+            await wait_status(session, server.url, job, {"running"})
+            server.process.send_signal(signal.SIGTERM)
+            await wait_status(session, server.url, job, {"completed"})
+            # Unfetched, it holds the instance open past the short margin for idle instances.
+            await asyncio.sleep(4)  # longer than LAST_ANSWERS_SECONDS: the behaviour under test is time passing
+            code, result = await get(session, f"{server.url}/api/v1/jobs/{job}/result")
+            assert code == 200 and result["success"] is True
+        assert server.process.wait(timeout=30) == 0
