@@ -169,7 +169,8 @@ async def test_a_job_of_a_killed_worker_instance_fails_saying_the_worker_was_los
 
 async def test_a_job_with_retries_runs_again_on_another_instance(cluster: Cluster) -> None:
     api = cluster.apis[1]
-    job_id = await start(api, "/api/v1/demo/sleep-retried", {"seconds": 1, "steps": 1})
+    # Long enough to be seen running and killed there: a 1 s job once completed before the poll saw it.
+    job_id = await start(api, "/api/v1/demo/sleep-retried", {"seconds": 4, "steps": 1})
     await kill_instance_running(cluster, job_id)
     final = await wait_status(api, job_id, finished, timeout=30)
     assert final["status"] == "completed"
