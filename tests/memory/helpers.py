@@ -23,7 +23,7 @@ async def settled_rss(pid: int) -> int:
     samples = []
     for _ in range(5):
         samples.append(rss(pid))
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # sampling over time is the measurement, not a wait for an event
     return min(samples)
 
 

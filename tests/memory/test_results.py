@@ -63,7 +63,7 @@ async def test_20_stalled_readers_of_a_56_mb_result_cost_no_copies_and_each_read
             peak = 0
             for _ in range(10):
                 peak = max(peak, rss(pid))
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.1)  # the readers stall for a second: RSS is sampled across it
             digests = [await sha256_of(r) for r in responses]
             for r in responses:
                 r.release()
