@@ -12,7 +12,8 @@ own protocol and adds what it lacks:
   longest for a request head (so a flood of slow heads cannot lock out the probes), and is closed
   at once when every open connection is inside a request.
 
-A connection past its deadline is aborted (no answer: nothing more is read from it). The request
+A connection past its deadline is aborted (no answer: nothing more is read from it), by one periodic
+sweep over the open connections rather than a timer per request. The request
 phases come from the app's middleware (`track_requests`), which sees a request once its head is
 parsed; without the wrapper (aiohttp's test server) the middleware finds no guard and does nothing.
 """
@@ -41,6 +42,9 @@ FDS_PER_WORKER = 4
 MAX_DERIVED_CONNECTIONS = 10_000
 # The "connection limit reached" warning repeats at most this often, however many are refused.
 LIMIT_WARNING_INTERVAL = 60.0
+# How often the deadlines are checked, in seconds, at least and at most: a connection is aborted at most
+# this late after its deadline, and an idle server does not wake up for it.
+SWEEP_INTERVAL_BOUNDS = (0.05, 0.5)
 
 
 def derived_max_connections(fd_limit: int, workers: int) -> int:
@@ -64,9 +68,13 @@ class GuardedProtocol(asyncio.Protocol):
         self.inner = inner
         self._connections = connections
         self._transport: asyncio.Transport | None = None
-        self._timer: asyncio.TimerHandle | None = None
         self.in_request = False
         self.waiting_since = 0.0  # loop time since it waits for a request head (or sits idle)
+        # Loop time past which the connection is aborted, and the phase it waits in; None: no deadline
+        # (idle between requests, or inside a handler). A plain attribute, not a timer: arming and
+        # cancelling a TimerHandle three times per request cost more than the rest of this guard.
+        self.deadline: float | None = None
+        self.phase = ""
         self._admitted = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -79,7 +87,7 @@ class GuardedProtocol(asyncio.Protocol):
         self.expect("request head")
 
     def data_received(self, data: bytes) -> None:
-        if self._timer is None and not self.in_request:
+        if self.deadline is None and not self.in_request:
             self.expect("request head")  # the first bytes of the next request on a kept-alive connection
         self.inner.data_received(data)
 
@@ -87,7 +95,7 @@ class GuardedProtocol(asyncio.Protocol):
         return self.inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_timer()
+        self.deadline = None
         if self._admitted:
             self._connections.forget(self)
             self.inner.connection_lost(exc)
@@ -99,34 +107,34 @@ class GuardedProtocol(asyncio.Protocol):
         self.inner.resume_writing()
 
     def expect(self, phase: str) -> None:
-        """Start the deadline for the request head or body."""
-        self._cancel_timer()
-        loop = asyncio.get_running_loop()
+        """Start the deadline for the request head or body (the connections' sweep enforces it)."""
+        now = self._connections.now()
         if phase == "request head":
-            self.waiting_since = loop.time()
-        self._timer = loop.call_later(self._connections.timeout_for(phase), self.abort, f"{phase} timeout")
+            self.waiting_since = now
+        self.phase = phase
+        self.deadline = now + self._connections.timeout_for(phase)
 
     def request_started(self, request: web.BaseRequest) -> None:
         """Its head has arrived: now the body, if there is one, has its own deadline."""
         self.in_request = True
-        self._cancel_timer()
+        self.deadline = None
         if request.body_exists:
             self.expect("request body")
             request.content.on_eof(self._body_arrived)
 
     def _body_arrived(self) -> None:
         if self.in_request:
-            self._cancel_timer()
+            self.deadline = None
 
     def request_ended(self) -> None:
         """The handler is done; the connection may be kept alive for the next request."""
         self.in_request = False
-        self._cancel_timer()
-        self.waiting_since = asyncio.get_running_loop().time()
+        self.deadline = None
+        self.waiting_since = self._connections.now()
 
     def abort(self, reason: str) -> None:
         """Drop the connection at once."""
-        self._timer = None
+        self.deadline = None
         if self._transport is not None and not self._transport.is_closing():
             log.debug("closing a connection", extra={"fields": {"reason": reason, "peer": self._peer()}})
             self._transport.abort()
@@ -134,11 +142,6 @@ class GuardedProtocol(asyncio.Protocol):
     def _peer(self) -> str:
         peer = self._transport.get_extra_info("peername") if self._transport is not None else None
         return str(peer[0]) if isinstance(peer, tuple) else "unknown"
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
 
 
 class Connections:
@@ -149,11 +152,20 @@ class Connections:
         self.limit = limit
         self._open: dict[object, GuardedProtocol] = {}  # by aiohttp's protocol, which a request knows
         self._warned_at: float | None = None
+        # One sweep for every deadline: a tenth of the shortest timeout, within SWEEP_INTERVAL_BOUNDS.
+        self.sweep_interval = min(
+            max(min(head_timeout, body_timeout) / 10, SWEEP_INTERVAL_BOUNDS[0]), SWEEP_INTERVAL_BOUNDS[1]
+        )
+        self._sweep: asyncio.TimerHandle | None = None
 
     @property
     def count(self) -> int:
         """Connections open right now."""
         return len(self._open)
+
+    def now(self) -> float:
+        """The event loop's clock, which deadlines are kept in."""
+        return asyncio.get_running_loop().time()
 
     def timeout_for(self, phase: str) -> float:
         """Seconds allowed for a request's head or body."""
@@ -173,7 +185,18 @@ class Connections:
             min(waiting, key=lambda g: g.waiting_since).abort("displaced at the connection limit")
             # The displaced one leaves in its connection_lost, a moment later: at most one over the cap.
         self._open[guard.inner] = guard
+        if self._sweep is None:
+            self._sweep = asyncio.get_running_loop().call_later(self.sweep_interval, self._abort_overdue)
         return True
+
+    def _abort_overdue(self) -> None:
+        """Abort every connection past its deadline; runs while any connection is open."""
+        now = self.now()
+        for guard in [g for g in self._open.values() if g.deadline is not None and now >= g.deadline]:
+            guard.abort(f"{guard.phase} timeout")
+        self._sweep = (
+            asyncio.get_running_loop().call_later(self.sweep_interval, self._abort_overdue) if self._open else None
+        )
 
     def forget(self, guard: GuardedProtocol) -> None:
         """A connection closed."""
