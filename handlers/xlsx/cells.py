@@ -120,12 +120,15 @@ def records(headers: list[str], rows: Iterable[Sequence[Any]]) -> list[dict[str,
 
     `to_json` inlined for the common kinds, in one loop with the records: this runs once per cell of
     big sheets, and every call or generator step per row or cell shows (a third of the time).
-    Values already converted convert to themselves.
     """
     out: list[dict[str, JsonValue]] = []
     add = out.append
     date, stamp, low, high = datetime.date, datetime.datetime, -_EXACT_FLOAT_INT, _EXACT_FLOAT_INT
     for row in rows:
+        # calamine's "" is an empty cell, and the only value that converts to null. (list.count runs
+        # in C, but each comparison of a number with "" is slow: it is counted once per row.)
+        if row.count("") == len(row):
+            continue
         values: list[JsonValue] = []
         keep = values.append
         for value in row:
@@ -139,6 +142,5 @@ def records(headers: list[str], rows: Iterable[Sequence[Any]]) -> list[dict[str,
                 keep(value.isoformat())
             else:
                 keep(to_json(value))
-        if values.count(None) != len(values):
-            add(dict(zip(headers, values, strict=False)))
+        add(dict(zip(headers, values, strict=False)))
     return out

@@ -44,7 +44,7 @@ def _default_table(sheet: str, grid: Grid) -> list[dict[str, Any]]:
     if area is None:
         return []
     area = _with_merged(grid, area)
-    return [_records(sheet, grid.block(area, skip_blank=True), area.first.col)]  # its first row is not blank
+    return [_records(sheet, grid.block(area), area.first.col)]  # its first row is not blank
 
 
 def _with_merged(grid: Grid, area: CellRange) -> CellRange:
@@ -109,7 +109,7 @@ def _excel_table(sheet: str, grid: Grid, name: str, table_name: str, workbook: C
     headers = _unique_headers(list(table.columns), 0)
     if table.start is None or table.end is None:
         return {"name": name, "headers": headers, "rows": []}
-    body = grid.block(CellRange(Cell(*table.start), Cell(*table.end)), skip_blank=True)
+    body = grid.block(CellRange(Cell(*table.start), Cell(*table.end)))
     return {"name": name, "headers": headers, "rows": records(headers, body)}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 from python_calamine import CalamineWorkbook
@@ -23,6 +24,7 @@ class Grid:
         self.origin = origin or _A1
         self.height = len(rows)
         self.width = max(map(len, rows), default=0)
+        self.rectangular = min(map(len, rows), default=0) == self.width  # as calamine's rows are
 
     @classmethod
     def read(cls, workbook: CalamineWorkbook, sheet: str) -> Grid:
@@ -77,17 +79,26 @@ class Grid:
         after = [""] * (width - len(before) - len(cells))
         return before + cells + after if before or after else cells
 
-    def block(self, area: CellRange, *, skip_blank: bool = False) -> Iterator[Sequence[Any]]:
-        """calamine's values of a rectangle, row by row, merged cells filled in (blank rows left out if asked).
+    def block(self, area: CellRange) -> Iterator[Sequence[Any]]:
+        """calamine's values of a rectangle, row by row, merged cells filled in.
 
-        The values are not converted: `cells.records` converts them as it builds the records.
+        The values are not converted: `cells.records` converts them as it builds the records (and
+        leaves blank rows out).
         """
         first, last = area.first, area.last
         spans = [span for span in self.merged if _overlaps(area, span)]
+        top, bottom = first.row - self.origin.row, last.row - self.origin.row + 1
+        if (
+            not spans
+            and self.rectangular
+            and first.col == self.origin.col
+            and last.col == self.last.col
+            and 0 <= top <= bottom <= self.height
+        ):
+            # The whole width (a whole-sheet table): calamine's rows as they are, no step per row.
+            yield from islice(self.rows, top, bottom)
+            return
         raw = (self.raw_cells(row, first.col, last.col) for row in range(first.row, last.row + 1))
-        if skip_blank and not spans:
-            # list.count runs in C: a sparse sheet's blank rows are never looked at cell by cell.
-            raw = (cells for cells in raw if cells.count("") != len(cells))
         if not spans:
             # Streamed, and whole rows not copied: a table of a whole big sheet holds no second copy.
             # (Converting column by column with map() was measured slower: transposing costs more.)
