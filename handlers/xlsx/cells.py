@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,20 +115,32 @@ def iso_duration(delta: datetime.timedelta) -> str:
     return f"{sign}PT{int(hours)}H{int(minutes)}M{secs_text}S"
 
 
-def row_to_json(row: Sequence[Any]) -> list[JsonValue]:
-    """`to_json` over a row, common kinds inlined: this runs once per cell of big sheets."""
-    out: list[JsonValue] = []
-    append = out.append
+def records(headers: list[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, JsonValue]]:
+    """Rows of calamine values as JSON records keyed by `headers`; a row with no value is left out.
+
+    `to_json` inlined for the common kinds, in one loop with the records: this runs once per cell of
+    big sheets, and every call or generator step per row or cell shows (a third of the time).
+    """
+    out: list[dict[str, JsonValue]] = []
+    add = out.append
     date, stamp, low, high = datetime.date, datetime.datetime, -_EXACT_FLOAT_INT, _EXACT_FLOAT_INT
-    for value in row:
-        kind = type(value)
-        # Most-common kinds first: numbers, then text (calamine's "" is an empty cell), then dates.
-        if kind is float:
-            append(int(value) if value.is_integer() and low <= value <= high else value)
-        elif kind is str:
-            append(value or None)
-        elif kind is date or kind is stamp:
-            append(value.isoformat())
-        else:
-            append(to_json(value))
+    for row in rows:
+        # calamine's "" is an empty cell, and the only value that converts to null. (list.count runs
+        # in C, but each comparison of a number with "" is slow: it is counted once per row.)
+        if row.count("") == len(row):
+            continue
+        values: list[JsonValue] = []
+        keep = values.append
+        for value in row:
+            kind = type(value)
+            # Most-common kinds first: numbers, then text (calamine's "" is an empty cell), then dates.
+            if kind is float:
+                keep(int(value) if value.is_integer() and low <= value <= high else value)
+            elif kind is str:
+                keep(value or None)
+            elif kind is date or kind is stamp:
+                keep(value.isoformat())
+            else:
+                keep(to_json(value))
+        add(dict(zip(headers, values, strict=False)))
     return out

@@ -9,7 +9,7 @@ from python_calamine import CalamineWorkbook
 from python_calamine import TableNotFound as CalamineTableNotFound
 
 from handlers.common.errors import TableNotFound
-from handlers.xlsx.cells import Cell, CellRange, JsonValue, column_letters
+from handlers.xlsx.cells import Cell, CellRange, JsonValue, column_letters, records, to_json
 from handlers.xlsx.grid import Grid
 from handlers.xlsx.rules import CellRule, ImagesRule, LabelRule, Rule, TableRule, normalise_label
 
@@ -44,7 +44,7 @@ def _default_table(sheet: str, grid: Grid) -> list[dict[str, Any]]:
     if area is None:
         return []
     area = _with_merged(grid, area)
-    return [_records(sheet, grid.block(area, skip_blank=True), area.first.col)]  # its first row is not blank
+    return [_records(sheet, grid.block(area), area.first.col)]  # its first row is not blank
 
 
 def _with_merged(grid: Grid, area: CellRange) -> CellRange:
@@ -109,18 +109,14 @@ def _excel_table(sheet: str, grid: Grid, name: str, table_name: str, workbook: C
     headers = _unique_headers(list(table.columns), 0)
     if table.start is None or table.end is None:
         return {"name": name, "headers": headers, "rows": []}
-    body = grid.block(CellRange(Cell(*table.start), Cell(*table.end)), skip_blank=True)
-    return {"name": name, "headers": headers, "rows": _rows(headers, body)}
+    body = grid.block(CellRange(Cell(*table.start), Cell(*table.end)))
+    return {"name": name, "headers": headers, "rows": records(headers, body)}
 
 
-def _records(name: str, block: Iterator[Sequence[JsonValue]], first_col: int) -> dict[str, Any]:
-    headers = _unique_headers(next(block, ()), first_col)
-    return {"name": name, "headers": headers, "rows": _rows(headers, block)}
-
-
-def _rows(headers: list[str], body: Iterator[Sequence[JsonValue]]) -> list[dict[str, JsonValue]]:
-    # Blank rows are dropped: a table of records has no use for a record of nulls.
-    return [dict(zip(headers, row, strict=False)) for row in body if row.count(None) != len(row)]
+def _records(name: str, block: Iterator[Sequence[Any]], first_col: int) -> dict[str, Any]:
+    # Blank rows are dropped (by records): a table of records has no use for a record of nulls.
+    headers = _unique_headers([to_json(value) for value in next(block, ())], first_col)
+    return {"name": name, "headers": headers, "rows": records(headers, block)}
 
 
 def _unique_headers(values: Sequence[JsonValue], first_col: int) -> list[str]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 from python_calamine import CalamineWorkbook
 
-from handlers.xlsx.cells import Cell, CellRange, JsonValue, row_to_json, to_json
+from handlers.xlsx.cells import Cell, CellRange, JsonValue, to_json
 from handlers.xlsx.formats import calamine_call
 from handlers.xlsx.rules import normalise_label
 
@@ -23,6 +24,7 @@ class Grid:
         self.origin = origin or _A1
         self.height = len(rows)
         self.width = max(map(len, rows), default=0)
+        self.rectangular = min(map(len, rows), default=0) == self.width  # as calamine's rows are
 
     @classmethod
     def read(cls, workbook: CalamineWorkbook, sheet: str) -> Grid:
@@ -77,21 +79,32 @@ class Grid:
         after = [""] * (width - len(before) - len(cells))
         return before + cells + after if before or after else cells
 
-    def block(self, area: CellRange, *, skip_blank: bool = False) -> Iterator[list[JsonValue]]:
-        """The JSON values of a rectangle, row by row, merged cells filled in (blank rows left out if asked)."""
+    def block(self, area: CellRange) -> Iterator[Sequence[Any]]:
+        """calamine's values of a rectangle, row by row, merged cells filled in.
+
+        The values are not converted: `cells.records` converts them as it builds the records (and
+        leaves blank rows out).
+        """
         first, last = area.first, area.last
         spans = [span for span in self.merged if _overlaps(area, span)]
-        raw = (self.raw_cells(row, first.col, last.col) for row in range(first.row, last.row + 1))
-        if skip_blank and not spans:
-            # list.count runs in C: a sparse sheet's blank rows are never converted cell by cell.
-            raw = (cells for cells in raw if cells.count("") != len(cells))
-        rows = (row_to_json(cells) for cells in raw)
-        if not spans:
-            # Streamed: a table of a whole big sheet never holds a second copy of the sheet.
-            # (Converting column by column with map() was measured slower: transposing costs more.)
-            yield from rows
+        top, bottom = first.row - self.origin.row, last.row - self.origin.row + 1
+        if (
+            not spans
+            and self.rectangular
+            and first.col == self.origin.col
+            and last.col == self.last.col
+            and 0 <= top <= bottom <= self.height
+        ):
+            # The whole width (a whole-sheet table): calamine's rows as they are, no step per row.
+            yield from islice(self.rows, top, bottom)
             return
-        block = list(rows)
+        raw = (self.raw_cells(row, first.col, last.col) for row in range(first.row, last.row + 1))
+        if not spans:
+            # Streamed, and whole rows not copied: a table of a whole big sheet holds no second copy.
+            # (Converting column by column with map() was measured slower: transposing costs more.)
+            yield from raw
+            return
+        block = [list(cells) for cells in raw]  # copied: the merged values are written into them
         for span in spans:
             self._fill_merged(block, area, span)
         yield from block
@@ -125,10 +138,10 @@ class Grid:
         top, origin_col = self.origin.row, self.origin.col
         return CellRange(Cell(top + rows[0], origin_col + left), Cell(top + rows[-1], origin_col + right))
 
-    def _fill_merged(self, block: list[list[JsonValue]], area: CellRange, span: CellRange) -> None:
+    def _fill_merged(self, block: list[list[Any]], area: CellRange, span: CellRange) -> None:
         top, bottom = max(area.first.row, span.first.row), min(area.last.row, span.last.row)
         left, right = max(area.first.col, span.first.col), min(area.last.col, span.last.col)
-        origin = to_json(self.raw(span.first.row, span.first.col))
+        origin = self.raw(span.first.row, span.first.col)
         for row in range(top, bottom + 1):
             for col in range(left, right + 1):
                 block[row - area.first.row][col - area.first.col] = origin

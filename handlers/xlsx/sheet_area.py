@@ -5,11 +5,12 @@ the process when that allocation fails (tafia/calamine#693): a 2 KB sheet with v
 XFD1048576 asks for 550 GB. So the sheet XML is scanned first, in three steps that each run only when
 the one before cannot clear the sheet:
 
-1. a bound from the longest references, with C-speed searches on each inflated chunk. A chunk in
-   which every cell and row tag is spelt `<c r="` / `<row r="` (what Excel, LibreOffice and most
-   libraries write) costs three literal-prefix searches and one search for a longer reference (of
-   a cell that is not self-closed); any other chunk (implied positions, prefixes, other quoting) is
-   replayed tag by tag (`cell_positions.CellPlacer`);
+1. a bound from the longest references, while every cell carries its own (`<c r="B7"`: what Excel,
+   LibreOffice and most libraries write; rows then place nothing). Per inflated chunk that costs two
+   C-speed searches: one for a prefixed cell tag, one for a cell tag that is not `<c r="` with a
+   reference as short as the longest seen so far (a longer one, of a cell that is not self-closed,
+   raises the bound). A cell placed any other way (implied by the cells and rows before it, `r`
+   later or quoted otherwise, a prefix) sends the sheet straight to step 3;
 2. the exact largest row and column among those references;
 3. calamine's own rule: the rectangle of the cells that hold a value (styled empty cells and
    formulas without a cached value are not data, so a sheet whose styles reach XFD1048576 passes).
@@ -21,36 +22,31 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from handlers.common.errors import UnsafeFile
 from handlers.xlsx.cell_positions import CellPlacer, reference
+from handlers.xlsx.part_chunks import CHUNK, xml_chunks
 
-CHUNK = 4 * 1024 * 1024
-_PREFIXED = re.compile(rb":(?:c|row)[\s/>]")  # a namespace-prefixed cell or row tag, as in <x:c>
-# A cell or row tag not spelt `<c r="` / `<row r="` (its position implied, or `r` later or quoted
-# otherwise); each is searched on its own because a literal prefix keeps the regex at C speed.
-_ODD_CELL = re.compile(rb'<c(?=[\s/>])(?! r=")')
-_ODD_ROW = re.compile(rb'<row(?=[\s/>])(?! r=")')
-# A reference with more letters or digits than given (simple, so that each new pair compiles fast).
-_LONGER = rb'<c r="(?=[A-Za-z]{%d}|[A-Za-z]+[0-9]{%d})([A-Za-z]+)([0-9]+)"'
+# xml_chunks moved to part_chunks; it stays importable from here for handlers/xlsx/images/in_cell.py.
+__all__ = ["CHUNK", "check_sheet_area", "xml_chunks"]
+
+# A namespace-prefixed cell tag, as in <x:c>: calamine matches elements by local name.
+_PREFIXED_CELL = re.compile(rb":c[\s/>]")
+# One search finds every cell tag that is not `<c r="` with a reference of at most the letters and
+# digits given: a longer reference, or a cell placed some other way (no `r`, `r` later or quoted
+# otherwise), which sends the whole sheet to the exact replay. One pass with a literal prefix, at C speed.
+_NOT_SHORT = rb'<c(?=[\s/>])(?! r="[A-Za-z]{1,%d}[0-9]{1,%d}")'
 _ATTRS = rb"""(?:[^>"']|"[^"]*"|'[^']*')*"""  # a tag's attributes, quotes respected
+# The same, passing over self-closed cells with a plain reference (styled, empty) inside the search.
+_NOT_SHORT_VALUED = _NOT_SHORT + rb'(?! r="[^"]*"' + _ATTRS + rb"(?<=/)>)"
+_PLAIN_REFERENCE = re.compile(rb'<c r="([A-Za-z]+)([0-9]+)"')
 _TAG_REST = re.compile(_ATTRS + rb">")
 _SELF_CLOSED_CELLS = re.compile(rb'(?:<c r="[^"]*"[^>]*/>\s*)+')  # in runs: one cut per run
 _WINDOW = 64 * 1024
 _LONG_RUN = 16  # self-closed cells per run, on average, for a styled area
 _STYLED_ENOUGH = 64  # self-closed cells with long references passed over one by one before switching
-_ROW_START = b'<row r="'
-_CELL_START = b'<c r="'
-
-
-def _spelt_plainly(chunk: bytes) -> bool:
-    """Whether every cell and row tag of the chunk is spelt `<c r="` / `<row r="` (no prefix).
-
-    Three searches with literal prefixes, each at C speed (bytes.count was measured slower here).
-    """
-    return _ODD_CELL.search(chunk) is None and _ODD_ROW.search(chunk) is None and _PREFIXED.search(chunk) is None
 
 
 def _in_long_runs(chunk: bytes) -> bool:
@@ -71,102 +67,67 @@ def _columns(letters: int) -> int:
 
 @dataclass(slots=True)
 class _Bound:
-    """Step 1: the longest references of the plain chunks, and exact positions from the others."""
+    """Step 1: the most letters and digits of any valued cell's reference, while every cell has its own."""
 
     letters: int = 1
     digits: int = 1
-    odd: CellPlacer | None = None
-    placer_row: int = 0  # the current row and column where a plain chunk ends, for an odd chunk next
-    placer_col: int = 0
+    odd: bool = False  # a cell placed by the cells and rows before it, or prefixed: replay exactly
 
     def feed(self, chunk: bytes) -> None:
-        if _spelt_plainly(chunk):
-            # Styled empty cells (`<c r="XFD9" s="3"/>`) hold no value: a sheet formatted out to
-            # XFD1048576 is cleared in this one pass once they are cut out (in runs, at C speed).
-            # Only here: where a cell's position is implied, the cells before it place it.
-            self._note_longest(chunk)
-            self._track_position(chunk)
+        if self.odd:
             return
-        if self.odd is None:
-            self.odd = CellPlacer(valued_only=False)
-        self.odd.row, self.odd.col = self.placer_row, self.placer_col
-        self.odd.feed(chunk)
-        self.placer_row, self.placer_col = self.odd.row, self.odd.col
+        # Where every cell carries its own reference, rows place nothing: only cells are looked at.
+        if _PREFIXED_CELL.search(chunk) is not None:
+            self.odd = True
+            return
+        self._note_longest(chunk)
 
     def area(self) -> int:
-        rows, cols = int("9" * self.digits), _columns(self.letters)
-        if self.odd is not None and self.odd.cells:
-            rows, cols = max(rows, self.odd.last_row + 1), max(cols, self.odd.last_col + 1)
-        return rows * cols
+        return int("9" * self.digits) * _columns(self.letters)
 
     def _note_longest(self, chunk: bytes) -> None:
-        """Note the most letters and digits of any valued cell's reference (plain chunks: all `<c r="`).
+        """Note the longest valued references; stop at a cell that does not carry its own.
 
-        One search finds the next reference longer than any seen so far; on a normal sheet it fails
-        after a few hits, so each chunk is scanned about once. Self-closed cells (styled, empty) hold no
-        value and are passed over; where they keep turning up, as in a sheet formatted out to
-        XFD1048576, the rest of the chunk is cleared of them in one C-speed substitution.
-        (Folding letters and digits with bytes.translate and using `find` was measured slower.)
+        One search finds the next cell that is not plainly spelt with a reference as short as those
+        seen so far; on a normal sheet it fails after a few hits, so each chunk is scanned about once.
+        Self-closed cells (styled, empty) hold no value and are passed over; where they keep turning
+        up, as in a sheet formatted out to XFD1048576, the rest of the chunk is cleared of them in one
+        C-speed substitution, or they are skipped inside the search.
         """
-        position, passed_over = 0, 0
-        while match := self._pattern().search(chunk, position):
-            rest = _TAG_REST.match(chunk, match.end())
-            if rest is not None and rest[0].endswith(b"/>"):
+        position, passed_over, valued_only = 0, 0, False
+        while match := self._pattern(valued_only).search(chunk, position):
+            reference = _PLAIN_REFERENCE.match(chunk, match.start())
+            if reference is None:
+                if chunk.startswith(b'<c r="', match.start()):
+                    position = match.start() + 1  # not a reference calamine reads: it refuses the sheet
+                    continue
+                self.odd = True
+                return
+            rest = _TAG_REST.match(chunk, reference.end())
+            if not valued_only and rest is not None and rest[0].endswith(b"/>"):
                 passed_over += 1
+                position = reference.end()
                 if passed_over == _STYLED_ENOUGH:
                     chunk, position = chunk[match.start() :], 0
-                    if not _in_long_runs(chunk):
-                        self._note_longest_in_c(chunk)
-                        return
-                    chunk = _SELF_CLOSED_CELLS.sub(b"", chunk)
-                else:
-                    position = match.end()
+                    if _in_long_runs(chunk):
+                        chunk = _SELF_CLOSED_CELLS.sub(b"", chunk)
+                    else:
+                        valued_only = True
                 continue
-            self.letters = max(self.letters, len(match[1]))
-            self.digits = max(self.digits, len(match[2]))
+            self.letters = max(self.letters, len(reference[1]))
+            self.digits = max(self.digits, len(reference[2]))
             position = match.start() + 1
 
-    def _pattern(self) -> re.Pattern[bytes]:
-        return re.compile(_LONGER % (self.letters + 1, self.digits + 1))
-
-    def _note_longest_in_c(self, chunk: bytes) -> None:
-        """As _note_longest, with self-closed cells passed over inside the regex (styled cells here and there)."""
-        position = 0
-        pattern = _LONGER + rb"(?=" + _ATTRS + rb"(?<!/)>)"
-        while match := re.compile(pattern % (self.letters + 1, self.digits + 1)).search(chunk, position):
-            self.letters = max(self.letters, len(match[1]))
-            self.digits = max(self.digits, len(match[2]))
-            position = match.start() + 1
-
-    def _track_position(self, chunk: bytes) -> None:
-        """Where calamine's current row and column stand after a plain chunk (only positions matter)."""
-        row_at, closed_at = chunk.rfind(_ROW_START), chunk.rfind(b"</row>")
-        if row_at >= 0:
-            end = chunk.find(b">", row_at)
-            place = reference(chunk[row_at + len(_ROW_START) : chunk.find(b'"', row_at + len(_ROW_START))])
-            self.placer_row = place[0] if place else self.placer_row
-            if closed_at > row_at or chunk[end - 1 : end] == b"/":
-                self.placer_row, self.placer_col = self.placer_row + 1, 0
-                return
-        elif closed_at >= 0:
-            self.placer_row, self.placer_col = self.placer_row + chunk.count(b"</row>"), 0
-            return
-        cell_at = chunk.rfind(_CELL_START)
-        if row_at > cell_at:
-            self.placer_col = 0  # a row has started and has no cell yet
-        elif cell_at >= 0:
-            start = cell_at + len(_CELL_START)
-            place = reference(chunk[start : chunk.find(b'"', start)])
-            self.placer_col = place[1] + 1 if place else self.placer_col
+    def _pattern(self, valued_only: bool) -> re.Pattern[bytes]:
+        # Compiled per pair of lengths (re caches them): a pair is simple enough to compile fast.
+        return re.compile((_NOT_SHORT_VALUED if valued_only else _NOT_SHORT) % (self.letters, self.digits))
 
 
 def check_sheet_area(archive: zipfile.ZipFile, part: str, sheet: str, max_cells: int, *, chunk: int = CHUNK) -> None:
     """Raise UnsafeFile when calamine would allocate more than `max_cells` cells for `sheet`."""
     bound = _Bound()
     _stream(archive, part, bound.feed, chunk)
-    if bound.area() <= max_cells:
-        return
-    if bound.odd is None and _exact_maxima(archive, part, bound, chunk) <= max_cells:
+    if not bound.odd and (bound.area() <= max_cells or _exact_maxima(archive, part, bound, chunk) <= max_cells):
         return
     placer = CellPlacer(valued_only=True)
     _stream(archive, part, placer.feed, chunk)
@@ -197,20 +158,3 @@ def _exact_maxima(archive: zipfile.ZipFile, part: str, bound: _Bound, chunk: int
 def _stream(archive: zipfile.ZipFile, part: str, feed: Callable[[bytes], None], chunk: int) -> None:
     for piece in xml_chunks(archive, part, chunk):
         feed(piece)
-
-
-def xml_chunks(archive: zipfile.ZipFile, part: str, size: int = CHUNK) -> Iterator[bytes]:
-    """The inflated part in pieces, each cut just before its last `<` (the rest starts the next)."""
-    pending: list[bytes] = []
-    with archive.open(part) as source:
-        while block := source.read(size):
-            cut = block.rfind(b"<")
-            if cut < 0:  # inside one long text or tag: nowhere to cut yet
-                pending.append(block)
-                continue
-            head = b"".join((*pending, block[:cut])) if pending else block[:cut]
-            pending = [block[cut:]]
-            if head:
-                yield head
-    if pending:
-        yield b"".join(pending)

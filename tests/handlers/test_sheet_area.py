@@ -169,3 +169,21 @@ def test_many_styled_cells_with_long_references_still_leave_the_far_value_counte
     data = workbook_with(b'<row r="1"><c r="A1"><v>1</v></c></row>' + b"".join(rows) + far)
     assert calamine_area(data) == 5000 * 28
     assert_limit_is_exact(data, 5000 * 28)
+
+
+@pytest.mark.parametrize("chunk", [97, 4096, 4 * 1024 * 1024])
+@pytest.mark.parametrize(
+    "late_cell",
+    [b'<row r="3000"><c><v>1</v></c></row>', b'<row r="3000"><x:c r="A3000"><v>1</v></x:c></row>'],
+    ids=["implied position", "prefixed"],
+)
+def test_a_cell_without_its_own_plain_reference_after_plain_ones_is_placed_exactly(
+    late_cell: bytes, chunk: int
+) -> None:
+    # The plain cells before it are scanned fast; this one sends the sheet to the exact replay.
+    plain = b"".join(
+        b'<row r="%d"><c r="A%d"><v>1</v></c><c r="B%d"><v>2</v></c></row>' % ((row,) * 3) for row in range(1, 400)
+    )
+    data = workbook_with(plain + late_cell)
+    assert calamine_area(data) == 3000 * 2
+    assert_limit_is_exact(data, 3000 * 2, chunk=chunk)
