@@ -53,8 +53,11 @@ def _wide(text: str) -> bytes:
     return struct.pack("<I", len(text)) + text.encode("utf-16-le")
 
 
-def xlsb(cells: Iterable[tuple[int, int, float]], *, blanks: Iterable[tuple[int, int]] = ()) -> bytes:
-    """A one-sheet .xlsb ("Sheet1"): a BrtCellReal per cell and a BrtCellBlank per blank, row by row as given."""
+def xlsb(
+    cells: Iterable[tuple[int, int, float]], *, blanks: Iterable[tuple[int, int]] = (), body: bytes | None = None
+) -> bytes:
+    """A one-sheet .xlsb ("Sheet1"): a BrtCellReal per cell and a BrtCellBlank per blank, row by row as
+    given; or `body`, the records of the sheet data as they are."""
     workbook = (
         record(0x83)  # BrtBeginBook
         + record(0x8F)  # BrtBeginBundleShs
@@ -68,8 +71,12 @@ def xlsb(cells: Iterable[tuple[int, int, float]], *, blanks: Iterable[tuple[int,
         rows.setdefault(row, []).append(record(0x05, struct.pack("<IId", col, 0, value)))
     for row, col in blanks:
         rows.setdefault(row, []).append(record(0x01, struct.pack("<II", col, 0)))
-    body = b"".join(
-        record(0x00, struct.pack("<IIHBBI", row, 0, 0, 0, 0, 0)) + b"".join(found) for row, found in rows.items()
+    body = (
+        body
+        if body is not None
+        else b"".join(
+            record(0x00, struct.pack("<IIHBBI", row, 0, 0, 0, 0, 0)) + b"".join(found) for row, found in rows.items()
+        )
     )
     sheet = (
         record(0x81)  # BrtBeginSheet
@@ -102,11 +109,12 @@ def xls(
     *,
     blanks: Iterable[tuple[int, int]] = (),
     dimensions: tuple[int, int, int, int] | None = None,
+    extra: bytes = b"",
 ) -> bytes:
     """A one-sheet .xls ("Sheet1"): a NUMBER record per cell and a BLANK per blank, in the order given.
 
     `dimensions` is the DIMENSIONS record's (first row, last row + 1, first column, last column + 1);
-    by default it covers the cells.
+    by default it covers the cells. `extra` is more records of the sheet, after the cells.
     """
     cells, blanks = list(cells), list(blanks)
     if dimensions is None:
@@ -122,6 +130,7 @@ def xls(
         + biff(0x0200, struct.pack("<IIHHH", *dimensions, 0))
         + b"".join(biff(0x0203, struct.pack("<HHHd", row, col, 0, value)) for row, col, value in cells)
         + b"".join(biff(0x0201, struct.pack("<HHH", row, col, 0)) for row, col in blanks)
+        + extra
         + biff(0x000A)
     )
     name = b"Sheet1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 
 import pytest
@@ -13,7 +14,7 @@ from handlers.common.safety import Limits
 from handlers.extract import ExtractRequest, extract_workbook
 from handlers.xlsx.area import check_before_opening
 from handlers.xlsx.formats import Format, is_zip
-from tests.handlers.binary_books import empty, ods, row, value, xls, xlsb
+from tests.handlers.binary_books import biff, empty, ods, record, row, value, xls, xlsb
 
 FAR_COLUMN = 4_000_000_000  # an .xlsb cell's column is a u32 that nothing bounds
 MAX = Limits().max_sheet_cells
@@ -71,6 +72,51 @@ ODS_SHAPES = [
 @pytest.mark.parametrize("rows", ODS_SHAPES)
 def test_ods_count_is_calamines_rectangle(rows: bytes) -> None:
     assert_limit_is_exact(Format.ODS, ods(rows))
+
+
+def xlsb_row(number: int) -> bytes:
+    return record(0x00, struct.pack("<IIHBBI", number, 0, 0, 0, 0, 0))
+
+
+XLSB_REAL_A1 = xlsb_row(0) + record(0x05, struct.pack("<IId", 0, 0, 1.0))
+XLSB_BODIES = {
+    "formula number": XLSB_REAL_A1 + xlsb_row(9) + record(0x09, struct.pack("<IIdHI", 50, 0, 2.0, 0, 0)),
+    "empty string": XLSB_REAL_A1 + xlsb_row(9) + record(0x06, struct.pack("<III", 30, 0, 0)),
+    # BrtFmlaError is not read by calamine: the rectangle stays A1, so the limit of 1 is exact too.
+    "formula error": XLSB_REAL_A1 + xlsb_row(9) + record(0x0B, struct.pack("<IIBHI", 50, 0, 7, 0, 0)),
+}
+
+
+@pytest.mark.parametrize("case", list(XLSB_BODIES))
+def test_xlsb_cell_records_count_as_calamine_reads_them(case: str) -> None:
+    data = xlsb([], body=XLSB_BODIES[case])
+    area = calamine_area(data)
+    check(Format.XLSB, data, area)
+    if area > 1:
+        assert_limit_is_exact(Format.XLSB, data)
+
+
+def xls_formula(row: int, col: int, cached: bytes) -> bytes:
+    return biff(0x0006, struct.pack("<HHH", row, col, 0) + cached + struct.pack("<HIH", 0, 0, 0))
+
+
+XLS_STRING_RESULT = bytes([0, 0, 0, 0, 0, 0, 0xFF, 0xFF])  # the value comes in the next record
+XLS_EXTRA = {
+    "mulrk": biff(0x00BD, struct.pack("<HH", 3, 2) + struct.pack("<HI", 0, 30) * 4 + struct.pack("<H", 5)),
+    "formula number": xls_formula(8, 9, struct.pack("<d", 3.0)),
+    "formula string": xls_formula(8, 9, XLS_STRING_RESULT) + biff(0x0207, struct.pack("<HB", 1, 0) + b"a"),
+}
+
+
+@pytest.mark.parametrize("case", list(XLS_EXTRA))
+def test_xls_value_records_count_as_calamine_reads_them(case: str) -> None:
+    assert_limit_is_exact(Format.XLS, xls([(0, 0, 1.0)], extra=XLS_EXTRA[case], dimensions=(0, 1, 0, 1)))
+
+
+def test_xls_formula_string_without_its_value_is_not_a_cell() -> None:
+    data = xls([(0, 0, 1.0)], extra=xls_formula(60_000, 200, XLS_STRING_RESULT), dimensions=(0, 1, 0, 1))
+    check(Format.XLS, data, 1)
+    assert calamine_area(data) == 1
 
 
 def test_xlsb_far_cell_is_refused() -> None:
