@@ -16,8 +16,8 @@ A cell's row and column are u16s, so one far cell asks for up to 65,536 x 65,536
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from handlers.xlsx.area.ole import read_streams
 from handlers.xlsx.area.span import SparseSpan, refuse_if_larger
@@ -30,7 +30,10 @@ _FORMULA = 0x0006
 _STRING = 0x0207
 _MULRK = 0x00BD
 _LABEL_SST = 0x00FD
-_CELLS = {0x0203: 14, 0x0204: 6, 0x0205: 8, 0x027E: 10}  # Number, Label, BoolErr, RK: shortest record
+# The value records read at their own (row, column), with the shortest payload calamine accepts:
+# Number, Label, BoolErr, RK, LabelSst, MulRk (a run of columns).
+_SHORTEST = {0x0203: 14, 0x0204: 6, 0x0205: 8, 0x027E: 10, _LABEL_SST: 10, _MULRK: 6}
+_PAIR = struct.Struct("<HH").unpack_from
 _U32 = 1 << 32
 
 
@@ -78,41 +81,51 @@ def _sheet_name(payload: bytes) -> str:
 
 
 def _check_sheet(stream: bytes, offset: int, label: str, max_cells: int) -> None:
-    cells = _SheetCells()
-    for kind, payload in _records(stream, offset):
-        if kind == _EOF:
-            break
-        if kind == _DIMENSIONS:
-            refuse_if_larger(label, *_reserved(payload), max_cells)
-        else:
-            cells.feed(kind, payload)
-    for span in (cells.values, cells.formulas):
+    values, formulas = _scan_sheet(stream, offset, label, max_cells)
+    for span in (values, formulas):
         refuse_if_larger(label, span.rows, span.cols, max_cells)
 
 
-@dataclass(slots=True)
-class _SheetCells:
-    """The value and formula cells of one sheet substream, fed record by record."""
+def _scan_sheet(stream: bytes, offset: int, label: str, max_cells: int) -> tuple[SparseSpan, SparseSpan]:
+    """The value and formula spans of one sheet substream (DIMENSIONS checked on the way).
 
-    values: SparseSpan = field(default_factory=SparseSpan)
-    formulas: SparseSpan = field(default_factory=SparseSpan)
-    formula_at: tuple[int, int] = (0, 0)
-
-    def feed(self, kind: int, payload: bytes) -> None:
-        if kind in _CELLS and len(payload) >= _CELLS[kind]:
-            self.values.add(_u16(payload, 0), _u16(payload, 2))
-        elif kind == _LABEL_SST and len(payload) >= 10:
-            self.values.add(_u16(payload, 0), _u16(payload, 2), certain=False)
-        elif kind == _MULRK and len(payload) >= 6:
-            first = _u16(payload, 2)
-            self.values.add(_u16(payload, 0), first, first + max((len(payload) - 6) // 6, 1) - 1)
-        elif kind == _FORMULA and len(payload) >= 20:
-            self.formula_at = (_u16(payload, 0), _u16(payload, 2))
-            self.formulas.add(*self.formula_at)
-            if not (payload[6] == 0 and payload[12:14] == b"\xff\xff"):
-                self.values.add(*self.formula_at)  # a cached string value comes in the next record
+    One tight loop over the records: a sheet holds a record per cell, millions in a large file, so
+    each value record updates local bounds instead of calling SparseSpan.add.
+    """
+    formulas = SparseSpan()
+    first_row, last_row, first_col, last_col, unordered, maybe_kept = -1, 0, 0, 0, False, False
+    formula_at = (0, 0)
+    position, size = offset, len(stream)
+    while position + 4 <= size:
+        kind, length = _PAIR(stream, position)
+        start, position = position + 4, position + 4 + length
+        if length >= _SHORTEST.get(kind, 65_536) and position <= size:
+            row, col = _PAIR(stream, start)
+            end = col + max((length - 6) // 6, 1) - 1 if kind == _MULRK else col
+            maybe_kept = maybe_kept or kind == _LABEL_SST
         elif kind == _STRING:
-            self.values.add(*self.formula_at)
+            (row, col), end = formula_at, formula_at[1]
+        elif kind == _EOF:
+            break
+        elif kind == _DIMENSIONS:
+            refuse_if_larger(label, *_reserved(stream[start:position]), max_cells)
+            continue
+        elif kind == _FORMULA and length >= 20 and position <= size:
+            formula_at = _PAIR(stream, start)
+            formulas.add(*formula_at)
+            if stream[start + 6] == 0 and stream[start + 12 : start + 14] == b"\xff\xff":
+                continue  # a string result: its value comes in the STRING record next
+            (row, col), end = formula_at, formula_at[1]
+        else:
+            continue
+        if first_row < 0:
+            first_row, first_col, last_col = row, col, end
+        else:
+            unordered = unordered or row < last_row
+            first_col, last_col = min(first_col, col), max(last_col, end)
+        last_row = row
+    values = SparseSpan(first_row, last_row, first_col, last_col, maybe_kept, unordered)
+    return values, formulas
 
 
 def _reserved(payload: bytes) -> tuple[int, int]:
