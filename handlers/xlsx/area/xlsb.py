@@ -17,6 +17,7 @@ Every read cell is a value (an empty string too), so the rectangle is `from_spar
 
 from __future__ import annotations
 
+import struct
 import zipfile
 from collections.abc import Iterator
 
@@ -34,6 +35,8 @@ _SKIPPED_BLOCKS = {0x0085: 0x0086, 0x0025: 0x0026, 0x0186: 0x0187}
 _BUNDLE_SHEET = 0x009C
 _END_BUNDLE_SHEETS = 0x0090
 _NO_RELATIONSHIP = 0xFFFF_FFFF
+# A record's first u32 (a row or a column); a shorter payload makes calamine fail, counted as 0.
+_U32 = struct.Struct("<I").unpack_from
 _RELS = "xl/_rels/workbook.bin.rels"
 
 
@@ -47,66 +50,96 @@ def check_xlsb_area(archive: zipfile.ZipFile, max_cells: int) -> None:
 
 def sheet_span(data: bytes) -> SparseSpan:
     """The cells calamine reads from one worksheet part, as the bounds of its rectangle."""
-    span = SparseSpan()
-    records = _records(data)
+    records = _records(data, 0)
     for kind, _start, _end in records:
         if kind == _WS_DIM:
             break
-    _skip_to_sheet_data(records)
-    row = 0
-    for kind, start, end in records:
-        if kind == _ROW_HEADER:
-            row = _u32(data, start, end)
+    position = _skip_to_sheet_data(records)
+    return _cells(data, position) if position is not None else SparseSpan()
+
+
+def _cells(data: bytes, position: int) -> SparseSpan:  # noqa: C901 - one hot loop, see below
+    """The cell records from `position` (after BrtBeginSheetData) to BrtEndSheetData.
+
+    One tight loop: a sheet holds a record per cell, millions in a large file, and nearly every one
+    has a one-byte type and a one-byte length, read inline. A record cut short ends the part, as it
+    ends calamine's reading. Kept in one function, with plain comparisons, on purpose: the same loop
+    with min()/max() calls for the bounds was measured 1.4x slower on 1.2 million cells (1.0 s
+    against 0.72 s), and a call per record for the header slower still.
+    """
+    first_row, last_row, first_col, last_col = -1, 0, 0, 0
+    row, size = 0, len(data)
+    while position + 1 < size:
+        kind, length, start = data[position], data[position + 1], position + 2
+        if kind & 0x80 or length & 0x80:
+            header = _header(data, position)
+            if header is None:
+                break
+            kind, length, start = header
+        position = start + length
+        if position > size or kind == _END_SHEET_DATA:
+            break
+        if kind in _CELLS:
+            col = _U32(data, start)[0] if length >= 4 else 0
+            if first_row < 0:
+                first_row, first_col, last_col = row, col, col
+            elif col < first_col:
+                first_col = col
+            elif col > last_col:
+                last_col = col
+            last_row = row
+        elif kind == _ROW_HEADER:
+            row = _U32(data, start)[0] if length >= 4 else 0
             if row > _MAX_ROW:
                 break
-        elif kind in _CELLS:
-            span.add(row, _u32(data, start, end))
-        elif kind == _END_SHEET_DATA:
-            break
-    return span
+    return SparseSpan(first_row, last_row, first_col, last_col)
 
 
-def _skip_to_sheet_data(records: Iterator[tuple[int, int, int]]) -> None:
-    for kind, _start, _end in records:
+def _skip_to_sheet_data(records: Iterator[tuple[int, int, int]]) -> int | None:
+    """Where the records after BrtBeginSheetData start, past the blocks calamine skips whole."""
+    for kind, _start, end in records:
         if kind == _BEGIN_SHEET_DATA:
-            return
+            return end
         block_end = _SKIPPED_BLOCKS.get(kind)
         if block_end is not None:
             for inner, _s, _e in records:
                 if inner == block_end:
                     break
+    return None
 
 
-def _records(data: bytes) -> Iterator[tuple[int, int, int]]:
+def _records(data: bytes, position: int) -> Iterator[tuple[int, int, int]]:
     """(type, start, end) of each record's payload; a record cut short ends the part, as in calamine."""
-    position, size = 0, len(data)
-    while position < size:
-        kind = data[position]
+    while (header := _header(data, position)) is not None:
+        kind, length, start = header
+        position = start + length
+        if position > len(data):
+            return
+        yield kind, start, position
+
+
+def _header(data: bytes, position: int) -> tuple[int, int, int] | None:
+    """A record's type (1 or 2 bytes of 7 bits), length (1 to 4 bytes of 7 bits) and payload start."""
+    size = len(data)
+    if position >= size:
+        return None
+    kind = data[position]
+    position += 1
+    if kind & 0x80:
+        if position >= size:
+            return None
+        kind = (kind & 0x7F) | ((data[position] & 0x7F) << 7)
         position += 1
-        if kind & 0x80:
-            if position >= size:
-                return
-            kind = (kind & 0x7F) | ((data[position] & 0x7F) << 7)
-            position += 1
-        length, shift = 0, 0
-        for _ in range(4):
-            if position >= size:
-                return
-            byte = data[position]
-            position += 1
-            length |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
-        if position + length > size:
-            return  # calamine fails to fill the record: the sheet ends in an error, nothing more read
-        yield kind, position, position + length
-        position += length
-
-
-def _u32(data: bytes, start: int, end: int) -> int:
-    # calamine reads the first four bytes of the payload (a shorter one makes it fail: count zero).
-    return int.from_bytes(data[start : start + 4], "little") if end - start >= 4 else 0
+    length = 0
+    for shift in (0, 7, 14, 21):
+        if position >= size:
+            return None
+        byte = data[position]
+        position += 1
+        length |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            break
+    return kind, length, position
 
 
 def _worksheets(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
@@ -120,7 +153,7 @@ def _worksheets(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
             if local_name(rel.tag) == "Relationship":
                 targets[rel.get("Id", "")] = rel.get("Target", "")
     sheets = []
-    for kind, start, end in _records(workbook):
+    for kind, start, end in _records(workbook, 0):
         if kind == _END_BUNDLE_SHEETS:
             break
         if kind == _BUNDLE_SHEET:
