@@ -14,6 +14,7 @@ from handlers.common.ooxml import sheet_parts
 from handlers.common.payload import check_keys, one_source, require_list, require_mapping, require_str
 from handlers.common.safety import Limits, check_parts, open_zip
 from handlers.common.sources import load_source
+from handlers.xlsx.area import check_before_opening
 from handlers.xlsx.extract_sheet import extract_sheet
 from handlers.xlsx.formats import Format, detect, is_zip, open_workbook, worksheet_names, zip_format
 from handlers.xlsx.grid import Grid
@@ -106,6 +107,7 @@ def _open(data: bytes, request: ExtractRequest, limits: Limits, name: str) -> _B
     needs_tables = any(
         isinstance(rule, TableRule) and rule.excel_table for rules in request.rules.values() for rule in rules
     )
+    check_before_opening(kind, data, archive, limits.max_sheet_cells)
     workbook = open_workbook(data, name, load_tables=needs_tables and kind is Format.XLSX)
     if kind is Format.XLSX and archive is not None:
         parts = sheet_parts(archive)

@@ -13,8 +13,8 @@ from typing import Any
 from handlers.common.payload import check_keys, one_source, require_mapping
 from handlers.common.safety import Limits, check_parts, open_zip
 from handlers.common.sources import check_output, deliver, load_source
+from handlers.xlsx.formats import check_workbook_kind, main_content_type, refuse_before_opening
 from handlers.xlsx.update import update_workbook
-from handlers.xlsx.update.formats import check_workbook_kind, main_content_type, refuse_before_opening
 from handlers.xlsx.update.operations import Operation, parse_updates
 from jobs import report_progress
 

@@ -1,12 +1,16 @@
-"""Extract reads .xls, .xlsb and .ods through calamine, and says what any other file is."""
+"""Extract reads .xls, .xlsb and .ods through calamine, and says what any other file is (as update does)."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
 from handlers.common.errors import MAX_MESSAGE_CHARS, HandlerError, InvalidFile
 from handlers.extract import extract
+from handlers.update import update
 from tests.corpus import CORPUS, require_corpus_file
+from tests.handlers.binary_books import compound_file, ods, row, value, xls, xlsb
 from tests.handlers.builders import b64, png
 
 
@@ -79,3 +83,40 @@ def test_every_handler_message_is_bounded_and_free_of_python_reprs() -> None:
     assert len(message) <= MAX_MESSAGE_CHARS
     assert "0x7f" not in message and "\n" not in message and "\x00" not in message
     assert message.startswith("cannot read an object: xxx") and message.endswith("...")
+
+
+# One detection serves extract and update: each names the file's kind the same way and says which
+# formats it takes itself.
+WORD_WITH_WORKBOOK_TEXT = compound_file({"WordDocument": ("see the Workbook tab" * 300).encode("utf-16-le")})
+KINDS = {
+    "png": (png(4, 4), "is a PNG picture, not a workbook"),
+    "csv": (b"a;b\n1;2\n", r"is a text file \(CSV or similar\), not a workbook"),
+    # The bytes "Workbook" in UTF-16 inside a Word document's text are not an .xls stream.
+    "word": (WORD_WITH_WORKBOOK_TEXT, "is a Word document"),
+    "xlsb": (xlsb([(0, 0, 1.0)]), None),
+    "ods": (ods(row(value(1))), None),
+    "xls": (xls([(0, 0, 1.0)]), None),
+}
+UPDATE_SAYS = {
+    "xlsb": r"is an Excel binary workbook \(\.xlsb\)",
+    "ods": r"is an OpenDocument spreadsheet \(\.ods\)",
+    "xls": r"is a legacy binary Excel workbook \(\.xls\)",
+}
+
+
+@pytest.mark.parametrize("case", list(KINDS))
+def test_extract_and_update_tell_a_files_kind_alike(case: str) -> None:
+    data, kind = KINDS[case]
+    extract_payload = {"excel_base64": b64(data), "file_name": "in.xlsx"}
+    if kind is None:
+        assert extract(extract_payload)["success"] is True
+    else:
+        with pytest.raises(
+            InvalidFile, match=rf"^in\.xlsx {kind}.*; extract takes \.xlsx, \.xlsm, \.xlsb, \.xls or \.ods$"
+        ):
+            extract(extract_payload)
+    with pytest.raises(InvalidFile) as refused:
+        update({**extract_payload, "updates": [{"sheet": "Sheet1", "cell": "A1", "value": 1}]})
+    message = str(refused.value)
+    assert re.match(rf"^in\.xlsx {UPDATE_SAYS.get(case, kind)}", message), message
+    assert "update takes Excel workbooks saved as .xlsx or .xlsm" in message and len(message) <= MAX_MESSAGE_CHARS

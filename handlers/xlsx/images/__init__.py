@@ -1,4 +1,5 @@
-"""The pictures of a worksheet: those placed over cells (drawings) and those placed in cells (rich values).
+"""The pictures of a worksheet: those placed over cells (drawings), the previews of embedded objects
+(legacy VML drawings), and those placed in cells (rich values).
 
 Read straight from the package's XML parts, without loading any cell: any picture format is returned
 (PNG, JPEG, GIF, EMF, WMF...), its bytes exactly as stored, and a picture part that several anchors
@@ -13,11 +14,16 @@ from typing import Any
 from handlers.xlsx.images.drawing import drawing_pictures
 from handlers.xlsx.images.in_cell import in_cell_pictures
 from handlers.xlsx.images.media import MediaCache
+from handlers.xlsx.images.ole_objects import ole_object_pictures
 
 
 def sheet_images(archive: zipfile.ZipFile, sheet_part: str, cache: MediaCache) -> list[dict[str, Any]]:
     """Every picture on the sheet: anchor cell, format, size, base64 data, and whether it is in a cell."""
-    found = [*drawing_pictures(archive, sheet_part), *in_cell_pictures(archive, sheet_part)]
+    found = [
+        *drawing_pictures(archive, sheet_part),
+        *ole_object_pictures(archive, sheet_part),
+        *in_cell_pictures(archive, sheet_part),
+    ]
     images = []
     for picture in found:
         media = cache.get(picture.part)

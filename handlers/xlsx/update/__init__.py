@@ -3,7 +3,7 @@
 `operations` parses the payload, `plan` turns operations into per-sheet changes, `sheet` streams a
 sheet part through them (`rows` and `cells` split it, `shared` writes out shared formulas whose master
 is overwritten), `tables`, `workbook` and `styles` edit the few other parts that must change,
-`package` writes the zip, `formats` says which files update takes.
+`package` writes the zip; which files update takes is told by `handlers.xlsx.formats`, with extract's.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import zipfile
 import zlib
 
 from handlers.common.errors import InvalidFile
-from handlers.xlsx.update.formats import check_workbook_kind
+from handlers.xlsx.formats import check_workbook_kind
 from handlers.xlsx.update.operations import Operation
 from handlers.xlsx.update.package import Progress, write_package
 from handlers.xlsx.update.plan import Planner

@@ -1,0 +1,204 @@
+"""The size pre-checks of .xlsb, .ods and .xls count what calamine allocates, and refuse far cells."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+
+import pytest
+from python_calamine import CalamineWorkbook
+
+from handlers.common.errors import UnsafeFile
+from handlers.common.safety import Limits
+from handlers.extract import ExtractRequest, extract_workbook
+from handlers.xlsx.area import check_before_opening
+from handlers.xlsx.formats import Format, is_zip
+from tests.handlers.binary_books import biff, empty, ods, record, row, value, xls, xlsb
+
+FAR_COLUMN = 4_000_000_000  # an .xlsb cell's column is a u32 that nothing bounds
+MAX = Limits().max_sheet_cells
+
+
+def check(kind: Format, data: bytes, max_cells: int = MAX) -> None:
+    archive = zipfile.ZipFile(io.BytesIO(data)) if is_zip(data) else None
+    check_before_opening(kind, data, archive, max_cells)
+
+
+def calamine_area(data: bytes) -> int:
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
+    return int(sheet.height * sheet.width)
+
+
+def assert_limit_is_exact(kind: Format, data: bytes) -> None:
+    """The file passes with a limit of exactly calamine's area and is refused with one cell less."""
+    area = calamine_area(data)
+    assert area > 1
+    check(kind, data, area)
+    with pytest.raises(UnsafeFile, match=rf"more than the limit of {area - 1:,} cells"):
+        check(kind, data, area - 1)
+
+
+def refusal(kind: Format, data: bytes) -> str:
+    with pytest.raises(UnsafeFile) as refused:
+        check(kind, data)
+    return str(refused.value)
+
+
+SHAPES = [
+    [(0, 0, 1.0), (2, 3, 5.0)],
+    [(4, 2, 1.0), (4, 7, 2.0), (9, 1, 3.0)],  # the rectangle starts where the first cell is
+    [(0, 5, 1.0), (300, 0, 2.0)],
+]
+
+
+@pytest.mark.parametrize("cells", SHAPES)
+def test_xlsb_count_is_calamines_rectangle(cells: list[tuple[int, int, float]]) -> None:
+    assert_limit_is_exact(Format.XLSB, xlsb(cells))
+
+
+@pytest.mark.parametrize("cells", SHAPES)
+def test_xls_count_is_calamines_rectangle(cells: list[tuple[int, int, float]]) -> None:
+    assert_limit_is_exact(Format.XLS, xls(cells))
+
+
+ODS_SHAPES = [
+    row(value(1)) + row(empty(), repeats=3) + row(empty(2), value(2, 3), empty(16000)),
+    row(empty(5), value(1)) + row(value(2), repeats=40) + row(empty(16384), repeats=1_048_000),
+    row(empty(16384), repeats=7) + row(empty(3), value(1), empty(), value(2)) + row(value(3, 2)),
+]
+
+
+@pytest.mark.parametrize("rows", ODS_SHAPES)
+def test_ods_count_is_calamines_rectangle(rows: bytes) -> None:
+    assert_limit_is_exact(Format.ODS, ods(rows))
+
+
+def xlsb_row(number: int) -> bytes:
+    return record(0x00, struct.pack("<IIHBBI", number, 0, 0, 0, 0, 0))
+
+
+XLSB_REAL_A1 = xlsb_row(0) + record(0x05, struct.pack("<IId", 0, 0, 1.0))
+XLSB_BODIES = {
+    "formula number": XLSB_REAL_A1 + xlsb_row(9) + record(0x09, struct.pack("<IIdHI", 50, 0, 2.0, 0, 0)),
+    "empty string": XLSB_REAL_A1 + xlsb_row(9) + record(0x06, struct.pack("<III", 30, 0, 0)),
+    # BrtFmlaError is not read by calamine: the rectangle stays A1, so the limit of 1 is exact too.
+    "formula error": XLSB_REAL_A1 + xlsb_row(9) + record(0x0B, struct.pack("<IIBHI", 50, 0, 7, 0, 0)),
+}
+
+
+@pytest.mark.parametrize("case", list(XLSB_BODIES))
+def test_xlsb_cell_records_count_as_calamine_reads_them(case: str) -> None:
+    data = xlsb([], body=XLSB_BODIES[case])
+    area = calamine_area(data)
+    check(Format.XLSB, data, area)
+    if area > 1:
+        assert_limit_is_exact(Format.XLSB, data)
+
+
+def xls_formula(row: int, col: int, cached: bytes) -> bytes:
+    return biff(0x0006, struct.pack("<HHH", row, col, 0) + cached + struct.pack("<HIH", 0, 0, 0))
+
+
+XLS_STRING_RESULT = bytes([0, 0, 0, 0, 0, 0, 0xFF, 0xFF])  # the value comes in the next record
+XLS_EXTRA = {
+    "mulrk": biff(0x00BD, struct.pack("<HH", 3, 2) + struct.pack("<HI", 0, 30) * 4 + struct.pack("<H", 5)),
+    "formula number": xls_formula(8, 9, struct.pack("<d", 3.0)),
+    "formula string": xls_formula(8, 9, XLS_STRING_RESULT) + biff(0x0207, struct.pack("<HB", 1, 0) + b"a"),
+}
+
+
+@pytest.mark.parametrize("case", list(XLS_EXTRA))
+def test_xls_value_records_count_as_calamine_reads_them(case: str) -> None:
+    assert_limit_is_exact(Format.XLS, xls([(0, 0, 1.0)], extra=XLS_EXTRA[case], dimensions=(0, 1, 0, 1)))
+
+
+def test_xls_formula_string_without_its_value_is_not_a_cell() -> None:
+    data = xls([(0, 0, 1.0)], extra=xls_formula(60_000, 200, XLS_STRING_RESULT), dimensions=(0, 1, 0, 1))
+    check(Format.XLS, data, 1)
+    assert calamine_area(data) == 1
+
+
+def test_xlsb_far_cell_is_refused() -> None:
+    message = refusal(Format.XLSB, xlsb([(0, 0, 1.0), (1, FAR_COLUMN, 2.0)]))
+    assert message == (
+        f"sheet 'Sheet1' spans 2 rows x {FAR_COLUMN + 1:,} columns, more than the limit of {MAX:,} cells; "
+        "delete the far-away cells or split the sheet"
+    )
+
+
+def test_xlsb_styled_empty_cells_cost_nothing() -> None:
+    data = xlsb([(0, 0, 1.0)], blanks=[(1_048_575, 16_383), (2, FAR_COLUMN)])
+    check(Format.XLSB, data, 1)
+    assert calamine_area(data) == 1
+
+
+def test_xlsb_rows_past_the_last_end_the_sheet() -> None:
+    # calamine stops at a row header past 0x100000: the far cell after it is never read.
+    data = xlsb([(0, 0, 1.0), (0x100001, FAR_COLUMN, 2.0)])
+    check(Format.XLSB, data, 1)
+    assert calamine_area(data) == 1
+
+
+def test_xls_far_cell_is_refused_whatever_dimensions_says() -> None:
+    message = refusal(Format.XLS, xls([(0, 0, 1.0), (65_535, 65_535, 2.0)], dimensions=(0, 1, 0, 1)))
+    assert message.startswith("sheet 'Sheet1' spans 65,536 rows x 65,536 columns, more than the limit")
+
+
+def test_xls_rows_out_of_order_wrap_as_in_calamine() -> None:
+    # calamine's rows run from the first cell read to the last in u32 arithmetic: a near cell after a
+    # far one asks for four billion rows.
+    message = refusal(Format.XLS, xls([(9, 0, 1.0), (2, 0, 2.0)], dimensions=(0, 10, 0, 1)))
+    assert "spans 4,294,967,290 rows x 1 columns" in message
+
+
+def test_xls_dimensions_reservation_is_bounded() -> None:
+    # calamine reserves DIMENSIONS' rows x columns before any cell is read (last row 0: 2**32 - 5 rows).
+    message = refusal(Format.XLS, xls([(0, 0, 1.0)], dimensions=(5, 1, 0, 1)))
+    assert "spans 4,294,967,292 rows x 1 columns" in message
+
+
+def test_xls_styled_empty_cells_cost_nothing() -> None:
+    # Blank records are not read; DIMENSIONS covering them out to the last BIFF8 cell is 16.8 million.
+    data = xls([(0, 0, 1.0)], blanks=[(65_535, 255)])
+    check(Format.XLS, data)
+    assert calamine_area(data) == 1
+
+
+def test_ods_value_repeated_across_columns_and_a_far_cell_is_refused() -> None:
+    rows = row(value(1, 16_384)) + row(empty(16_384), repeats=1_048_000) + row(empty(16_383), value(2))
+    message = refusal(Format.ODS, ods(rows))
+    assert message.startswith("sheet 'Sheet1' spans 1,048,002 rows x 16,384 columns, more than the limit")
+
+
+def test_ods_empty_cells_before_a_value_are_all_held() -> None:
+    # The rectangle is one cell, but calamine pushes the billion empty cells before it first.
+    message = refusal(Format.ODS, ods(row(empty(1_000_000_000), value(1))))
+    assert "spans 1 rows x 1,000,000,001 columns" in message
+
+
+def test_ods_formulas_get_their_own_rectangle() -> None:
+    # Cells with a formula and no cached value are empty values, but calamine keeps a formula range too.
+    formula = b'<table:table-cell table:formula="of:=1"%s/>'
+    rows = row(formula % b"") + row(empty(), repeats=5_000) + row(formula % b' table:number-columns-repeated="16384"')
+    message = refusal(Format.ODS, ods(rows))
+    assert "spans 5,002 rows x 16,384 columns" in message
+
+
+def test_ods_styled_empty_cells_out_to_the_last_cell_cost_nothing() -> None:
+    data = ods(row(value(1), empty(16_383)) + row(empty(16_384), repeats=1_048_575))
+    check(Format.ODS, data, 1)
+    assert calamine_area(data) == 1
+
+
+def test_ods_tables_without_a_name_are_not_read() -> None:
+    check(Format.ODS, ods(row(value(1, 1_000_000_000)), table=b'table:style-name="ta1"'), 1)
+
+
+def test_extract_refuses_before_calamine_reads() -> None:
+    # Small enough that calamine would read it, so a missing pre-check fails here instead of aborting.
+    data = xls([(0, 0, 1.0), (200, 200, 2.0)])
+    with pytest.raises(UnsafeFile, match=r"^sheet 'Sheet1' spans 201 rows x 201 columns"):
+        extract_workbook(data, ExtractRequest(None, {}), Limits(max_sheet_cells=10_000), "far.xls", progress=(0, 1))
+    result = extract_workbook(data, ExtractRequest(None, {}), Limits(), "far.xls", progress=(0, 1))
+    assert result["sheet_names"] == ["Sheet1"]
