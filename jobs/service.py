@@ -10,12 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from jobs.budget import Budget, Reservation
 from jobs.errors import (
     InvalidJobId,
     JobNotFound,
     JobNotReady,
     ShuttingDown,
-    StoreFull,
     StoreUnavailable,
 )
 from jobs.estimates import DurationEstimator, Estimate
@@ -29,6 +29,7 @@ from jobs.registry import Endpoint, EndpointRegistry
 from jobs.runner import JobRunner
 from jobs.settings import Settings
 from jobs.store import Admission, Counts, JobStore
+from jobs.store.results import StoredResult
 
 # Payloads larger than this are validated in a thread so that a big base64 file cannot stall the loop.
 VALIDATE_INLINE_MAX_BYTES = 64 * 1024
@@ -69,6 +70,7 @@ class JobService:
         self.watches = ConcurrencyLimit(
             "long polls or event streams", settings.jobs.max_watches_per_client, settings.jobs.max_watches
         )
+        self.budget = Budget.from_settings(settings.jobs, settings.server)
         self.finished_by_endpoint: Counter[tuple[str, str]] = Counter()
         # Observers (metrics): called on the event loop, must not block.
         self.on_created: list[Callable[[Job], None]] = []
@@ -95,7 +97,6 @@ class JobService:
         if not self._accepting:
             raise ShuttingDown("the service is shutting down; try another instance or retry shortly", retry_after=5)
         endpoint = self.registry.get(endpoint_path)
-        await self._check_store_budget()
         if payload_size > VALIDATE_INLINE_MAX_BYTES:
             await asyncio.to_thread(endpoint.validate, payload)
         else:
@@ -112,7 +113,9 @@ class JobService:
             idempotency_key=idempotency_key,
         )
         jobs = self.settings.jobs
-        stored = await self.store.add(job, Admission(jobs.per_client_limit, jobs.max_pending))
+        # The budgets are checked by the store, atomically with the insertion (on every instance).
+        reserve = Reservation(jobs.max_result_bytes, payload_size)
+        stored = await self.store.add(job, Admission(jobs.per_client_limit, jobs.max_pending, self.budget, reserve))
         if stored is not job:
             log_event("job.start_replayed", job_id=stored.id, client=client, request_id=request_id)
             return StartedJob(stored, await self._estimate(endpoint))
@@ -127,16 +130,6 @@ class JobService:
     async def _estimate(self, endpoint: Endpoint) -> Estimate:
         ahead = max(0, await self.store.pending_count() - 1 - self.free_workers())
         return self.estimator.estimate(endpoint.path, endpoint.estimated_seconds, ahead, self.figures.workers_total())
-
-    async def _check_store_budget(self) -> None:
-        budget = self.settings.jobs.max_stored_result_bytes
-        held = await self.store.result_bytes()
-        if held >= budget:
-            raise StoreFull(
-                f"the service holds {held / 1048576:.1f} MiB of results, its budget "
-                f"(jobs.max_stored_result_bytes); fetch finished results or retry after cleanup",
-                retry_after=max(1, int(self.settings.jobs.cleanup_interval_seconds)),
-            )
 
     def free_workers(self) -> int:
         """Worker slots not running a job right now."""
@@ -243,6 +236,10 @@ class JobService:
             raise error
         return job
 
+    async def result_of(self, job: Job) -> StoredResult:
+        """The collected job's result, to be streamed (the Redis store reads it a range at a time)."""
+        return await self.store.open_result(job)
+
     async def _mark_delivered(self, job: Job) -> float:
         now = self._clock()
         try:
@@ -308,7 +305,11 @@ class JobService:
         deadline = self._clock() + timeout
         while True:
             job = await self.store.get(job_id)
-            if job is None or not job.status.is_active:
+            if job is None:
+                return job
+            if not job.status.is_active:
+                if job.status is JobStatus.COMPLETED and job.result_json is None:
+                    job.result_json = await self.store.read_result(job_id)  # Redis keeps it apart
                 return job
             remaining = deadline - self._clock()
             if remaining <= 0:

@@ -24,6 +24,8 @@ DEMO_ENDPOINTS = (
     EndpointSettings("/api/v1/demo/quick-timeout", "tests.fault_handlers:burn_cpu", timeout_seconds=1),
 )
 
+TEST_MAX_RESULT_BYTES = 2 * 1024 * 1024
+
 
 def make_settings(
     *,
@@ -37,7 +39,9 @@ def make_settings(
     base = Settings(
         server=ServerSettings(port=0, use_uvloop=False, shutdown_grace_seconds=1),
         pool=PoolSettings(workers=workers),
-        jobs=JobSettings(timeout_seconds=30, cleanup_interval_seconds=3600),
+        # Every job reserves max_result_bytes of its client's share at admission (jobs/budget.py): the
+        # tests' small results fit in 2 MiB, so 64 of one client's jobs fit in the derived share.
+        jobs=JobSettings(timeout_seconds=30, cleanup_interval_seconds=3600, max_result_bytes=TEST_MAX_RESULT_BYTES),
         endpoints=endpoints,
     )
     return replace(

@@ -30,6 +30,7 @@ shutdown_grace_seconds = 1
 workers = 1
 [jobs]
 per_client_limit = 1000
+max_result_bytes = 65536          # small results: each job reserves this of its client's share at admission
 cleanup_interval_seconds = 0.5
 [store]
 backend = "redis"

@@ -66,8 +66,17 @@ class JobSettings:
     estimated_seconds: float = 30.0
     # A bigger result fails its job instead of being stored: 64 MiB of JSON is far past any deck.
     max_result_bytes: int = 64 * 1024 * 1024
-    # New jobs get 503 while the results held (not yet delivered or cleaned up) exceed this.
+    # Results held (until deleted or swept) plus the max_result_bytes each pending or running job
+    # reserves at admission never pass this: a start that would is a 503 store_full.
     max_stored_result_bytes: int = 512 * 1024 * 1024
+    # One client's part of that budget; 0: a quarter of it (at least four clients fit at their full
+    # share), never less than one job's max_result_bytes. jobs.budget.client_share derives it.
+    max_client_result_bytes: int = 0
+    # Payloads of pending and running jobs (their request bodies' sizes), reserved at admission and
+    # released when the job ends: 8 bodies of the 32 MiB maximum.
+    max_held_payload_bytes: int = 256 * 1024 * 1024
+    # One client's part of that; 0: a quarter of it, never less than one server.max_body_bytes.
+    max_client_payload_bytes: int = 0
     # Long polls and event streams each hold a connection open; a few per client is plenty.
     max_watches_per_client: int = 5
     max_watches: int = 1000

@@ -6,8 +6,10 @@ import asyncio
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 
+from jobs.budget import Ledger
 from jobs.model import Job, JobStatus
 from jobs.store.protocol import Admission, Counts, SweepReport
+from jobs.store.results import NULL_RESULT, HeldResult, StoredResult
 
 
 class MemoryJobStore:
@@ -23,6 +25,7 @@ class MemoryJobStore:
         self._by_idempotency_key: dict[tuple[str, str], str] = {}
         self._subscribers: list[asyncio.Queue[tuple[str, str]]] = []
         self._result_bytes = 0
+        self._ledger = Ledger()
 
     async def add(self, job: Job, admission: Admission) -> Job:
         if job.idempotency_key is not None:
@@ -33,6 +36,7 @@ class MemoryJobStore:
             raise admission.client_limit_reached()
         if len(self._pending) + len(self._claimed) >= admission.max_pending:
             raise admission.queue_full()
+        self._ledger.admit(job.id, job.client, admission.reserve, admission.budget)
         self._jobs[job.id] = job
         self._pending[job.id] = None
         self._active_by_client[job.client] += 1
@@ -42,6 +46,13 @@ class MemoryJobStore:
 
     async def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
+
+    async def open_result(self, job: Job) -> StoredResult:
+        return NULL_RESULT if job.result_json is None else HeldResult(job.result_json)
+
+    async def read_result(self, job_id: str) -> bytes | None:
+        job = self._jobs.get(job_id)
+        return None if job is None else job.result_json
 
     async def claim_next(self, now: float) -> Job | None:
         if not self._pending:
@@ -91,6 +102,7 @@ class MemoryJobStore:
         job.finished_at = job.updated_at = now
         job.result_json = result_json
         self._result_bytes += len(result_json or b"")
+        self._ledger.settle(job_id, len(result_json or b""))
         job.error = error
         job.end_reason = reason
         job.payload = {}  # a finished job never runs again: its payload (up to max_body_bytes) goes now
@@ -111,6 +123,7 @@ class MemoryJobStore:
         if job is not None:
             self._release(job)
             self._result_bytes -= len(job.result_json or b"")
+            self._ledger.release(job_id)
             if job.idempotency_key is not None:
                 self._by_idempotency_key.pop((job.client, job.idempotency_key), None)
         return job
@@ -193,6 +206,7 @@ class MemoryJobStore:
         self._active_by_client.clear()
         self._by_idempotency_key.clear()
         self._result_bytes = 0
+        self._ledger.clear()
 
     def _release(self, job: Job) -> None:
         if job.status.is_active:

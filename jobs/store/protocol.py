@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from jobs.budget import NOTHING, UNLIMITED, Budget, Reservation
 from jobs.errors import ClientLimitReached, QueueFull
 from jobs.model import Job, JobStatus
+from jobs.store.results import StoredResult
 from jobs.store.shared import SharedStore
 
 # 'Retry-After' for a full queue or a client at its limit: long enough not to hammer, short enough
@@ -20,6 +22,9 @@ class Admission:
 
     per_client_limit: int
     max_pending: int
+    # What the job reserves (its maximum result, its payload) and the budgets that must hold it.
+    budget: Budget = UNLIMITED
+    reserve: Reservation = NOTHING
 
     def client_limit_reached(self) -> ClientLimitReached:
         """The refusal of a client that already holds `per_client_limit` active jobs."""
@@ -59,7 +64,11 @@ class JobStore(SharedStore, Protocol):
     """Where jobs live: their records, the pending queue and the per-client counts."""
 
     async def add(self, job: Job, admission: Admission) -> Job:
-        """Insert a pending job, or raise ClientLimitReached / QueueFull, atomically.
+        """Insert a pending job, or raise ClientLimitReached / QueueFull / StoreFull, atomically.
+
+        The job's `admission.reserve` is held from then on (see `jobs.budget`): `finish` turns its
+        result part into the real result's size and releases its payload part, `delete` (and the
+        sweep) release what is left.
 
         When `job.idempotency_key` is set and the same client already has a job with that key, nothing
         is inserted and that job is returned instead; otherwise `job` itself is returned.
@@ -67,6 +76,12 @@ class JobStore(SharedStore, Protocol):
 
     async def get(self, job_id: str) -> Job | None:
         """The job, or None when it does not exist (a delivered result past its grace is gone)."""
+
+    async def open_result(self, job: Job) -> StoredResult:
+        """The finished job's result, to be sent a piece at a time ("null" when it has none)."""
+
+    async def read_result(self, job_id: str) -> bytes | None:
+        """The job's result bytes whole (a direct call's single answer), or None."""
 
     async def claim_next(self, now: float) -> Job | None:
         """Take the oldest pending job off the queue (it stays pending), or None when none waits."""

@@ -23,6 +23,8 @@ from jobs.store.attempts import ClaimedAttempts
 from jobs.store.codec import decode_job, encode_job
 from jobs.store.lua import SCRIPT_NAMES, script_source
 from jobs.store.protocol import Admission, Counts, SweepReport
+from jobs.store.redis_result import RedisResult
+from jobs.store.results import NULL_RESULT, HeldResult, StoredResult
 
 log = logging.getLogger("docjobs.redis_store")
 
@@ -81,15 +83,9 @@ class RedisJobStore:
         self._retention_ms = round(retention_seconds * 1000)
         self._grace_ms = round(grace_seconds * 1000)
         self._attempts = ClaimedAttempts()
-        # No automatic retry: a script whose reply was lost must not run twice (a second claim, a
-        # second insert). A dead pooled connection is replaced when it is next taken from the pool.
-        self._client: Redis = Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=socket_timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
+        self._client: Redis = _connect(url, socket_timeout, decode=True)
+        # Results are read as bytes: a range may end inside a UTF-8 character, and nothing is decoded.
+        self._raw: Redis = _connect(url, socket_timeout, decode=False)
         kwargs = self._client.connection_pool.connection_kwargs
         self._where = kwargs.get("path") or f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
         # register_script reloads a script by itself when Redis answers NOSCRIPT (after a restart).
@@ -135,7 +131,9 @@ class RedisJobStore:
     # --- the JobStore protocol ---
 
     async def add(self, job: Job, admission: Admission) -> Job:
-        reply = await self._run(
+        # The one script that may run twice: a second run finds the job's id and inserts nothing. So
+        # a start right after a Redis restart (every pooled connection dead once) is not refused.
+        reply = await self._run_once_more(
             "add",
             job.id,
             job.client,
@@ -143,19 +141,36 @@ class RedisJobStore:
             admission.per_client_limit,
             admission.max_pending,
             job.created_at + job.timeout_seconds,
+            admission.reserve.results,
+            admission.reserve.payloads,
+            *admission.budget.limits(),
             *encode_job(job),
         )
         if reply[0] == "added":
             return job
         if reply[0] == "replay":
-            return decode_job(reply[1])
+            replayed = decode_job(reply[1])
+            return job if replayed.id == job.id else replayed  # the same id: this call inserted it
         if reply[0] == "client_limit":
             raise admission.client_limit_reached()
+        if reply[0] == "store_full":
+            raise admission.budget.refusal(int(reply[1]) - 1, int(reply[2]), admission.reserve)
         raise admission.queue_full()
 
     async def get(self, job_id: str) -> Job | None:
         record = await self._read(lambda: self._client.hgetall(self.key("job", job_id)))
         return decode_job(_texts(record)) if record else None
+
+    async def open_result(self, job: Job) -> StoredResult:
+        if job.result_json is not None:
+            return HeldResult(job.result_json)  # a record written before results had their own key
+        key = self.key("result", job.id)
+        size = int(await self._read(lambda: self._raw.strlen(key)))
+        return RedisResult(self._raw, key, size, UNAVAILABLE_ERRORS) if size else NULL_RESULT
+
+    async def read_result(self, job_id: str) -> bytes | None:
+        data = await self._read(lambda: self._raw.get(self.key("result", job_id)))
+        return cast(bytes | None, data)  # the raw client does not decode, which its hints cannot say
 
     async def claim_next(self, now: float) -> Job | None:
         reply = await self._run("claim", now)
@@ -195,7 +210,10 @@ class RedisJobStore:
             self._attempts.of(job_id),
         )
         self._attempts.forget(job_id)  # landed or refused: this attempt is over either way
-        return _job_or_none(reply)
+        job = _job_or_none(reply)
+        if job is not None:
+            job.result_json = result_json  # the record does not carry it (see open_result): the same bytes
+        return job
 
     async def mark_delivered(self, job_id: str, now: float) -> float | None:
         kept = await self._run("deliver", job_id, now, self._grace_ms)
@@ -294,12 +312,21 @@ class RedisJobStore:
 
     async def close(self) -> None:
         await self._client.aclose()
+        await self._raw.aclose()
 
     # --- helpers ---
 
     async def _run(self, script: str, *args: str | bytes | int | float) -> Any:
         with self._available():
             return await self._scripts[script](args=[self.prefix, self.instance_id, self._lease_ms, *args])
+
+    async def _run_once_more(self, script: str, *args: str | bytes | int | float) -> Any:
+        """`_run` again on a dead pooled connection: only for a script that is safe to run twice."""
+        with self._available():
+            try:
+                return await self._scripts[script](args=[self.prefix, self.instance_id, self._lease_ms, *args])
+            except RedisConnectionError:
+                return await self._scripts[script](args=[self.prefix, self.instance_id, self._lease_ms, *args])
 
     async def _read(self, call: Callable[[], Awaitable[T]]) -> T:
         """Run a read, once more on a dead pooled connection (after a Redis restart, each pooled
@@ -316,6 +343,18 @@ class RedisJobStore:
             yield
         except UNAVAILABLE_ERRORS as exc:
             raise self.unavailable(exc) from exc
+
+
+def _connect(url: str, socket_timeout: float, *, decode: bool) -> Redis:
+    # No automatic retry: a script whose reply was lost must not run twice (a second claim, a
+    # second insert). A dead pooled connection is replaced when it is next taken from the pool.
+    return Redis.from_url(
+        url,
+        decode_responses=decode,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
 
 
 def _texts(record: Any) -> dict[str, str]:

@@ -42,6 +42,7 @@ workers = 1
 
 [jobs]
 per_client_limit = 50
+max_result_bytes = 1048576        # small results: each job reserves this of its client's share at admission
 
 [cors]
 allowed_origins = ["{ALLOWED_ORIGIN}"]

@@ -18,6 +18,8 @@ CONFIG = """
 shutdown_grace_seconds = 3
 [pool]
 workers = 2
+[jobs]
+max_result_bytes = 1048576        # small results: each job reserves this of its client's share at admission
 [endpoints]
 "/api/v1/demo/sleep" = { handler = "handlers.demo:sleep", validator = "handlers.demo:validate_sleep" }
 """

@@ -25,6 +25,8 @@ workers = 2
 retention_seconds = 2
 result_grace_seconds = 1
 cleanup_interval_seconds = 1
+max_client_payload_bytes = 134217728  # four 32 MiB bodies in flight from one client ...
+max_client_result_bytes = 268435456   # ... each reserving a 64 MiB result
 
 [endpoints]
 "/api/v1/extract" = { handler = "handlers.extract:extract", validator = "handlers.extract:validate" }

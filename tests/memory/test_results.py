@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.memory.helpers import MIB, rss, settled_rss, start, wait_final
-from tests.process import run_server
+from tests.memory.helpers import MIB, rss, settled_rss, start, wait_final, wait_rss_below
+from tests.process import ServerProcess, run_server
+from tests.store.redis_server import running_redis
+from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +30,9 @@ workers = 1
 [jobs]
 per_client_limit = 50
 max_watches_per_client = 50
-result_grace_seconds = 60
+result_grace_seconds = {grace}
+cleanup_interval_seconds = 1
+max_client_result_bytes = 268435456  # three 64 MiB reservations (max_result_bytes) fit one client
 
 [endpoints]
 "/api/v1/demo/big-result" = "tests.fault_handlers:big_result"
@@ -34,6 +40,21 @@ result_grace_seconds = 60
 READERS = 20
 ROWS, WIDTH = 500_000, 100  # about 56 MB of JSON
 RESULT_BYTES = ROWS * (8 + WIDTH + 3)
+
+
+# After three 56 MB results were fetched and their grace ended, the server is back near its start.
+AFTER_GRACE_MARGIN = 64 * MIB
+
+
+@contextmanager
+def serving(tmp_path: Path, store: str, grace: float = 60) -> Iterator[ServerProcess]:
+    """The server on the memory store, or on a private redis-server of its own."""
+    with ExitStack() as stack:
+        env = {}
+        if store == "redis":
+            redis = stack.enter_context(running_redis(tmp_path))
+            env = {"DOCJOBS_STORE_BACKEND": "redis", "DOCJOBS_STORE_URL": redis.url}
+        yield stack.enter_context(run_server(tmp_path, config=CONFIG.format(grace=grace), env=env))
 
 
 async def sha256_of(response: aiohttp.ClientResponse) -> tuple[str, int]:
@@ -45,9 +66,12 @@ async def sha256_of(response: aiohttp.ClientResponse) -> tuple[str, int]:
 
 
 @pytest.mark.timeout(120)
-async def test_20_stalled_readers_of_a_56_mb_result_cost_no_copies_and_each_reads_it_whole(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["memory", "redis"])
+async def test_20_stalled_readers_of_a_56_mb_result_cost_no_copies_and_each_reads_it_whole(
+    tmp_path: Path, store: str
+) -> None:
     body = json.dumps({"endpoint": "/api/v1/demo/big-result", "payload": {"rows": ROWS, "width": WIDTH}}).encode()
-    with run_server(tmp_path, config=CONFIG) as server:
+    with serving(tmp_path, store) as server:
         pid = server.process.pid
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as session:
@@ -70,17 +94,52 @@ async def test_20_stalled_readers_of_a_56_mb_result_cost_no_copies_and_each_read
             async with session.get(url) as again:
                 whole: dict[str, Any] = await again.json()
         print(
-            f"server RSS: baseline {baseline / MIB:.0f} MiB, peak with {READERS} stalled readers {peak / MIB:.0f} MiB"
+            f"{store} store, server RSS: baseline {baseline / MIB:.0f} MiB, "
+            f"peak with {READERS} stalled readers {peak / MIB:.0f} MiB"
         )
         assert peak < baseline + 2 * size, f"{peak / MIB:.0f} MiB with a {size / MIB:.0f} MiB result"
         assert {d for d in digests} == {digests[0]} and digests[0][1] == size
         assert len(whole["data"]["data"]["rows"]) == ROWS and whole["retrieved_at"]
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("store", ["memory", "redis"])
+async def test_three_56_mb_results_fetched_and_past_their_grace_leave_the_server_near_its_start(
+    tmp_path: Path, store: str
+) -> None:
+    body = json.dumps({"endpoint": "/api/v1/demo/big-result", "payload": {"rows": ROWS, "width": WIDTH}}).encode()
+    with serving(tmp_path, store, grace=1) as server:
+        pid = server.process.pid
+        async with aiohttp.ClientSession() as session:
+            baseline = await settled_rss(pid)
+            job_ids = [await start(session, server.url, body) for _ in range(3)]
+            for job_id in job_ids:
+                assert (await wait_final(session, server.url, job_id))["status"] == "completed"
+            held = await settled_rss(pid)
+            for job_id in job_ids:
+                async with session.get(f"{server.url}/api/v1/jobs/{job_id}/result") as response:
+                    assert (await sha256_of(response))[1] > RESULT_BYTES
+
+            async def all_gone() -> bool:
+                for job_id in job_ids:
+                    async with session.get(f"{server.url}/api/v1/jobs/{job_id}/status") as response:
+                        if response.status != 404:
+                            return False
+                return True
+
+            await wait_until_async(all_gone, 20, "the three results' grace periods to end")
+            settled = await wait_rss_below(pid, baseline + AFTER_GRACE_MARGIN, timeout=20)
+        print(
+            f"{store} store, server RSS: baseline {baseline / MIB:.0f} MiB, three results held {held / MIB:.0f} MiB, "
+            f"fetched and past their grace {settled / MIB:.0f} MiB"
+        )
+        assert settled < baseline + AFTER_GRACE_MARGIN
+
+
 @pytest.mark.timeout(60)
 async def test_a_reader_that_hangs_up_mid_result_leaves_no_error_and_a_retry_gets_it_whole(tmp_path: Path) -> None:
     body = json.dumps({"endpoint": "/api/v1/demo/big-result", "payload": {"rows": 50_000, "width": 100}}).encode()
-    with run_server(tmp_path, config=CONFIG) as server:
+    with run_server(tmp_path, config=CONFIG.format(grace=60)) as server:
         async with aiohttp.ClientSession() as session:
             job_id = await start(session, server.url, body)
             assert (await wait_final(session, server.url, job_id))["status"] == "completed"

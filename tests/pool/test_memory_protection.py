@@ -58,7 +58,9 @@ async def test_a_result_over_the_size_limit_fails_its_job_instead_of_being_store
 
 
 async def test_new_jobs_get_503_while_held_results_exceed_the_budget(start_service: ServiceFactory) -> None:
-    client = await start_service(jobs={"max_stored_result_bytes": 5_000, "result_grace_seconds": 0})
+    # A start reserves max_result_bytes: 6 KB held plus 10 KB reserved would pass the 15 KB budget.
+    budget = {"max_result_bytes": 10_000, "max_stored_result_bytes": 15_000, "max_client_result_bytes": 15_000}
+    client = await start_service(jobs={**budget, "result_grace_seconds": 0})
     held = await start_job(client, "/api/v1/demo/echo", {"blob": "x" * 6_000})
     await wait_finished(client, held)
     refused = await client.post("/api/v1/jobs/start", json={"endpoint": "/api/v1/demo/echo", "payload": {}})

@@ -11,7 +11,7 @@ from aiohttp import web
 from jobs.api import views
 from jobs.api.keys import CLIENT, REQUEST_ID, SERVICE, SETTINGS, owner_of
 from jobs.api.requests import read_json, request_json_field
-from jobs.api.responses import json_response, send_json_with_raw
+from jobs.api.responses import json_response, send_json_with_result
 from jobs.api.views import JOBS
 from jobs.errors import InvalidRequest
 from jobs.model import JobStatus, isoformat
@@ -83,9 +83,8 @@ async def job_result(request: web.Request) -> web.StreamResponse:
     else:
         job = await service.collect(job_id, owner_of(request))
     retrieved = isoformat(job.delivered_at) or _now_iso()
-    return await send_json_with_raw(
-        request, views.result_head(job), "data", job.result_json or b"null", {"retrieved_at": retrieved}
-    )
+    result = await service.result_of(job)  # its length now; its bytes a piece at a time as they are sent
+    return await send_json_with_result(request, views.result_head(job), "data", result, {"retrieved_at": retrieved})
 
 
 async def list_jobs(request: web.Request) -> web.Response:

@@ -1,5 +1,6 @@
 -- Admission and insertion in one step, so concurrent starts on many instances cannot pass a limit.
--- ARGV[4..]: id, client, idempotency key ("" for none), per-client limit, max pending, deadline, then the
+-- ARGV[4..]: id, client, idempotency key ("" for none), per-client limit, max pending, deadline, the
+-- result and payload bytes the job reserves, the four budgets (jobs.budget.Budget.limits), then the
 -- record's field/value pairs.
 local id, client, idem = ARGV[4], ARGV[5], ARGV[6]
 if idem ~= "" then
@@ -13,7 +14,11 @@ if redis.call("EXISTS", job_key(id)) == 1 then
 end
 if redis.call("SCARD", active_key(client)) >= tonumber(ARGV[7]) then return {"client_limit"} end
 if redis.call("ZCARD", PENDING) >= tonumber(ARGV[8]) then return {"queue_full"} end
-redis.call("HSET", job_key(id), unpack(ARGV, 10))
+local results, payloads = tonumber(ARGV[10]), tonumber(ARGV[11])
+local over, held = over_budget(client, results, payloads, {ARGV[12], ARGV[13], ARGV[14], ARGV[15]})
+if over then return {"store_full", over, held} end
+redis.call("HSET", job_key(id), unpack(ARGV, 16))
+reserve(id, client, results, payloads)
 local seq = redis.call("INCR", P .. ":seq")
 redis.call("ZADD", QUEUE, seq, id)
 redis.call("ZADD", PENDING, ARGV[9], id)

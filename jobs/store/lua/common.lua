@@ -9,12 +9,17 @@ local FINISHED = P .. ":finished"      -- zset: finished job ids, by finished_at
 local DELIVERED = P .. ":delivered"    -- zset: delivered job ids, by delivered_at
 local RESULTS = P .. ":results"        -- hash: job id -> bytes of result held
 local RESULT_BYTES = P .. ":result_bytes"
+local RESULT_OWNERS = P .. ":result_owners"  -- hash: job id -> the client whose share its result is in
+-- hash: bytes held and reserved (jobs/budget.py): "results" and "payloads" in total, "results:<client>"
+-- and "payloads:<client>" per client; a client holding nothing has no field.
+local BUDGET = P .. ":budget"
 local INSTANCES = P .. ":instances"    -- set: instances that may hold claims
 
 local function job_key(id) return P .. ":job:" .. id end
 local function active_key(client) return P .. ":active:" .. client end
 local function claimed_key(instance) return P .. ":claimed:" .. instance end
 local function lease_key(instance) return P .. ":lease:" .. instance end
+local function result_key(id) return P .. ":result:" .. id end  -- string: the result's JSON, as the worker sent it
 local function idem_key(client, key) return P .. ":idem:" .. #client .. ":" .. client .. ":" .. key end
 
 local function is_active(status) return status == "pending" or status == "running" end
@@ -37,8 +42,43 @@ local function claim(id)
   redis.call("SET", lease_key(ME), "claimed", "PX", LEASE_MS, "NX")
 end
 
--- Take an active job out of the queue, its client's count and its claimer's list.
+-- Add `delta` bytes (negative: release) to what `client` holds of `kind` ("results" or "payloads").
+local function budget_add(kind, client, delta)
+  if delta == 0 then return end
+  redis.call("HINCRBY", BUDGET, kind, delta)
+  local field = kind .. ":" .. client
+  if redis.call("HINCRBY", BUDGET, field, delta) <= 0 then redis.call("HDEL", BUDGET, field) end
+end
+
+-- The first budget (1-4: client results, results, client payloads, payloads; a limit of 0 is none)
+-- that reserving `results` and `payloads` bytes for `client` would overshoot, and what it holds.
+local function over_budget(client, results, payloads, limits)
+  local held = redis.call("HMGET", BUDGET, "results:" .. client, "results", "payloads:" .. client, "payloads")
+  local asked = {results, results, payloads, payloads}
+  for i = 1, 4 do
+    local limit, now = tonumber(limits[i]), tonumber(held[i] or "0")
+    if limit > 0 and now + asked[i] > limit then return i, now end
+  end
+  return nil
+end
+
+-- A new job's reservation, kept on its record so that its end gives back exactly what it took.
+local function reserve(id, client, results, payloads)
+  budget_add("results", client, results)
+  budget_add("payloads", client, payloads)
+  redis.call("HSET", job_key(id), "reserved_results", results, "reserved_payloads", payloads)
+end
+
+local function unreserve(id, client)
+  local f = redis.call("HMGET", job_key(id), "reserved_results", "reserved_payloads")
+  budget_add("results", client, -(tonumber(f[1]) or 0))
+  budget_add("payloads", client, -(tonumber(f[2]) or 0))
+  redis.call("HDEL", job_key(id), "reserved_results", "reserved_payloads")
+end
+
+-- Take an active job out of the queue, its client's count, its claimer's list and the budgets.
 local function release(id, client, owner)
+  unreserve(id, client)
   redis.call("ZREM", QUEUE, id)
   redis.call("ZREM", PENDING, id)
   redis.call("SREM", active_key(client), id)
@@ -48,11 +88,27 @@ local function release(id, client, owner)
   end
 end
 
+-- The result lives in a key of its own: status reads (HGETALL of the record) never carry it, and a
+-- fetch streams it with GETRANGE. It counts in its client's share until it is dropped.
+local function hold_result(id, client, result)
+  redis.call("SET", result_key(id), result)
+  redis.call("HSET", RESULTS, id, #result)
+  redis.call("HSET", RESULT_OWNERS, id, client)
+  redis.call("INCRBY", RESULT_BYTES, #result)
+  budget_add("results", client, #result)
+end
+
 local function drop_result(id)
+  redis.call("DEL", result_key(id))
   local bytes = redis.call("HGET", RESULTS, id)
   if bytes then
     redis.call("HDEL", RESULTS, id)
     redis.call("DECRBY", RESULT_BYTES, bytes)
+    local owner = redis.call("HGET", RESULT_OWNERS, id)
+    if owner then
+      redis.call("HDEL", RESULT_OWNERS, id)
+      budget_add("results", owner, -tonumber(bytes))
+    end
   end
 end
 
@@ -90,10 +146,11 @@ local function expire_within(id, ms)
   local ik = f[2] and idem_key(f[1], f[2])
   if ik and redis.call("GET", ik) ~= id then ik = nil end
   if ms <= 0 then
-    redis.call("DEL", key)
+    redis.call("DEL", key, result_key(id))
     if ik then redis.call("DEL", ik) end
     return
   end
   redis.call("PEXPIRE", key, ms)
+  redis.call("PEXPIRE", result_key(id), ms)  -- the result goes with its record
   if ik then redis.call("PEXPIRE", ik, ms) end
 end

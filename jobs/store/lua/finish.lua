@@ -1,5 +1,5 @@
--- An active job ends: release its limits, drop its payload (it never runs again), hold its result, and
--- let the record expire after retention.
+-- An active job ends: release its limits and reservation, drop its payload (it never runs again), hold
+-- its result (in its own key, counted in its client's share), and let both expire after retention.
 -- ARGV[4..]: id, status, message, now, has result ("1"/"0"), result, has error, error, retention ms,
 -- end reason ("" for none), attempt.
 local id, status, now = ARGV[4], ARGV[5], ARGV[7]
@@ -9,11 +9,7 @@ if not is_active(f[1]) or fenced(f[3]) or stale(f[4], ARGV[14]) then return fals
 release(id, f[2], f[3])
 redis.call("HSET", key, "status", status, "message", ARGV[6], "finished_at", now, "updated_at", now)
 redis.call("HDEL", key, "payload", "result_json", "error", "end_reason", "claimed_at", "expiring")
-if ARGV[8] == "1" then
-  redis.call("HSET", key, "result_json", ARGV[9])
-  redis.call("HSET", RESULTS, id, #ARGV[9])
-  redis.call("INCRBY", RESULT_BYTES, #ARGV[9])
-end
+if ARGV[8] == "1" then hold_result(id, f[2], ARGV[9]) end
 if ARGV[10] == "1" then redis.call("HSET", key, "error", ARGV[11]) end
 if ARGV[13] ~= "" then redis.call("HSET", key, "end_reason", ARGV[13]) end
 if status == "completed" then redis.call("HSET", key, "progress", 100) end

@@ -42,6 +42,8 @@ use_uvloop = false
 shutdown_grace_seconds = 1
 [pool]
 workers = 2
+[jobs]
+max_result_bytes = 1048576        # small results: each job reserves this of its client's share at admission
 [auth]
 keys = {{ alice = "{KEY}", root = "{ADMIN_KEY}" }}
 admin = ["root"]

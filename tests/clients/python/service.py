@@ -17,6 +17,7 @@ workers = 2
 
 [jobs]
 per_client_limit = {limit}
+max_result_bytes = 1048576        # small results: each job reserves this of its client's share at admission
 timeout_seconds = 30
 
 [endpoints]
