@@ -10,4 +10,5 @@ if not f[2] then
 end
 redis.call("ZREM", PENDING, id)
 redis.call("HSET", key, "status", "running", "started_at", now, "updated_at", now, "message", "")
+recount(id, "running")
 return redis.call("HGETALL", key)
