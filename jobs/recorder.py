@@ -110,7 +110,7 @@ class JobRecorder:
         """Wake this instance's waiters, and announce the change to the others sharing the store."""
         self._notifier.notify(job_id)
         # Long polls and event streams on other instances learn of the change through the store.
-        if self._store.shared:
+        if self._store.shared and not self._store.announces_writes:
             try:
                 await self._store.publish("changed", job_id)
             except Exception as exc:  # the change itself is stored; pollers still see it

@@ -120,7 +120,7 @@ class JobService:
             callback(job)
         log_event("job.created", job_id=job.id, endpoint=job.endpoint, client=client, request_id=request_id)
         await self.runner.job_queued()
-        if self.store.shared:
+        if self.store.shared and not self.store.announces_writes:
             await self.store.publish("queued", job.id)
         return StartedJob(job, await self._estimate(endpoint))
 

@@ -15,6 +15,7 @@ class MemoryJobStore:
     """Jobs in this process's memory; lost on restart, invisible to other instances."""
 
     shared = False
+    announces_writes = False
 
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}

@@ -149,3 +149,7 @@ local function uncount(id)
   redis.call("ZREM", LISTED, id)
   redis.call("ZREM", client_listed_key(client), id)
 end
+
+-- A write announces itself to every instance (long polls, event streams, idle dispatchers) from inside
+-- its script: no second round trip per change, and only a write that landed is announced.
+local function announce(kind, id) redis.call("PUBLISH", P .. ":events", cjson.encode({kind, id})) end

@@ -19,5 +19,6 @@ if ARGV[13] ~= "" then redis.call("HSET", key, "end_reason", ARGV[13]) end
 if status == "completed" then redis.call("HSET", key, "progress", 100) end
 redis.call("ZADD", FINISHED, now, id)
 recount(id, status)
+announce("changed", id)
 expire_within(id, tonumber(ARGV[12]))
 return redis.call("HGETALL", key)
