@@ -86,10 +86,13 @@ class MemoryJobStore:
         result_json: bytes | None = None,
         error: str | None = None,
         reason: str | None = None,
+        started_at: float | None = None,
     ) -> Job | None:
         job = self._jobs.get(job_id)
         if job is None or not job.status.is_active:
             return None
+        if job.started_at is None:
+            job.started_at = started_at
         self._release(job)
         job.status = status
         job.message = message

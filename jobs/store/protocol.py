@@ -113,8 +113,12 @@ class JobStore(SharedStore, Protocol):
         result_json: bytes | None = None,
         error: str | None = None,
         reason: str | None = None,
+        started_at: float | None = None,
     ) -> Job | None:
-        """Move an active job to a final status, recording why (`reason`); None when it was deleted meanwhile."""
+        """Move an active job to a final status, recording why (`reason`); None when it was deleted meanwhile.
+
+        `started_at` records the start of a job that ended before it was marked running (one write for both).
+        """
 
     async def mark_delivered(self, job_id: str, now: float) -> float | None:
         """Note that the job's outcome was delivered (kept only for the grace period from then).

@@ -184,6 +184,7 @@ class RedisJobStore:
         result_json: bytes | None = None,
         error: str | None = None,
         reason: str | None = None,
+        started_at: float | None = None,
     ) -> Job | None:
         reply = await self._run(
             "finish",
@@ -196,6 +197,7 @@ class RedisJobStore:
             self._retention_ms,
             reason or "",
             self._attempts.of(job_id),
+            "" if started_at is None else started_at,
         )
         self._attempts.forget(job_id)  # landed or refused: this attempt is over either way
         return _job_or_none(reply)
