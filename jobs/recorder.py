@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import NamedTuple
 
 from jobs.errors import StoreUnavailable
 from jobs.estimates import DurationEstimator
@@ -24,6 +25,13 @@ log = logging.getLogger("docjobs.runner")
 
 # The longest pause between retries of a job's start or outcome while the store is unreachable.
 RETRY_PAUSE_MAX_SECONDS = 5.0
+
+
+class TaskStart(NamedTuple):
+    """When and where a job started, for a job whose start and end are recorded in one write."""
+
+    at: float
+    worker_pid: int | None
 
 
 class JobRecorder:
@@ -44,8 +52,11 @@ class JobRecorder:
     async def running(self, job_id: str, started_at: float, worker_pid: int | None) -> Job | None:
         """Mark the job running; None when it is no longer pending (deleted, expired)."""
         job = await self.persist(lambda: self._store.mark_running(job_id, started_at))
-        if job is None:
-            return None
+        if job is not None:
+            self._started(job, worker_pid)
+        return job
+
+    def _started(self, job: Job, worker_pid: int | None) -> None:
         for callback in self.on_started:
             callback(job)
         log_event(
@@ -56,7 +67,6 @@ class JobRecorder:
             worker_pid=worker_pid,
             queued_seconds=round((job.started_at or 0) - job.created_at, 4),
         )
-        return job
 
     async def progress(self, job_id: str, percent: int, message: str | None) -> bool:
         """Record progress of a running job; False when the store does not hold it as running."""
@@ -68,8 +78,11 @@ class JobRecorder:
         await self.changed(job_id)
         return True
 
-    async def finish(self, job: Job, final: FinalState) -> None:
-        """Record a job's final state, log it, and wake whoever waits for it."""
+    async def finish(self, job: Job, final: FinalState, start: TaskStart | None = None) -> None:
+        """Record a job's final state, log it, and wake whoever waits for it.
+
+        With a `start`, the job ended before it was marked running: this one write records both.
+        """
         finished_at = self._clock()
         done = await self.persist(
             lambda: self._store.finish(
@@ -80,10 +93,13 @@ class JobRecorder:
                 result_json=final.result_json,
                 error=final.error,
                 reason=final.reason,
+                started_at=None if start is None else start.at,
             )
         )
         if done is None:
             return  # deleted meanwhile
+        if start is not None:
+            self._started(done, start.worker_pid)
         duration = done.duration_seconds
         if final.status is JobStatus.COMPLETED and duration is not None:
             self._estimator.record(done.endpoint, duration)
@@ -110,7 +126,7 @@ class JobRecorder:
         """Wake this instance's waiters, and announce the change to the others sharing the store."""
         self._notifier.notify(job_id)
         # Long polls and event streams on other instances learn of the change through the store.
-        if self._store.shared:
+        if self._store.shared and not self._store.announces_writes:
             try:
                 await self._store.publish("changed", job_id)
             except Exception as exc:  # the change itself is stored; pollers still see it

@@ -17,7 +17,7 @@ from jobs.model import Clock, Job
 from jobs.notify import ChangeNotifier
 from jobs.outcomes import FinalState, TaskEnd, expired_while_waiting, final_state_of, not_transferable, shut_down
 from jobs.pool.executor import Executor, Task
-from jobs.recorder import JobRecorder
+from jobs.recorder import JobRecorder, TaskStart
 from jobs.registry import EndpointRegistry
 from jobs.store import JobStore
 
@@ -51,6 +51,7 @@ class JobRunner:
         self._tasks: dict[str, Task] = {}  # in a worker, waiting or running
         self._early_progress: dict[str, tuple[int, str | None]] = {}
         self._start_writes: dict[str, asyncio.Task[None]] = {}
+        self._starts_not_begun: set[str] = set()  # "running" writes spawned whose task has not run yet
         self._finishing: set[str] = set()  # outcome writes in flight
         self._wakeup = asyncio.Event()
         self._filling = asyncio.Lock()
@@ -105,9 +106,11 @@ class JobRunner:
         Waking the dispatcher would cost an event-loop turn, and under load a turn is long enough
         for the client's first status poll to find a no-op job still pending, which costs it a
         second poll. The in-memory store answers without yielding, so this cannot hold up a
-        request; a shared store's round trips stay on the dispatcher task.
+        request. A shared store's claim costs the answer one round trip, but only on an instance
+        with an idle worker (a busy or API-only one returns before claiming), and it saves the
+        dispatcher's turn, which under load is many polls long (bench/bench_redis.py measures it).
         """
-        if self._store.shared or self._filling.locked():
+        if self._filling.locked():
             self.wake()
             return
         try:
@@ -139,7 +142,7 @@ class JobRunner:
                 self._send_ready()
                 if self._ready or len(self._tasks) >= self._executor.capacity:
                     return  # every worker has work; the pool calls back when one frees up
-                if self._store.shared and len(self._tasks) >= self._executor.size:
+                if self._store.shared and len(self._tasks) >= self._executor.size and not self._quick_in_hand():
                     return  # leave the shared queue to instances with an idle worker
                 now = self._clock()
                 job = await self._store.claim_next(now)
@@ -174,6 +177,13 @@ class JobRunner:
             self._tasks[job_id] = task
             self._idle.clear()
 
+    def _quick_in_hand(self) -> bool:
+        # Every worker is busy, but everything they hold is expected to end within moments: a job taken
+        # now waits at most QUEUE_BEHIND_MAX_SECONDS here, and saves a claim round trip and a dispatcher
+        # turn when a worker frees up (measured: bench/bench_redis.py). Taken over every task here,
+        # the check is stricter than the executor's per-worker one, which then accepts the job.
+        return self._may_queue_behind(list(self._tasks.values()))
+
     def _may_queue_behind(self, ahead: Sequence[Task]) -> bool:
         return may_wait_behind(ahead, self._typical_seconds, self._clock())
 
@@ -188,9 +198,11 @@ class JobRunner:
         write = self._spawn(self._mark_running(task))
         if self._store.shared:  # see _finish_after_start
             self._start_writes[task.job.id] = write
+            self._starts_not_begun.add(task.job.id)
             write.add_done_callback(lambda _: self._start_writes.pop(task.job.id, None))
 
     async def _mark_running(self, task: Task) -> None:
+        self._starts_not_begun.discard(task.job.id)
         job = await self._record.running(task.job.id, task.started_at or self._clock(), task.worker_pid)
         if job is None:
             return
@@ -205,7 +217,13 @@ class JobRunner:
         self._forget(task.job.id)
         self._early_progress.pop(task.job.id, None)
         final = final_state_of(task.job, end)
-        if task.job.id in self._start_writes:
+        if task.job.id in self._starts_not_begun and task.started_at is not None:
+            # A quick job: its end came in the same read as its start, before the "running" write even
+            # began. One write records both (a round trip, and on Redis a script, less per job).
+            self._starts_not_begun.discard(task.job.id)
+            self._start_writes[task.job.id].cancel()  # not begun: cancelling it stops it before its first line
+            self._spawn(self.finish(task.job, final, TaskStart(task.started_at, task.worker_pid)))
+        elif task.job.id in self._start_writes:
             self._spawn(self._finish_after_start(task.job, final))
         else:
             self._spawn(self.finish(task.job, final))
@@ -254,12 +272,12 @@ class JobRunner:
 
     # --- endings ---
 
-    async def finish(self, job: Job, final: FinalState) -> None:
+    async def finish(self, job: Job, final: FinalState, start: TaskStart | None = None) -> None:
         """Record a job's final state, log it, and wake whoever waits for it."""
         self._ready.pop(job.id, None)
         self._finishing.add(job.id)
         try:
-            await self._record.finish(job, final)
+            await self._record.finish(job, final, start)
         finally:
             self._finishing.discard(job.id)
 

@@ -28,7 +28,7 @@ from jobs.outcomes import expired_while_waiting, outcome_error
 from jobs.registry import Endpoint, EndpointRegistry
 from jobs.runner import JobRunner
 from jobs.settings import Settings
-from jobs.store import Admission, Counts, JobStore
+from jobs.store import Admission, Counts, JobPage, JobStore
 from jobs.store.results import StoredResult
 
 # Payloads larger than this are validated in a thread so that a big base64 file cannot stall the loop.
@@ -123,7 +123,7 @@ class JobService:
             callback(job)
         log_event("job.created", job_id=job.id, endpoint=job.endpoint, client=client, request_id=request_id)
         await self.runner.job_queued()
-        if self.store.shared:
+        if self.store.shared and not self.store.announces_writes:
             await self.store.publish("queued", job.id)
         return StartedJob(job, await self._estimate(endpoint))
 
@@ -154,9 +154,9 @@ class JobService:
         """PIDs of this instance's live worker processes."""
         return self.runner.worker_pids()
 
-    async def counts(self) -> Counts:
-        """Jobs held, by status and endpoint, and the bytes of results."""
-        return await self.store.counts()
+    async def counts(self, owner: str | None = None) -> Counts:
+        """Jobs held (only the owner's when there is one), by status and endpoint, and the bytes of results."""
+        return await self.store.counts(owner)
 
     async def pending_count(self) -> int:
         """Jobs waiting for a worker (on every instance, with a shared store)."""
@@ -299,6 +299,10 @@ class JobService:
         """Jobs held, oldest first; only the owner's when there is one."""
         jobs = await self.store.list_jobs(status)
         return jobs if owner is None else [job for job in jobs if job.client == owner]
+
+    async def page_jobs(self, status: JobStatus | None, owner: str | None, cursor: int, limit: int) -> JobPage:
+        """One page of the jobs held, oldest first, from `cursor` (0 first); only the owner's when there is one."""
+        return await self.store.page_jobs(status, owner, cursor, limit)
 
     async def wait_until_finished(self, job_id: str, timeout: float) -> Job | None:
         """Wait for a job to reach a final state; None when it disappeared."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections import Counter
 from typing import Any
 
 import psutil
@@ -12,14 +11,20 @@ from jobs.estimates import summarize
 from jobs.figures import Figures
 from jobs.model import Job, JobStatus
 from jobs.service import JobService
+from jobs.store import Counts
+
+# The durations of one client's stats are read from at most this many of its completed jobs (one page):
+# enough for stable percentiles, while the stats stay O(1) in the jobs held.
+OWN_DURATION_SAMPLES = 200
 
 
 async def build_stats(service: JobService, owner: str | None = None) -> dict[str, Any]:
     """The design's counts, plus durations, failure rates, workers and memory.
 
     Workers, finished counts, failure rates and durations are the fleet's when instances share a store.
-    With an `owner`, the job counts and the per-endpoint outcomes and durations are that client's own
-    (from its jobs still held); the queue, workers and memory are shared figures.
+    With an `owner`, the job counts and the per-endpoint outcomes are that client's own (from the store's
+    counters, over its jobs still held), and its durations come from its oldest OWN_DURATION_SAMPLES
+    completed jobs held; the queue, workers and memory are shared figures.
     """
     counts = await service.counts()
     paths = [endpoint.path for endpoint in service.registry]
@@ -27,10 +32,10 @@ async def build_stats(service: JobService, owner: str | None = None) -> dict[str
     status_counts, endpoint_counts = counts.by_status, counts.by_endpoint
     endpoints = _endpoint_stats(figures)
     if owner is not None:
-        own = await service.list_jobs(None, owner)
-        status_counts = dict(Counter(job.status.value for job in own))
-        endpoint_counts = dict(Counter(job.endpoint for job in own))
-        endpoints = _endpoint_stats(_own_figures(figures, own, paths))
+        own = await service.counts(owner)
+        status_counts, endpoint_counts = own.by_status, own.by_endpoint
+        completed = await service.page_jobs(JobStatus.COMPLETED, owner, 0, OWN_DURATION_SAMPLES)
+        endpoints = _endpoint_stats(_own_figures(figures, own, completed.jobs, paths))
     by_status = {
         status: status_counts.get(status, 0) for status in ("pending", "running", "completed", "failed", "expired")
     }
@@ -59,18 +64,16 @@ def _endpoint_stats(figures: Figures) -> dict[str, Any]:
     return stats
 
 
-def _own_figures(shared: Figures, own: list[Job], paths: list[str]) -> Figures:
+def _own_figures(shared: Figures, own: Counts, completed: list[Job], paths: list[str]) -> Figures:
     # Another client's failures and durations say what it sends and how often it fails: a client key
-    # sees only figures computed from its own jobs.
+    # sees only figures computed from its own jobs: outcomes from its counters, durations from a sample.
     finished: dict[str, dict[str, int]] = {path: {} for path in paths}
+    for path, outcomes in own.by_endpoint_status.items():
+        if path in finished:
+            finished[path] = {status: n for status, n in outcomes.items() if not JobStatus(status).is_active}
     durations: dict[str, list[float]] = {path: [] for path in paths}
-    for job in own:
-        if job.endpoint not in finished:
-            continue
-        if not job.status.is_active:
-            outcomes = finished[job.endpoint]
-            outcomes[job.status.value] = outcomes.get(job.status.value, 0) + 1
-        if job.status is JobStatus.COMPLETED and job.duration_seconds is not None:
+    for job in completed:
+        if job.endpoint in durations and job.duration_seconds is not None:
             durations[job.endpoint].append(job.duration_seconds)
     summaries = {path: summarize(samples) for path, samples in durations.items()}
     return Figures(shared.workers_total, shared.workers_busy, finished, summaries)

@@ -8,10 +8,19 @@ import uuid
 
 from jobs.settings import Settings
 from jobs.store.memory import MemoryJobStore
-from jobs.store.protocol import RETRY_AFTER_SECONDS, Admission, Counts, JobStore, SweepReport
+from jobs.store.protocol import RETRY_AFTER_SECONDS, Admission, Counts, JobPage, JobStore, SweepReport
 from jobs.store.shared import SharedStore
 
-__all__ = ["RETRY_AFTER_SECONDS", "Admission", "Counts", "JobStore", "SharedStore", "SweepReport", "open_store"]
+__all__ = [
+    "RETRY_AFTER_SECONDS",
+    "Admission",
+    "Counts",
+    "JobPage",
+    "JobStore",
+    "SharedStore",
+    "SweepReport",
+    "open_store",
+]
 
 
 async def open_store(settings: Settings) -> JobStore:

@@ -8,14 +8,16 @@ from collections.abc import AsyncIterator
 
 from jobs.budget import Ledger
 from jobs.model import Job, JobStatus
-from jobs.store.protocol import Admission, Counts, SweepReport
+from jobs.store.protocol import PAGE_SCAN_FACTOR, Admission, Counts, JobPage, SweepReport
 from jobs.store.results import NULL_RESULT, HeldResult, StoredResult
+from jobs.store.tally import Tally
 
 
 class MemoryJobStore:
     """Jobs in this process's memory; lost on restart, invisible to other instances."""
 
     shared = False
+    announces_writes = False
 
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
@@ -26,6 +28,7 @@ class MemoryJobStore:
         self._subscribers: list[asyncio.Queue[tuple[str, str]]] = []
         self._result_bytes = 0
         self._ledger = Ledger()
+        self._tally = Tally()
 
     async def add(self, job: Job, admission: Admission) -> Job:
         if job.idempotency_key is not None:
@@ -40,6 +43,7 @@ class MemoryJobStore:
         self._jobs[job.id] = job
         self._pending[job.id] = None
         self._active_by_client[job.client] += 1
+        self._tally.add(job)
         if job.idempotency_key is not None:
             self._by_idempotency_key[(job.client, job.idempotency_key)] = job.id
         return job
@@ -69,6 +73,7 @@ class MemoryJobStore:
         job.status = JobStatus.RUNNING
         job.started_at = job.updated_at = now
         job.message = ""  # the pending job's message no longer holds; the API words the default
+        self._tally.recount(job)
         return job
 
     async def set_progress(self, job_id: str, progress: int, message: str | None, now: float) -> Job | None:
@@ -92,10 +97,13 @@ class MemoryJobStore:
         result_json: bytes | None = None,
         error: str | None = None,
         reason: str | None = None,
+        started_at: float | None = None,
     ) -> Job | None:
         job = self._jobs.get(job_id)
         if job is None or not job.status.is_active:
             return None
+        if job.started_at is None:
+            job.started_at = started_at
         self._release(job)
         job.status = status
         job.message = message
@@ -108,6 +116,7 @@ class MemoryJobStore:
         job.payload = {}  # a finished job never runs again: its payload (up to max_body_bytes) goes now
         if status is JobStatus.COMPLETED:
             job.progress = 100
+        self._tally.recount(job)
         return job
 
     async def mark_delivered(self, job_id: str, now: float) -> float | None:
@@ -116,12 +125,14 @@ class MemoryJobStore:
             return None
         if job.delivered_at is None:
             job.delivered_at = now
+            self._tally.remove(job_id)  # delivered results are no longer jobs (counts, lists)
         return job.delivered_at
 
     async def delete(self, job_id: str) -> Job | None:
         job = self._jobs.pop(job_id, None)
         if job is not None:
             self._release(job)
+            self._tally.remove(job_id)
             self._result_bytes -= len(job.result_json or b"")
             self._ledger.release(job_id)
             if job.idempotency_key is not None:
@@ -133,14 +144,19 @@ class MemoryJobStore:
             job for job in self._jobs.values() if job.delivered_at is None and (status is None or job.status is status)
         ]
 
-    async def counts(self) -> Counts:
-        by_status: Counter[str] = Counter()
-        by_endpoint: Counter[str] = Counter()
-        for job in self._jobs.values():
-            if job.delivered_at is None:
-                by_status[job.status.value] += 1
-                by_endpoint[job.endpoint] += 1
-        return Counts(dict(by_status), dict(by_endpoint), self._result_bytes)
+    async def page_jobs(self, status: JobStatus | None, client: str | None, cursor: int, limit: int) -> JobPage:
+        jobs: list[Job] = []
+        for examined, (number, job_id) in enumerate(self._tally.listing(client).after(cursor)):
+            if len(jobs) == limit or examined == PAGE_SCAN_FACTOR * limit:
+                return JobPage(jobs, cursor)
+            cursor = number
+            job = self._jobs[job_id]
+            if status is None or job.status is status:
+                jobs.append(job)
+        return JobPage(jobs, None)
+
+    async def counts(self, client: str | None = None) -> Counts:
+        return self._tally.counts(client, self._result_bytes)
 
     async def result_bytes(self) -> int:
         return self._result_bytes
@@ -182,6 +198,7 @@ class MemoryJobStore:
         job.retry_count += 1
         job.started_at = None
         job.updated_at = now
+        self._tally.recount(job)
         self._pending[job_id] = None
         self._pending.move_to_end(job_id, last=False)
         return job
@@ -207,6 +224,7 @@ class MemoryJobStore:
         self._by_idempotency_key.clear()
         self._result_bytes = 0
         self._ledger.clear()
+        self._tally = Tally()
 
     def _release(self, job: Job) -> None:
         if job.status.is_active:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -14,6 +15,9 @@ from jobs.store.shared import SharedStore
 # 'Retry-After' for a full queue or a client at its limit: long enough not to hammer, short enough
 # that a client gets in soon after a slot frees.
 RETRY_AFTER_SECONDS = 5
+# A page of the job list examines at most this many jobs per job it may return: with a status filter
+# a page stays O(limit) even when few jobs match, at the price of a short page before the end.
+PAGE_SCAN_FACTOR = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,28 @@ class Counts:
     by_status: dict[str, int]
     by_endpoint: dict[str, int]
     result_bytes: int
+    by_endpoint_status: dict[str, dict[str, int]] = field(default_factory=dict)  # endpoint -> status -> jobs
+
+
+def counts_of(counted: Iterable[tuple[str, str, int]], result_bytes: int) -> Counts:
+    """Counts from the stores' counters: (status, endpoint, jobs) triples, read in O(statuses x endpoints)."""
+    by_status: dict[str, int] = {}
+    by_endpoint: dict[str, int] = {}
+    by_endpoint_status: dict[str, dict[str, int]] = {}
+    for status, endpoint, jobs in counted:
+        if jobs > 0:
+            by_status[status] = by_status.get(status, 0) + jobs
+            by_endpoint[endpoint] = by_endpoint.get(endpoint, 0) + jobs
+            by_endpoint_status.setdefault(endpoint, {})[status] = jobs
+    return Counts(by_status, by_endpoint, result_bytes, by_endpoint_status)
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    """One page of the job list, and the cursor of the next page (None after the last)."""
+
+    jobs: list[Job]
+    next_cursor: int | None
 
 
 class JobStore(SharedStore, Protocol):
@@ -102,8 +128,12 @@ class JobStore(SharedStore, Protocol):
         result_json: bytes | None = None,
         error: str | None = None,
         reason: str | None = None,
+        started_at: float | None = None,
     ) -> Job | None:
-        """Move an active job to a final status, recording why (`reason`); None when it was deleted meanwhile."""
+        """Move an active job to a final status, recording why (`reason`); None when it was deleted meanwhile.
+
+        `started_at` records the start of a job that ended before it was marked running (one write for both).
+        """
 
     async def mark_delivered(self, job_id: str, now: float) -> float | None:
         """Note that the job's outcome was delivered (kept only for the grace period from then).
@@ -117,8 +147,13 @@ class JobStore(SharedStore, Protocol):
     async def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
         """Jobs, oldest first, optionally of one status; delivered ones are left out."""
 
-    async def counts(self) -> Counts:
-        """How many jobs there are, by status and endpoint."""
+    async def page_jobs(self, status: JobStatus | None, client: str | None, cursor: int, limit: int) -> JobPage:
+        """Up to `limit` jobs listed after `cursor` (0 for the first page), oldest first, optionally of one
+        status and one client; delivered ones are left out. Examines at most PAGE_SCAN_FACTOR x `limit` jobs,
+        so a filtered page may be short (even empty) while `next_cursor` is not None."""
+
+    async def counts(self, client: str | None = None) -> Counts:
+        """How many jobs there are (or `client` has), by status and endpoint, from counters: never a scan."""
 
     async def result_bytes(self) -> int:
         """Bytes of results held (delivered ones included until they are deleted)."""

@@ -22,7 +22,7 @@ from jobs.model import Job, JobStatus
 from jobs.store.attempts import ClaimedAttempts
 from jobs.store.codec import decode_job, encode_job
 from jobs.store.lua import SCRIPT_NAMES, script_source
-from jobs.store.protocol import Admission, Counts, SweepReport
+from jobs.store.protocol import PAGE_SCAN_FACTOR, Admission, Counts, JobPage, SweepReport, counts_of
 from jobs.store.redis_result import RedisResult
 from jobs.store.results import NULL_RESULT, HeldResult, StoredResult
 
@@ -34,6 +34,8 @@ T = TypeVar("T")
 SOCKET_TIMEOUT_SECONDS = 2.0
 # Ids per sweep script: cheap in round trips, yet short enough never to block Redis noticeably.
 SWEEP_BATCH = 200
+# Jobs per script when the whole list is read (shutdown checks, tests): a script never blocks Redis long.
+LIST_PAGE = 500
 # Retry-After when Redis is down: restarts and failovers take seconds, not minutes.
 UNAVAILABLE_RETRY_AFTER_SECONDS = 2
 # How long one pub/sub read waits, so a cancelled listener stops promptly.
@@ -57,6 +59,7 @@ class RedisJobStore:
     """Jobs in Redis under one key prefix, shared by every instance that uses the same URL and prefix."""
 
     shared = True
+    announces_writes = True  # the scripts PUBLISH (lua/common.lua announce): one round trip less per change
 
     def __init__(
         self,
@@ -196,6 +199,7 @@ class RedisJobStore:
         result_json: bytes | None = None,
         error: str | None = None,
         reason: str | None = None,
+        started_at: float | None = None,
     ) -> Job | None:
         reply = await self._run(
             "finish",
@@ -208,6 +212,7 @@ class RedisJobStore:
             self._retention_ms,
             reason or "",
             self._attempts.of(job_id),
+            "" if started_at is None else started_at,
         )
         self._attempts.forget(job_id)  # landed or refused: this attempt is over either way
         job = _job_or_none(reply)
@@ -224,12 +229,28 @@ class RedisJobStore:
         return _job_or_none(await self._run("delete", job_id))
 
     async def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
-        records = await self._run("list", status.value if status is not None else "")
-        return [decode_job(record) for record in records]
+        jobs: list[Job] = []
+        cursor: int | None = 0
+        while cursor is not None:
+            page = await self.page_jobs(status, None, cursor, LIST_PAGE)
+            jobs.extend(page.jobs)
+            cursor = page.next_cursor
+        return jobs
 
-    async def counts(self) -> Counts:
-        by_status, by_endpoint, result_bytes = await self._run("counts")
-        return Counts(json.loads(by_status), json.loads(by_endpoint), int(result_bytes))
+    async def page_jobs(self, status: JobStatus | None, client: str | None, cursor: int, limit: int) -> JobPage:
+        records, next_cursor = await self._run(
+            "list",
+            status.value if status is not None else "",
+            *_optional(client),
+            cursor,
+            limit,
+            PAGE_SCAN_FACTOR * limit,
+        )
+        return JobPage([decode_job(record) for record in records], int(next_cursor) if next_cursor else None)
+
+    async def counts(self, client: str | None = None) -> Counts:
+        counted, result_bytes = await self._run("counts", *_optional(client))
+        return counts_of(_counted(counted), int(result_bytes))
 
     async def result_bytes(self) -> int:
         held = await self._read(lambda: self._client.get(self.key("result_bytes")))
@@ -364,6 +385,13 @@ def _texts(record: Any) -> dict[str, str]:
 
 def _job_or_none(reply: Any) -> Job | None:
     return decode_job(reply) if reply else None
+
+
+def _counted(pairs: list[str]) -> Iterator[tuple[str, str, int]]:
+    # The counters hash, flattened: "status\tendpoint", jobs, ...
+    for field, jobs in zip(pairs[::2], pairs[1::2], strict=True):
+        status, _, endpoint = field.partition("\t")
+        yield status, endpoint, int(jobs)
 
 
 def _optional(value: str | bytes | None) -> tuple[str, str | bytes]:

@@ -16,6 +16,9 @@ class SharedStore(Protocol):
 
     # True when other instances share the store: changes are then announced through `publish`.
     shared: bool
+    # True when the store's own writes announce themselves ("queued" on add; "changed" on running, progress
+    # and finish), inside the write: callers then publish only what is not a write ("cancel").
+    announces_writes: bool
 
     async def heartbeat(self, now: float) -> None:
         """Renew this instance's lease on the jobs it claimed (call every few seconds)."""

@@ -168,3 +168,15 @@ async def test_a_payload_is_kept_while_active_and_dropped_when_the_job_finishes(
     finished = await store.get(job.id)
     assert finished is not None and finished.payload == {}
     assert (finished.status, finished.error) == (JobStatus.FAILED, "boom")
+
+
+async def test_finish_records_the_start_of_a_job_never_marked_running(store: JobStore) -> None:
+    quick = await store.add(make_job(), ROOMY)
+    assert await store.claim_next(T0 + 1) is not None
+    done = await store.finish(quick.id, JobStatus.COMPLETED, "done", T0 + 3, result_json=b"1", started_at=T0 + 2)
+    assert done is not None and (done.started_at, done.duration_seconds) == (T0 + 2, 1)
+    counted = await store.counts()
+    assert counted.by_status == {"completed": 1}
+    marked = await start_running(store, await store.add(make_job(), ROOMY), now=T0 + 4)
+    again = await store.finish(marked.id, JobStatus.COMPLETED, "done", T0 + 6, result_json=b"1", started_at=T0 + 5)
+    assert again is not None and again.started_at == T0 + 4, "a recorded start is kept"

@@ -24,5 +24,7 @@ redis.call("ZADD", QUEUE, seq, id)
 redis.call("ZADD", PENDING, ARGV[9], id)
 redis.call("ZADD", JOBS, seq, id)
 redis.call("SADD", active_key(client), id)
+count_new(id, redis.call("HGET", job_key(id), "endpoint"), client, seq)
 if idem ~= "" then redis.call("SET", idem_key(client, idem), id) end
+announce("queued", id)
 return {"added"}

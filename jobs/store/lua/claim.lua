@@ -11,4 +11,5 @@ while true do
     return redis.call("HGETALL", job_key(id))
   end
   if not status then forget(id) end
+  if not status then uncount(id) end
 end

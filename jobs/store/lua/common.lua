@@ -154,3 +154,59 @@ local function expire_within(id, ms)
   redis.call("PEXPIRE", result_key(id), ms)  -- the result goes with its record
   if ik then redis.call("PEXPIRE", ik, ms) end
 end
+
+-- Counters: the jobs held by status and endpoint, overall and per client, kept by every script that
+-- changes a job's status, so counts, stats and list totals never walk the jobs. A job is counted (and
+-- listed) from add until it is delivered or removed. TALLY says what it is counted under, so a change
+-- moves it once, and the sweep of a record that already expired by TTL still knows what to uncount.
+local TALLY = P .. ":tally"            -- hash: job id -> "status\tendpoint\tclient" it is counted under
+local COUNTS = P .. ":counts"          -- hash: "status\tendpoint" -> jobs counted
+local LISTED = P .. ":listed"          -- zset: counted job ids, by insertion order (the job list)
+local function client_counts_key(client) return P .. ":counts:" .. #client .. ":" .. client end
+local function client_listed_key(client) return P .. ":listed:" .. #client .. ":" .. client end
+
+local function add_count(key, field, by)
+  if redis.call("HINCRBY", key, field, by) <= 0 then redis.call("HDEL", key, field) end
+end
+
+local function move_count(status, endpoint, client, by)
+  add_count(COUNTS, status .. "\t" .. endpoint, by)
+  add_count(client_counts_key(client), status .. "\t" .. endpoint, by)
+end
+
+local function tally_of(id)
+  local entry = redis.call("HGET", TALLY, id)
+  if not entry then return nil end
+  return string.match(entry, "^([^\t]*)\t([^\t]*)\t(.*)$")
+end
+
+-- A new job (pending, insertion number `seq`) is counted and listed.
+local function count_new(id, endpoint, client, seq)
+  redis.call("HSET", TALLY, id, "pending\t" .. endpoint .. "\t" .. client)
+  move_count("pending", endpoint, client, 1)
+  redis.call("ZADD", LISTED, seq, id)
+  redis.call("ZADD", client_listed_key(client), seq, id)
+end
+
+-- A counted job now has `status`; a job no longer counted (delivered, removed) stays uncounted.
+local function recount(id, status)
+  local old, endpoint, client = tally_of(id)
+  if not old or old == status then return end
+  move_count(old, endpoint, client, -1)
+  move_count(status, endpoint, client, 1)
+  redis.call("HSET", TALLY, id, status .. "\t" .. endpoint .. "\t" .. client)
+end
+
+-- The job is delivered or removed: it is neither counted nor listed any more.
+local function uncount(id)
+  local old, endpoint, client = tally_of(id)
+  if not old then return end
+  move_count(old, endpoint, client, -1)
+  redis.call("HDEL", TALLY, id)
+  redis.call("ZREM", LISTED, id)
+  redis.call("ZREM", client_listed_key(client), id)
+end
+
+-- A write announces itself to every instance (long polls, event streams, idle dispatchers) from inside
+-- its script: no second round trip per change, and only a write that landed is announced.
+local function announce(kind, id) redis.call("PUBLISH", P .. ":events", cjson.encode({kind, id})) end

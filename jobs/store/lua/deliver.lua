@@ -8,6 +8,7 @@ if not f[1] then return false end
 if f[2] then return f[2] end
 redis.call("HSET", job_key(id), "delivered_at", ARGV[5])
 redis.call("ZADD", DELIVERED, ARGV[5], id)
+uncount(id)  -- delivered results are no longer jobs (counts, lists)
 -- An active job keeps no expiry: its limits must be released by delete, never by a lost key.
 if not is_active(f[1]) then expire_within(id, tonumber(ARGV[6])) end
 return ARGV[5]

@@ -9,6 +9,7 @@ for _, id in ipairs(redis.call("ZRANGEBYSCORE", PENDING, "-inf", ARGV[4])) do
   local marked = f[3] and now - tonumber(f[3]) < tonumber(LEASE_MS) / 1000
   if not f[1] then
     redis.call("ZREM", PENDING, id)
+    uncount(id)
   elseif f[1] == "pending" and not marked and not fenced(f[2]) then
     if not f[2] then
       redis.call("ZREM", QUEUE, id)

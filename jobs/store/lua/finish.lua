@@ -14,5 +14,9 @@ if ARGV[10] == "1" then redis.call("HSET", key, "error", ARGV[11]) end
 if ARGV[13] ~= "" then redis.call("HSET", key, "end_reason", ARGV[13]) end
 if status == "completed" then redis.call("HSET", key, "progress", 100) end
 redis.call("ZADD", FINISHED, now, id)
+recount(id, status)
+-- ARGV[15]: when the job started, if it ended before its "running" write was sent (one write for both).
+if ARGV[15] ~= "" then redis.call("HSETNX", key, "started_at", ARGV[15]) end
+announce("changed", id)
 expire_within(id, tonumber(ARGV[12]))
 return redis.call("HGETALL", key)

@@ -10,4 +10,6 @@ if not f[2] then
 end
 redis.call("ZREM", PENDING, id)
 redis.call("HSET", key, "status", "running", "started_at", now, "updated_at", now, "message", "")
+recount(id, "running")
+announce("changed", id)
 return redis.call("HGETALL", key)

@@ -21,6 +21,7 @@ for i = 7, #ARGV do
       end
       if reason then delete_job(id) end
     end
+    if reason then uncount(id) end
     if reason == "delivered" then delivered = delivered + 1 elseif reason then finished = finished + 1 end
   end
 end

@@ -182,6 +182,25 @@ async def test_list_jobs_and_filter_by_status(service: Client) -> None:
     assert (await bad.json())["error"] == "invalid_request"
 
 
+async def test_the_job_list_pages_through_a_cursor(service: Client) -> None:
+    started = [await start_job(service, "/api/v1/demo/echo", {}) for _ in range(5)]
+    seen: list[str] = []
+    url = "/api/v1/jobs?limit=2"
+    while True:
+        page = await body(await service.get(url))
+        assert page["total_jobs"] == 5 and len(page["jobs"]) <= 2
+        seen.extend(j["id"] for j in page["jobs"])
+        if page["next_cursor"] is None:
+            break
+        url = f"/api/v1/jobs?limit=2&cursor={page['next_cursor']}"
+    assert seen == started
+    assert (await body(await service.get("/api/v1/jobs")))["next_cursor"] is None  # one page by default
+    for query in ("limit=0", "limit=501", "limit=x", "cursor=-1", "cursor=abc"):
+        bad = await service.get(f"/api/v1/jobs?{query}")
+        assert bad.status == 400, query
+        assert (await bad.json())["error"] == "invalid_request"
+
+
 async def test_delete_a_finished_job(service: Client) -> None:
     job_id = await start_job(service, "/api/v1/demo/echo", {})
     await wait_finished(service, job_id)
