@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +15,7 @@ import aiohttp
 import psutil
 import pytest
 
-from tests.process import ServerProcess, free_port, run_server
-from tests.store.redis_server import RedisServer, redis_server_binary
+from tests.cluster import Instance, running_cluster
 
 CONFIG = """
 [server]
@@ -34,25 +31,10 @@ lease_seconds = 2
 
 
 @pytest.fixture
-def instances(tmp_path: Path) -> Iterator[list[ServerProcess]]:
+def instances(tmp_path: Path) -> Iterator[list[Instance]]:
     """Two instances that both run jobs and serve the API, on a private Redis."""
-    redis = RedisServer(redis_server_binary(), tmp_path)
-    redis.start()
-    config = tmp_path / "faults.toml"
-    config.write_text(CONFIG)
-    env = {"DOCJOBS_STORE_URL": redis.url, "DOCJOBS_STORE_PREFIX": f"f{os.getpid()}"}
-    try:
-        with ExitStack() as stack:
-            servers = []
-            for _ in range(2):
-                port = free_port()
-                args = ["--config", str(config), "--port", str(port)]
-                servers.append(stack.enter_context(run_server(tmp_path, args=args, env=env, port=port)))
-            yield servers
-            for server in servers:  # a test that fails while one is stopped must not leave it stopped
-                server.process.send_signal(signal.SIGCONT)
-    finally:
-        redis.stop()
+    with running_cluster(tmp_path, CONFIG, ("all", "all"), prefix="f") as cluster:
+        yield cluster.instances
 
 
 def runs(log: Path) -> list[dict[str, Any]]:
@@ -71,15 +53,15 @@ async def wait_runs(log: Path, predicate: Any, timeout: float = 20) -> list[dict
     return records
 
 
-def server_of_worker(worker_pid: int, servers: list[ServerProcess]) -> ServerProcess:
+def server_of_worker(worker_pid: int, servers: list[Instance]) -> Instance:
     """The instance whose pool runs this worker (worker -> forkserver -> server)."""
     forkserver = psutil.Process(worker_pid).ppid()
     owner = psutil.Process(forkserver).ppid()
-    return next(s for s in servers if s.process.pid == owner)
+    return next(s for s in servers if s.pid == owner)
 
 
 async def test_an_instance_stopped_past_its_lease_never_runs_the_job_beside_its_rerun(
-    instances: list[ServerProcess], tmp_path: Path
+    instances: list[Instance], tmp_path: Path
 ) -> None:
     log = tmp_path / "runs.jsonl"
     async with aiohttp.ClientSession() as session:
@@ -89,11 +71,11 @@ async def test_an_instance_stopped_past_its_lease_never_runs_the_job_beside_its_
         first = (await wait_runs(log, lambda r: any(x["event"] == "began" for x in r)))[0]
         stalled = server_of_worker(first["pid"], instances)
         healthy = next(s for s in instances if s is not stalled)
-        stalled.process.send_signal(signal.SIGSTOP)
+        stalled.signal(signal.SIGSTOP)
         try:
             records = await wait_runs(log, lambda r: sum(x["event"] == "began" for x in r) == 2, timeout=30)
         finally:
-            stalled.process.send_signal(signal.SIGCONT)
+            stalled.signal(signal.SIGCONT)
         second = [x for x in records if x["event"] == "began"][1]
         assert second["pid"] != first["pid"]
         deadline = time.monotonic() + 30
