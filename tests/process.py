@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from tests.waiting import wait_until
 
@@ -24,6 +25,13 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+class Reachable(Protocol):
+    """Anything with a base URL to send requests to: a ServerProcess, a cluster's Instance."""
+
+    @property
+    def url(self) -> str: ...
 
 
 @dataclass

@@ -15,13 +15,16 @@ import aiohttp
 import psutil
 import pytest
 
-from tests.cluster import Instance, running_cluster
+from tests.cluster import Cluster, Instance, running_cluster
+from tests.waiting import wait_until_async
 
 CONFIG = """
 [server]
 shutdown_grace_seconds = 1
 [pool]
 workers = 1
+[jobs]
+cleanup_interval_seconds = 0.2
 [store]
 backend = "redis"
 lease_seconds = 2
@@ -31,10 +34,15 @@ lease_seconds = 2
 
 
 @pytest.fixture
-def instances(tmp_path: Path) -> Iterator[list[Instance]]:
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
     """Two instances that both run jobs and serve the API, on a private Redis."""
     with running_cluster(tmp_path, CONFIG, ("all", "all"), prefix="f") as cluster:
-        yield cluster.instances
+        yield cluster
+
+
+@pytest.fixture
+def instances(cluster: Cluster) -> list[Instance]:
+    return cluster.instances
 
 
 def runs(log: Path) -> list[dict[str, Any]]:
@@ -98,3 +106,26 @@ async def test_an_instance_stopped_past_its_lease_never_runs_the_job_beside_its_
         if job_id in line and ('"job.completed"' in line or '"job.failed"' in line)
     ]
     assert len(outcomes) == 1, outcomes
+
+
+async def test_cleanup_during_a_redis_outage_logs_one_line_per_outage_and_no_traceback(cluster: Cluster) -> None:
+    # Found by the chaos soak: every sweep (each cleanup interval) during an outage logged an error
+    # with the whole redis-py traceback.
+    server = cluster.instances[0]
+    refusals = 0
+
+    async def refused_often() -> bool:
+        nonlocal refusals
+        async with aiohttp.ClientSession() as session, session.get(f"{server.url}/readyz") as response:
+            refusals += response.status == 503
+        return refusals >= 10  # 10 answers 0.1 s apart: past several sweeps of 0.2 s
+
+    cluster.redis.stop()
+    await wait_until_async(lambda: "cleanup" in server.logs() and "unavailable" in server.logs(), 10, "a sweep to fail")
+    await wait_until_async(refused_often, 15, "several sweeps during the outage", interval=0.1)
+    cluster.redis.start()
+    await wait_until_async(lambda: "cleanup sweeps succeed again" in server.logs(), 15, "a sweep to succeed again")
+    cleanup_lines = [line for line in server.logs().splitlines() if '"logger":"docjobs.cleanup"' in line]
+    failures = [line for line in cleanup_lines if "unavailable" in line]
+    assert len(failures) == 1, failures
+    assert "Traceback" not in server.logs()

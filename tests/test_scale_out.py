@@ -16,6 +16,7 @@ import pytest
 
 from tests.cluster import Cluster, Instance, running_cluster
 from tests.conftest import wait_process_gone
+from tests.process import Reachable
 from tests.waiting import wait_until_async
 
 CONFIG = """
@@ -53,14 +54,14 @@ async def call(method: str, url: str, **kwargs: Any) -> tuple[int, dict[str, Any
         return response.status, await response.json()
 
 
-async def start(api: Instance, endpoint: str, payload: dict[str, Any]) -> str:
+async def start(api: Reachable, endpoint: str, payload: dict[str, Any]) -> str:
     status, data = await call("POST", f"{api.url}/api/v1/jobs/start", json={"endpoint": endpoint, "payload": payload})
     assert status == 202, data
     job_id: str = data["jobId"]
     return job_id
 
 
-async def wait_status(api: Instance, job_id: str, done: Any, timeout: float = 20) -> dict[str, Any]:
+async def wait_status(api: Reachable, job_id: str, done: Any, timeout: float = 20) -> dict[str, Any]:
     last: dict[str, Any] = {}
 
     async def reached() -> dict[str, Any] | None:
@@ -154,7 +155,7 @@ async def test_the_service_answers_503_while_redis_is_down_and_recovers_by_itsel
     answers: list[tuple[int, str, float]] = []
     stop = asyncio.Event()
 
-    async def keep_starting(api: Instance) -> None:
+    async def keep_starting(api: Reachable) -> None:
         async with aiohttp.ClientSession() as session:
             while not stop.is_set():
                 began = time.monotonic()
