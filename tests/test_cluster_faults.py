@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from tests.cluster import Cluster, Instance, running_cluster
+from tests.conftest import wait_process_gone
 from tests.waiting import wait_until_async
 
 CONFIG = """
@@ -30,13 +31,14 @@ backend = "redis"
 lease_seconds = 2
 [endpoints]
 "/record" = { handler = "tests.pool.fault_handlers:record_run", retries = 1 }
+"/note" = { handler = "tests.fault_handlers:note_run" }
 """
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    """Two instances that both run jobs and serve the API, on a private Redis."""
-    with running_cluster(tmp_path, CONFIG, ("all", "all"), prefix="f") as cluster:
+    """Two instances that both run jobs and serve the API, on a private Redis that keeps an AOF."""
+    with running_cluster(tmp_path, CONFIG, ("all", "all"), appendonly=True, prefix="f") as cluster:
         yield cluster
 
 
@@ -129,3 +131,85 @@ async def test_cleanup_during_a_redis_outage_logs_one_line_per_outage_and_no_tra
     failures = [line for line in cleanup_lines if "unavailable" in line]
     assert len(failures) == 1, failures
     assert "Traceback" not in server.logs()
+
+
+async def answer(method: str, url: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+    async with aiohttp.ClientSession() as session, session.request(method, url, **kwargs) as response:
+        return response.status, await response.json()
+
+
+async def start_noted(instance: Instance, log: Path, token: str, seconds: float) -> str:
+    body = {"endpoint": "/note", "payload": {"log": str(log), "token": token, "seconds": seconds}}
+    status, data = await answer("POST", f"{instance.url}/api/v1/jobs/start", json=body)
+    assert status == 202, data
+    job_id: str = data["jobId"]
+    return job_id
+
+
+def noted(log: Path) -> list[tuple[str, int]]:
+    """The note_run handler's lines: (token, worker pid), one per run."""
+    if not log.exists():
+        return []
+    return [(token, int(pid)) for token, pid in (line.split() for line in log.read_text().splitlines())]
+
+
+async def final_status(instance: Instance, job_id: str, timeout: float = 30) -> dict[str, Any]:
+    async def final() -> dict[str, Any] | None:
+        status, data = await answer("GET", f"{instance.url}/api/v1/jobs/{job_id}/status")
+        assert status in (200, 503), (status, data)
+        return data if status == 200 and data["status"] not in ("pending", "running") else None
+
+    result: dict[str, Any] = await wait_until_async(final, timeout, f"job {job_id} to finish")
+    return result
+
+
+async def test_after_a_redis_restart_with_aof_jobs_continue_and_none_runs_twice(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    log = tmp_path / "noted.txt"
+    api = cluster.instances[0]
+    # Two workers in all: two jobs run through the restart, the others wait in the queue meanwhile.
+    ids = [await start_noted(api, log, f"job{n}", 1.5) for n in range(6)]
+    await wait_until_async(lambda: len(noted(log)) >= 2, 20, "two jobs running")
+    cluster.restart_redis()
+    finals = [await final_status(cluster.instances[n % 2], job_id) for n, job_id in enumerate(ids)]
+    assert [f["status"] for f in finals] == ["completed"] * 6, finals
+    tokens = [token for token, _ in noted(log)]
+    assert sorted(tokens) == sorted(f"job{n}" for n in range(6)), "each job ran exactly once"
+    later = await start_noted(cluster.instances[1], log, "after", 0.1)
+    assert (await final_status(api, later))["status"] == "completed"
+
+
+async def test_after_flushall_instances_serve_on_and_vanished_jobs_stay_gone(cluster: Cluster, tmp_path: Path) -> None:
+    log = tmp_path / "noted.txt"
+    api = cluster.instances[0]
+    done = await start_noted(api, log, "done", 0.1)
+    assert (await final_status(api, done))["status"] == "completed"
+    # One long job on each instance's single worker, and one waiting behind them in the queue.
+    running = [await start_noted(api, log, f"running{n}", 60) for n in range(2)]
+    await wait_until_async(lambda: len(noted(log)) == 3, 20, "both long jobs to run")
+    waiting = await start_noted(api, log, "waiting", 0.1)
+    workers = [pid for token, pid in noted(log) if token.startswith("running")]
+    with cluster.client() as client:
+        client.flushall()
+    for worker in workers:  # their records vanished: their workers are stopped
+        await wait_process_gone(worker, timeout=15)
+    for instance in cluster.instances:
+        for job_id in (done, *running, waiting):
+            for path in ("status", "result"):
+                status, data = await answer("GET", f"{instance.url}/api/v1/jobs/{job_id}/{path}")
+                assert (status, data["error"]) == (404, "job_not_found"), (path, status, data)
+    fresh = await start_noted(cluster.instances[1], log, "fresh", 0.1)
+    assert (await final_status(api, fresh))["status"] == "completed"
+    status, result = await answer("GET", f"{api.url}/api/v1/jobs/{fresh}/result")
+    assert status == 200, result
+    status, _ = await answer("GET", f"{api.url}/readyz")
+    assert status == 200
+    for instance in cluster.instances:  # the stopped jobs' outcomes were not written back (resurrected)
+        for job_id in running:
+            status, _ = await answer("GET", f"{instance.url}/api/v1/jobs/{job_id}/status")
+            assert status == 404
+    assert sorted(t for t, _ in noted(log)) == ["done", "fresh", "running0", "running1"], (
+        "each ran once, 'waiting' never"
+    )
+    assert not any("Traceback" in instance.logs() for instance in cluster.instances)
