@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from jobs.delivery import LateDeliveryMarks
 from jobs.errors import (
     InvalidJobId,
     JobNotFound,
@@ -66,6 +67,7 @@ class JobService:
         self.notifier = notifier
         self._clock = clock
         self._accepting = True
+        self.late_marks = LateDeliveryMarks(store)  # delivery marks the store refused, written later
         self.watches = ConcurrencyLimit(
             "long polls or event streams", settings.jobs.max_watches_per_client, settings.jobs.max_watches
         )
@@ -244,13 +246,15 @@ class JobService:
         return job
 
     async def _mark_delivered(self, job: Job) -> float:
-        now = self._clock()
+        # A mark refused earlier and still waiting keeps its time: every fetch answers one retrieved_at.
+        now = self.late_marks.served_at(job.id) or self._clock()
         try:
             return await self.store.mark_delivered(job.id, now) or now
         except StoreUnavailable as exc:
             # The outcome is in hand: serve it. The mark is only bookkeeping (the record is kept for
-            # its retention instead of the grace) and the next fetch writes it once Redis takes writes.
+            # its retention instead of the grace), written in the background once Redis takes writes.
             log_event("job.delivery_unrecorded", job_id=job.id, reason=str(exc), level=logging.WARNING)
+            self.late_marks.add(job.id, now)
             return now
 
     async def discard(self, job_id: str) -> None:
