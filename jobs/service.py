@@ -26,6 +26,7 @@ from jobs.logs import log_event
 from jobs.model import Clock, Job, JobStatus, is_valid_job_id, isoformat, new_job_id
 from jobs.notify import ChangeNotifier
 from jobs.outcomes import expired_while_waiting, outcome_error
+from jobs.readiness import PoolShortfall
 from jobs.registry import Endpoint, EndpointRegistry
 from jobs.runner import JobRunner
 from jobs.settings import Settings
@@ -68,6 +69,7 @@ class JobService:
         self._clock = clock
         self._accepting = True
         self.late_marks = LateDeliveryMarks(store)  # delivery marks the store refused, written later
+        self._pool_shortfall = PoolShortfall(clock)
         self.watches = ConcurrencyLimit(
             "long polls or event streams", settings.jobs.max_watches_per_client, settings.jobs.max_watches
         )
@@ -176,8 +178,10 @@ class JobService:
         problems = []
         if not self._accepting:
             problems.append("shutting down")
-        if self.runner.runs_jobs and not self.runner.worker_pids():
-            problems.append("no live worker processes")
+        if self.runner.runs_jobs:
+            pool = self._pool_shortfall.problem(len(self.runner.worker_pids()), self.runner.total_workers)
+            if pool is not None:
+                problems.append(pool)
         try:
             await self.store.pending_count()
         except Exception as exc:  # any store failure means not ready; where it failed goes only to the log
