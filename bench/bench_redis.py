@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))  # as mypy sees the benchmarks: top-level modules
 
 from bench_jobs import CONFIG, loadgen  # noqa: E402 - after the path is set
+
 from tests.process import free_port, run_server  # noqa: E402
 from tests.store.redis_server import RedisServer, redis_server_binary  # noqa: E402
 

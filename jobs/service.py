@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs.budget import Budget, Reservation
+from jobs.delivery import LateDeliveryMarks
 from jobs.errors import (
     InvalidJobId,
     JobNotFound,
@@ -25,6 +26,7 @@ from jobs.logs import log_event
 from jobs.model import Clock, Job, JobStatus, is_valid_job_id, isoformat, new_job_id
 from jobs.notify import ChangeNotifier
 from jobs.outcomes import expired_while_waiting, outcome_error
+from jobs.readiness import PoolShortfall
 from jobs.registry import Endpoint, EndpointRegistry
 from jobs.runner import JobRunner
 from jobs.settings import Settings
@@ -67,6 +69,8 @@ class JobService:
         self.notifier = notifier
         self._clock = clock
         self._accepting = True
+        self.late_marks = LateDeliveryMarks(store)  # delivery marks the store refused, written later
+        self._pool_shortfall = PoolShortfall(clock)
         self.watches = ConcurrencyLimit(
             "long polls or event streams", settings.jobs.max_watches_per_client, settings.jobs.max_watches
         )
@@ -167,8 +171,10 @@ class JobService:
         problems = []
         if not self._accepting:
             problems.append("shutting down")
-        if self.runner.runs_jobs and not self.runner.worker_pids():
-            problems.append("no live worker processes")
+        if self.runner.runs_jobs:
+            pool = self._pool_shortfall.problem(len(self.runner.worker_pids()), self.runner.total_workers)
+            if pool is not None:
+                problems.append(pool)
         try:
             await self.store.pending_count()
         except Exception as exc:  # any store failure means not ready; where it failed goes only to the log
@@ -241,13 +247,15 @@ class JobService:
         return await self.store.open_result(job)
 
     async def _mark_delivered(self, job: Job) -> float:
-        now = self._clock()
+        # A mark refused earlier and still waiting keeps its time: every fetch answers one retrieved_at.
+        now = self.late_marks.served_at(job.id) or self._clock()
         try:
             return await self.store.mark_delivered(job.id, now) or now
         except StoreUnavailable as exc:
             # The outcome is in hand: serve it. The mark is only bookkeeping (the record is kept for
-            # its retention instead of the grace) and the next fetch writes it once Redis takes writes.
+            # its retention instead of the grace), written in the background once Redis takes writes.
             log_event("job.delivery_unrecorded", job_id=job.id, reason=str(exc), level=logging.WARNING)
+            self.late_marks.add(job.id, now)
             return now
 
     async def discard(self, job_id: str) -> None:

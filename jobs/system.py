@@ -66,7 +66,7 @@ async def _background_loops(
     settings: Settings, service: JobService, store: JobStore, notifier: ChangeNotifier, runs_jobs: bool
 ) -> AsyncIterator[None]:
     runner, registry = service.runner, service.registry
-    loops = [cleanup_forever(service, settings.jobs.cleanup_interval_seconds)]
+    loops = [cleanup_forever(service, settings.jobs.cleanup_interval_seconds), service.late_marks.run()]
     if isinstance(service.figures, RedisFigures):
         loops.append(service.figures.run([endpoint.path for endpoint in registry]))
     if store.shared:

@@ -1,7 +1,8 @@
 """Handlers that misbehave on purpose, for the tests and benchmarks only (never registered in config.toml).
 
 Each stands in for something a real handler does on a bad day: burn the CPU, raise, kill its worker,
-eat memory, fail on a missing key, write to fd 2 past Python, or build a very large result. Server
+eat memory, fail on a missing key, write to fd 2 past Python, or build a very large result; one
+notes each of its runs on disk, so a job run twice is counted. Server
 subprocesses started from the repository root import them as `tests.fault_handlers:<name>`.
 """
 
@@ -63,3 +64,20 @@ def big_result(payload: dict[str, Any]) -> dict[str, Any]:
     """Return `rows` rows of `width` characters (a stand-in for the JSON of a large workbook)."""
     rows, width = int(payload.get("rows", 1000)), int(payload.get("width", 100))
     return {"success": True, "message": "Built rows", "data": {"rows": [f"{i:08d}" + "x" * width for i in range(rows)]}}
+
+
+def note_run(payload: dict[str, Any]) -> dict[str, Any]:
+    """Append `<token> <pid>` to payload['log'] (one line per execution), then sleep `seconds`.
+
+    The token is the client's name for the job (one token, one job, by its idempotency key): a token
+    on two lines ran twice. A handler knows nothing of job ids or attempts, so the client's name stands in.
+    """
+    line = f"{payload['token']} {os.getpid()}\n".encode()
+    descriptor = os.open(str(payload["log"]), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(descriptor, line)  # one O_APPEND write: lines of workers writing at once never interleave
+    finally:
+        os.close(descriptor)
+    report_progress(1, f"pid {os.getpid()} running {payload['token']}")
+    time.sleep(float(payload.get("seconds", 0.1)))  # the handler's behaviour: work a while
+    return {"success": True, "message": "Noted", "data": {"token": payload["token"]}}

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from tests.waiting import wait_until
 
@@ -24,6 +25,13 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+class Reachable(Protocol):
+    """Anything with a base URL to send requests to: a ServerProcess, a cluster's Instance."""
+
+    @property
+    def url(self) -> str: ...
 
 
 @dataclass
@@ -51,19 +59,19 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path, ti
     wait_until(answers, timeout, lambda: f"the server to come up:\n{log_path.read_text()}", ignoring=unreachable)
 
 
-@contextmanager
-def run_server(
+def start_server(
     tmp_path: Path,
     args: list[str] | None = None,
     env: Mapping[str, str] | None = None,
     port: int | None = None,
     *,
     config: str | None = None,
-) -> Iterator[ServerProcess]:
-    """Start server.py, wait for it, and stop it (SIGTERM, then kill) after.
+) -> ServerProcess:
+    """Start server.py and wait until it answers; the caller stops it (`stop_process`).
 
     With `config` (TOML text) and no `args` it runs `--config <that file> --port <port>`; with neither,
-    `--port <port>`; `args`, when given, are the whole command line after server.py.
+    `--port <port>`; `args`, when given, are the whole command line after server.py. Its log is appended
+    to, so a server restarted on the same port keeps one log.
     """
     port = port or free_port()
     if config is not None:
@@ -74,14 +82,32 @@ def run_server(
     log_path = tmp_path / f"server-{port}.log"
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     command = [sys.executable, str(ROOT / "server.py"), *(args if args is not None else ["--port", str(port)])]
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
     try:
-        url = f"http://127.0.0.1:{port}"
         wait_until_up(url, process, log_path)
-        yield ServerProcess(process, url, log_path)
-    finally:
+    except BaseException:
         stop_process(process, timeout=20)
+        raise
+    return ServerProcess(process, url, log_path)
+
+
+@contextmanager
+def run_server(
+    tmp_path: Path,
+    args: list[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    port: int | None = None,
+    *,
+    config: str | None = None,
+) -> Iterator[ServerProcess]:
+    """`start_server`, then stop it (SIGTERM, then kill) when the block ends."""
+    server = start_server(tmp_path, args, env, port, config=config)
+    try:
+        yield server
+    finally:
+        stop_process(server.process, timeout=20)
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:

@@ -4,18 +4,15 @@ instances' workers, finished counts, failure rates and durations, and its estima
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.process import ServerProcess, free_port, run_server
-from tests.store.redis_server import RedisServer, redis_server_binary
+from tests.cluster import Instance, running_cluster
 from tests.test_scale_out import call, finished, start, wait_status
 
 CONFIG = """
@@ -38,39 +35,24 @@ SLEEP = "/api/v1/demo/sleep"
 class Fleet:
     """An API-only instance, a worker-only one and one that does both, on one private Redis."""
 
-    api: ServerProcess
-    workers: list[ServerProcess]
+    api: Instance
+    workers: list[Instance]
 
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    redis = RedisServer(redis_server_binary(), tmp_path)
-    redis.start()
-    config = tmp_path / "fleet.toml"
-    config.write_text(CONFIG)
-    env = {"DOCJOBS_STORE_URL": redis.url, "DOCJOBS_STORE_PREFIX": f"f{os.getpid()}"}
-    try:
-        with ExitStack() as stack:
-            instances = []
-            for role in ("api", "worker", "all"):
-                port = free_port()
-                args = ["--config", str(config), "--port", str(port), "--role", role]
-                instances.append(stack.enter_context(run_server(tmp_path, args=args, env=env, port=port)))
-            yield Fleet(instances[0], instances[1:])
-    finally:
-        redis.stop()
+    with running_cluster(tmp_path, CONFIG, ("api", "worker", "all"), prefix="f") as cluster:
+        yield Fleet(cluster.instances[0], cluster.instances[1:])
 
 
-async def stats(instance: ServerProcess) -> dict[str, Any]:
+async def stats(instance: Instance) -> dict[str, Any]:
     status, data = await call("GET", f"{instance.url}/api/v1/jobs/stats")
     assert status == 200, data
     figures: dict[str, Any] = data["stats"]
     return figures
 
 
-async def wait_stats(
-    instance: ServerProcess, done: Callable[[dict[str, Any]], bool], timeout: float = 20
-) -> dict[str, Any]:
+async def wait_stats(instance: Instance, done: Callable[[dict[str, Any]], bool], timeout: float = 20) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         figures = await stats(instance)

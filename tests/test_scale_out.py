@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from tests.cluster import Cluster, Instance, running_cluster
 from tests.conftest import wait_process_gone
-from tests.process import ServerProcess, free_port, run_server
-from tests.store.redis_server import RedisServer, redis_server_binary
+from tests.process import Reachable
 from tests.waiting import wait_until_async
 
 CONFIG = """
@@ -47,32 +43,11 @@ lease_seconds = 2
 pytestmark = pytest.mark.timeout(90)
 
 
-@dataclass
-class Cluster:
-    """Two API instances and two worker instances on one private Redis."""
-
-    redis: RedisServer
-    apis: list[ServerProcess]
-    workers: list[ServerProcess]
-
-
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    redis = RedisServer(redis_server_binary(), tmp_path)
-    redis.start()
-    config = tmp_path / "cluster.toml"
-    config.write_text(CONFIG)
-    env = {"DOCJOBS_STORE_URL": redis.url, "DOCJOBS_STORE_PREFIX": f"t{os.getpid()}"}
-    try:
-        with ExitStack() as stack:
-            instances = []
-            for role in ("api", "api", "worker", "worker"):
-                port = free_port()
-                args = ["--config", str(config), "--port", str(port), "--role", role]
-                instances.append(stack.enter_context(run_server(tmp_path, args=args, env=env, port=port)))
-            yield Cluster(redis, instances[:2], instances[2:])
-    finally:
-        redis.stop()
+    """Two API instances and two worker instances on one private Redis."""
+    with running_cluster(tmp_path, CONFIG, ("api", "api", "worker", "worker"), prefix="t") as cluster:
+        yield cluster
 
 
 async def call(method: str, url: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
@@ -80,14 +55,14 @@ async def call(method: str, url: str, **kwargs: Any) -> tuple[int, dict[str, Any
         return response.status, await response.json()
 
 
-async def start(api: ServerProcess, endpoint: str, payload: dict[str, Any]) -> str:
+async def start(api: Reachable, endpoint: str, payload: dict[str, Any]) -> str:
     status, data = await call("POST", f"{api.url}/api/v1/jobs/start", json={"endpoint": endpoint, "payload": payload})
     assert status == 202, data
     job_id: str = data["jobId"]
     return job_id
 
 
-async def wait_status(api: ServerProcess, job_id: str, done: Any, timeout: float = 20) -> dict[str, Any]:
+async def wait_status(api: Reachable, job_id: str, done: Any, timeout: float = 20) -> dict[str, Any]:
     last: dict[str, Any] = {}
 
     async def reached() -> dict[str, Any] | None:
@@ -142,7 +117,7 @@ async def test_cancel_through_the_other_api_kills_the_worker_process_on_its_inst
     assert status == 404
 
 
-def instance_running(cluster: Cluster, job_id: str) -> ServerProcess:
+def instance_running(cluster: Cluster, job_id: str) -> Instance:
     """The worker instance whose log says it started the job."""
     for worker in cluster.workers:
         if any('"job.running"' in line and job_id in line for line in worker.logs().splitlines()):
@@ -153,8 +128,7 @@ def instance_running(cluster: Cluster, job_id: str) -> ServerProcess:
 async def kill_instance_running(cluster: Cluster, job_id: str) -> None:
     await wait_status(cluster.apis[0], job_id, lambda d: d["message"].startswith("pid "))
     victim = instance_running(cluster, job_id)
-    victim.process.send_signal(signal.SIGKILL)
-    victim.process.wait(timeout=10)
+    victim.kill()
 
 
 async def test_a_job_of_a_killed_worker_instance_fails_saying_the_worker_was_lost(cluster: Cluster) -> None:
@@ -182,7 +156,7 @@ async def test_the_service_answers_503_while_redis_is_down_and_recovers_by_itsel
     answers: list[tuple[int, str, float]] = []
     stop = asyncio.Event()
 
-    async def keep_starting(api: ServerProcess) -> None:
+    async def keep_starting(api: Reachable) -> None:
         async with aiohttp.ClientSession() as session:
             while not stop.is_set():
                 began = time.monotonic()

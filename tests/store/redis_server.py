@@ -19,12 +19,17 @@ def redis_server_binary() -> str:
 
 
 class RedisServer:
-    """One redis-server process without persistence; stop and start it again on the same port."""
+    """One redis-server process; stop and start it again on the same port.
 
-    def __init__(self, binary: str, workdir: Path, port: int | None = None) -> None:
+    Without persistence by default; with `appendonly` it keeps an append-only file in `workdir`, so a
+    restart finds the data again.
+    """
+
+    def __init__(self, binary: str, workdir: Path, port: int | None = None, *, appendonly: bool = False) -> None:
         self.binary = binary
         self.workdir = workdir
         self.port = port or free_port()
+        self.appendonly = appendonly
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -34,7 +39,8 @@ class RedisServer:
     def start(self, timeout: float = 10.0) -> None:
         """Start the server and wait until it answers PING."""
         log_path = self.workdir / f"redis-{self.port}.log"
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "yes" if self.appendonly else "no"]
         with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen([*args, "--dir", str(self.workdir)], stdout=log, stderr=log)
         process = self.process
