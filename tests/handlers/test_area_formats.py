@@ -13,6 +13,7 @@ from handlers.common.errors import UnsafeFile
 from handlers.common.safety import Limits
 from handlers.extract import ExtractRequest, extract_workbook
 from handlers.xlsx.area import check_before_opening
+from handlers.xlsx.area.ods import count_with_parser
 from handlers.xlsx.formats import Format, is_zip
 from tests.handlers.binary_books import biff, empty, ods, record, row, value, xls, xlsb
 
@@ -117,6 +118,43 @@ def test_xls_formula_string_without_its_value_is_not_a_cell() -> None:
     data = xls([(0, 0, 1.0)], extra=xls_formula(60_000, 200, XLS_STRING_RESULT), dimensions=(0, 1, 0, 1))
     check(Format.XLS, data, 1)
     assert calamine_area(data) == 1
+
+
+FLOAT_CELL_WITH = b'<table:table-cell office:value-type="float" office:value="1">%s</table:table-cell>'
+SUB_TABLE = b'<table:table table:name="in"><table:table-row>%s</table:table-row></table:table>' % value(3)
+# What calamine skips or stops at, which the fast scan hands to the parser: markup inside a cell is
+# the cell's content (a row or a table in it is not a row of the sheet), and comments.
+ODS_ODDITIES = {
+    "row inside a cell": row(FLOAT_CELL_WITH % b"<table:table-row/>", value(2, 5)),
+    "table inside a cell": row(FLOAT_CELL_WITH % SUB_TABLE, value(2, 5)) + row(value(4)),
+    "row inside a string cell": row(
+        b'<table:table-cell office:value-type="string"><text:p>a</text:p><table:table-row/></table:table-cell>',
+        value(2, 5),
+    ),
+    "comment": row(value(1)) + b"<!-- a comment -->" + row(value(2, 3)),
+}
+
+
+@pytest.mark.parametrize("case", list(ODS_ODDITIES))
+def test_ods_markup_inside_cells_is_skipped_as_calamine_skips_it(case: str) -> None:
+    assert_limit_is_exact(Format.ODS, ods(ODS_ODDITIES[case]))
+
+
+def test_ods_row_inside_a_cell_does_not_hide_the_cells_after_it() -> None:
+    # Were the row inside the cell taken for a row of the sheet, the cell after it would fall outside
+    # any row and go uncounted; calamine counts it.
+    message = refusal(Format.ODS, ods(row(FLOAT_CELL_WITH % b"<table:table-row/>", value(2, 1_000_000_000))))
+    assert "spans 1 rows x 1,000,000,001 columns" in message
+
+
+@pytest.mark.parametrize("rows", [*ODS_SHAPES, *ODS_ODDITIES.values()])
+def test_ods_parser_counts_as_calamine_too(rows: bytes) -> None:
+    data = ods(rows)
+    area = calamine_area(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        count_with_parser(archive, area)  # the parser alone, however the file would be read
+        with pytest.raises(UnsafeFile):
+            count_with_parser(archive, area - 1)
 
 
 def test_xlsb_far_cell_is_refused() -> None:
