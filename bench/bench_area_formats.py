@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from python_calamine import CalamineWorkbook  # noqa: E402
+from python_calamine import CalamineWorkbook
 
-from handlers.xlsx.area import check_before_opening  # noqa: E402
-from handlers.xlsx.formats import detect, is_zip, zip_format  # noqa: E402
+from handlers.xlsx.area import check_before_opening
+from handlers.xlsx.formats import detect, is_zip, zip_format
 
 
 def precheck(data: bytes) -> None:
