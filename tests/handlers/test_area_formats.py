@@ -15,7 +15,7 @@ from handlers.extract import ExtractRequest, extract_workbook
 from handlers.xlsx.area import check_before_opening
 from handlers.xlsx.area.ods import count_with_parser
 from handlers.xlsx.formats import Format, is_zip
-from tests.handlers.binary_books import biff, empty, ods, record, row, value, xls, xlsb
+from tests.handlers.binary_books import biff, compound_file, empty, ods, record, row, value, xls, xlsb
 
 FAR_COLUMN = 4_000_000_000  # an .xlsb cell's column is a u32 that nothing bounds
 MAX = Limits().max_sheet_cells
@@ -194,6 +194,15 @@ def test_xls_dimensions_reservation_is_bounded() -> None:
     # calamine reserves DIMENSIONS' rows x columns before any cell is read (last row 0: 2**32 - 5 rows).
     message = refusal(Format.XLS, xls([(0, 0, 1.0)], dimensions=(5, 1, 0, 1)))
     assert "spans 4,294,967,292 rows x 1 columns" in message
+
+
+def test_xls_stream_is_the_one_calamine_reads() -> None:
+    # calamine reads "Workbook" when there is one, wherever it sits in the directory, else "Book".
+    near = xls([(0, 0, 1.0)], stream_name=None)
+    far = xls([(0, 0, 1.0), (65_535, 65_535, 2.0)], dimensions=(0, 1, 0, 1), stream_name=None)
+    message = refusal(Format.XLS, compound_file({"Book": near, "Workbook": far}))
+    assert "spans 65,536 rows x 65,536 columns" in message
+    check(Format.XLS, compound_file({"Book": far, "Workbook": near}), 1)
 
 
 def test_xls_styled_empty_cells_cost_nothing() -> None:
