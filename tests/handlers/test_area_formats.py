@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+from typing import Any
 
 import pytest
 from python_calamine import CalamineWorkbook
@@ -16,6 +17,7 @@ from handlers.xlsx.area import check_before_opening
 from handlers.xlsx.area.ods import count_with_parser
 from handlers.xlsx.formats import Format, is_zip
 from tests.handlers.binary_books import biff, compound_file, empty, ods, record, row, value, xls, xlsb
+from tests.handlers.builders import report_workbook, rezip
 
 FAR_COLUMN = 4_000_000_000  # an .xlsb cell's column is a u32 that nothing bounds
 MAX = Limits().max_sheet_cells
@@ -249,3 +251,46 @@ def test_extract_refuses_before_calamine_reads() -> None:
         extract_workbook(data, ExtractRequest(None, {}), Limits(max_sheet_cells=10_000), "far.xls", progress=(0, 1))
     result = extract_workbook(data, ExtractRequest(None, {}), Limits(), "far.xls", progress=(0, 1))
     assert result["sheet_names"] == ["Sheet1"]
+
+
+SHEET_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+)
+FAR_XLSX_SHEET = (
+    SHEET_HEAD
+    + b'<row r="1"><c r="A1"><v>1</v></c></row><row r="301"><c r="GS301"><v>2</v></c></row></sheetData></worksheet>'
+)
+
+
+def extract_with_limit(data: bytes, max_cells: int) -> dict[str, Any]:
+    return extract_workbook(
+        data, ExtractRequest(None, {}), Limits(max_sheet_cells=max_cells), "in.xlsx", progress=(0, 1)
+    )
+
+
+def test_a_zip_calamine_reads_as_xlsx_is_checked_as_xlsx_whatever_else_it_holds() -> None:
+    # An .xlsb's parts beside an .xlsx's: we name it .xlsb, calamine opens it with its .xlsx reader.
+    parts = zipfile.ZipFile(io.BytesIO(xlsb([(0, 0, 1.0)])))
+    extra = {
+        name: parts.read(name) for name in ("xl/workbook.bin", "xl/worksheets/sheet1.bin", "xl/_rels/workbook.bin.rels")
+    }
+    data = rezip(report_workbook(), {"xl/worksheets/sheet2.xml": FAR_XLSX_SHEET}, extra=extra)
+    assert calamine_area_of(data, "Other") == 301 * 201
+    with pytest.raises(UnsafeFile, match=r"^sheet 'Other' spans 301 rows x 201 columns"):
+        extract_with_limit(data, 10_000)
+
+
+def test_a_zip_calamine_reads_as_ods_is_checked_as_ods_whatever_else_it_holds() -> None:
+    # An .xlsx without its workbook part (calamine's .xlsx reader fails) and an .ods content.xml.
+    parts = zipfile.ZipFile(io.BytesIO(ods(row(value(1)) + row(value(2, 300), repeats=40))))
+    extra = {name: parts.read(name) for name in parts.namelist()}
+    data = rezip(report_workbook(), {"xl/workbook.xml": b""}, extra=extra)
+    assert calamine_area_of(data, "Sheet1") == 41 * 300
+    with pytest.raises(UnsafeFile, match=r"^sheet 'Sheet1' spans 41 rows x 300 columns"):
+        extract_with_limit(data, 10_000)
+
+
+def calamine_area_of(data: bytes, sheet: str) -> int:
+    found = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_name(sheet)
+    return int(found.height * found.width)
