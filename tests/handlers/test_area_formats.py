@@ -294,3 +294,9 @@ def test_a_zip_calamine_reads_as_ods_is_checked_as_ods_whatever_else_it_holds() 
 def calamine_area_of(data: bytes, sheet: str) -> int:
     found = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_name(sheet)
     return int(found.height * found.width)
+
+
+def test_a_damaged_content_xml_beside_an_xlsx_workbook_does_not_refuse_it() -> None:
+    # calamine reads the workbook as .xlsx; a stray content.xml it never reads is no reason to refuse.
+    data = rezip(report_workbook(), {}, extra={"content.xml": b"<a><!-- not well-formed"})
+    assert extract_with_limit(data, MAX)["sheet_names"] == ["Report", "Other"]

@@ -14,8 +14,9 @@ both counted.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 
-from handlers.common.errors import InvalidFile
+from handlers.common.errors import InvalidFile, UnsafeFile
 from handlers.common.ooxml import relationships, sheet_parts
 from handlers.xlsx.area.ods import check_ods_area
 from handlers.xlsx.area.xls import check_xls_area
@@ -38,9 +39,23 @@ def check_before_opening(kind: Format, data: bytes, archive: zipfile.ZipFile | N
         for sheet, part in _ooxml_sheets(archive).items():
             check_sheet_area(archive, part, sheet, max_cells)
     if "xl/workbook.bin" in archive.NameToInfo:
-        check_xlsb_area(archive, max_cells)
+        _check(check_xlsb_area, archive, max_cells, named=kind is Format.XLSB)
     if "content.xml" in archive.NameToInfo:
-        check_ods_area(archive, max_cells)
+        _check(check_ods_area, archive, max_cells, named=kind is Format.ODS)
+
+
+def _check(
+    check: Callable[[zipfile.ZipFile, int], None], archive: zipfile.ZipFile, max_cells: int, *, named: bool
+) -> None:
+    """Run a format's check; a part it cannot read only refuses the file when it is that format
+    (calamine would fail on it too, so another format's damaged leftovers are no danger)."""
+    try:
+        check(archive, max_cells)
+    except UnsafeFile:
+        raise
+    except InvalidFile:
+        if named:
+            raise
 
 
 def _ooxml_sheets(archive: zipfile.ZipFile) -> dict[str, str]:
