@@ -31,18 +31,11 @@ from collections.abc import Callable
 from xml.parsers import expat
 
 from handlers.common.errors import InvalidFile
-from handlers.xlsx.area.ods_model import Row, Table, repeats
+from handlers.xlsx.area.ods_model import VALUE_ATTRIBUTES, Row, Table, repeats
 from handlers.xlsx.area.ods_scan import NotFlat, scan
 from handlers.xlsx.sheet_area import xml_chunks
 
 _READ = 1024 * 1024
-_VALUE_ATTRIBUTES = (
-    "office:value",
-    "office:string-value",
-    "office:date-value",
-    "office:time-value",
-    "office:boolean-value",
-)
 _CELLS = ("table:table-cell", "table:covered-table-cell")
 
 
@@ -98,7 +91,7 @@ class _Counter:
             self._end_row()
             self.row, self.row_repeats = Row(), repeats(attrs.get("table:number-rows-repeated"))
         elif name in _CELLS and self.row is not None:
-            valued = any(key in attrs for key in _VALUE_ATTRIBUTES)
+            valued = any(key in attrs for key in VALUE_ATTRIBUTES)
             text = not valued and attrs.get("office:value-type") == "string"
             self.row.cell(
                 repeats(attrs.get("table:number-columns-repeated")), valued or text, bool(attrs.get("table:formula"))

@@ -13,6 +13,14 @@ from dataclasses import dataclass, field
 from handlers.xlsx.area.span import refuse_if_larger
 
 _COUNT = re.compile(r"\+?[0-9]+")  # what Rust's usize parser accepts
+# The attributes that give a cell a value (office:value-type="string" does too, with its text).
+VALUE_ATTRIBUTES = (
+    "office:value",
+    "office:string-value",
+    "office:date-value",
+    "office:time-value",
+    "office:boolean-value",
+)
 
 
 def repeats(value: str | None) -> int:

@@ -15,7 +15,7 @@ import html
 import re
 from collections.abc import Iterable
 
-from handlers.xlsx.area.ods_model import Row, Table, repeats
+from handlers.xlsx.area.ods_model import VALUE_ATTRIBUTES, Row, Table, repeats
 
 _ATTRS = rb"""(?:[^>"']|"[^"]*"|'[^']*')*"""
 _STRUCTURE = re.compile(rb"<(/?)table:(table-row|table)(?=[\s/>])(" + _ATTRS + rb")>")
@@ -23,13 +23,6 @@ _CELL_TAG = re.compile(rb"<table:(?:covered-)?table-cell(?=[\s/>])(" + _ATTRS + 
 _ATTRIBUTE = re.compile(rb"""([\w.:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _MARKUP = re.compile(rb"<[!?]")
 _DECLARATION = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*\?>")
-_VALUE_ATTRIBUTES = (
-    "office:value",
-    "office:string-value",
-    "office:date-value",
-    "office:time-value",
-    "office:boolean-value",
-)
 
 
 class NotFlat(Exception):
@@ -120,7 +113,7 @@ class _Scanner:
         self.whole = False
         for tag in _CELL_TAG.finditer(chunk, start, end):
             attrs = _attributes(tag[1])
-            value = any(key in attrs for key in _VALUE_ATTRIBUTES) or attrs.get("office:value-type") == "string"
+            value = any(key in attrs for key in VALUE_ATTRIBUTES) or attrs.get("office:value-type") == "string"
             row.cell(repeats(attrs.get("table:number-columns-repeated")), value, bool(attrs.get("table:formula")))
 
     def _end_row(self) -> None:
