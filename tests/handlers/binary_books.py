@@ -110,11 +110,13 @@ def xls(
     blanks: Iterable[tuple[int, int]] = (),
     dimensions: tuple[int, int, int, int] | None = None,
     extra: bytes = b"",
+    stream_name: str | None = "Workbook",
 ) -> bytes:
     """A one-sheet .xls ("Sheet1"): a NUMBER record per cell and a BLANK per blank, in the order given.
 
     `dimensions` is the DIMENSIONS record's (first row, last row + 1, first column, last column + 1);
-    by default it covers the cells. `extra` is more records of the sheet, after the cells.
+    by default it covers the cells. `extra` is more records of the sheet, after the cells. With
+    `stream_name` None, the BIFF8 stream alone (for compound_file).
     """
     cells, blanks = list(cells), list(blanks)
     if dimensions is None:
@@ -145,7 +147,7 @@ def xls(
 
     head = len(globals_(0))
     stream = globals_(head) + sheet
-    return compound_file({"Workbook": stream.ljust(4096, b"\0")})
+    return compound_file({stream_name: stream.ljust(4096, b"\0")}) if stream_name else stream.ljust(4096, b"\0")
 
 
 def compound_file(streams: dict[str, bytes]) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+from typing import Any
 
 import pytest
 from python_calamine import CalamineWorkbook
@@ -13,8 +14,10 @@ from handlers.common.errors import UnsafeFile
 from handlers.common.safety import Limits
 from handlers.extract import ExtractRequest, extract_workbook
 from handlers.xlsx.area import check_before_opening
+from handlers.xlsx.area.ods import count_with_parser
 from handlers.xlsx.formats import Format, is_zip
-from tests.handlers.binary_books import biff, empty, ods, record, row, value, xls, xlsb
+from tests.handlers.binary_books import biff, compound_file, empty, ods, record, row, value, xls, xlsb
+from tests.handlers.builders import report_workbook, rezip
 
 FAR_COLUMN = 4_000_000_000  # an .xlsb cell's column is a u32 that nothing bounds
 MAX = Limits().max_sheet_cells
@@ -119,6 +122,43 @@ def test_xls_formula_string_without_its_value_is_not_a_cell() -> None:
     assert calamine_area(data) == 1
 
 
+FLOAT_CELL_WITH = b'<table:table-cell office:value-type="float" office:value="1">%s</table:table-cell>'
+SUB_TABLE = b'<table:table table:name="in"><table:table-row>%s</table:table-row></table:table>' % value(3)
+# What calamine skips or stops at, which the fast scan hands to the parser: markup inside a cell is
+# the cell's content (a row or a table in it is not a row of the sheet), and comments.
+ODS_ODDITIES = {
+    "row inside a cell": row(FLOAT_CELL_WITH % b"<table:table-row/>", value(2, 5)),
+    "table inside a cell": row(FLOAT_CELL_WITH % SUB_TABLE, value(2, 5)) + row(value(4)),
+    "row inside a string cell": row(
+        b'<table:table-cell office:value-type="string"><text:p>a</text:p><table:table-row/></table:table-cell>',
+        value(2, 5),
+    ),
+    "comment": row(value(1)) + b"<!-- a comment -->" + row(value(2, 3)),
+}
+
+
+@pytest.mark.parametrize("case", list(ODS_ODDITIES))
+def test_ods_markup_inside_cells_is_skipped_as_calamine_skips_it(case: str) -> None:
+    assert_limit_is_exact(Format.ODS, ods(ODS_ODDITIES[case]))
+
+
+def test_ods_row_inside_a_cell_does_not_hide_the_cells_after_it() -> None:
+    # Were the row inside the cell taken for a row of the sheet, the cell after it would fall outside
+    # any row and go uncounted; calamine counts it.
+    message = refusal(Format.ODS, ods(row(FLOAT_CELL_WITH % b"<table:table-row/>", value(2, 1_000_000_000))))
+    assert "spans 1 rows x 1,000,000,001 columns" in message
+
+
+@pytest.mark.parametrize("rows", [*ODS_SHAPES, *ODS_ODDITIES.values()])
+def test_ods_parser_counts_as_calamine_too(rows: bytes) -> None:
+    data = ods(rows)
+    area = calamine_area(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        count_with_parser(archive, area)  # the parser alone, however the file would be read
+        with pytest.raises(UnsafeFile):
+            count_with_parser(archive, area - 1)
+
+
 def test_xlsb_far_cell_is_refused() -> None:
     message = refusal(Format.XLSB, xlsb([(0, 0, 1.0), (1, FAR_COLUMN, 2.0)]))
     assert message == (
@@ -156,6 +196,15 @@ def test_xls_dimensions_reservation_is_bounded() -> None:
     # calamine reserves DIMENSIONS' rows x columns before any cell is read (last row 0: 2**32 - 5 rows).
     message = refusal(Format.XLS, xls([(0, 0, 1.0)], dimensions=(5, 1, 0, 1)))
     assert "spans 4,294,967,292 rows x 1 columns" in message
+
+
+def test_xls_stream_is_the_one_calamine_reads() -> None:
+    # calamine reads "Workbook" when there is one, wherever it sits in the directory, else "Book".
+    near = xls([(0, 0, 1.0)], stream_name=None)
+    far = xls([(0, 0, 1.0), (65_535, 65_535, 2.0)], dimensions=(0, 1, 0, 1), stream_name=None)
+    message = refusal(Format.XLS, compound_file({"Book": near, "Workbook": far}))
+    assert "spans 65,536 rows x 65,536 columns" in message
+    check(Format.XLS, compound_file({"Book": far, "Workbook": near}), 1)
 
 
 def test_xls_styled_empty_cells_cost_nothing() -> None:
@@ -202,3 +251,52 @@ def test_extract_refuses_before_calamine_reads() -> None:
         extract_workbook(data, ExtractRequest(None, {}), Limits(max_sheet_cells=10_000), "far.xls", progress=(0, 1))
     result = extract_workbook(data, ExtractRequest(None, {}), Limits(), "far.xls", progress=(0, 1))
     assert result["sheet_names"] == ["Sheet1"]
+
+
+SHEET_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+)
+FAR_XLSX_SHEET = (
+    SHEET_HEAD
+    + b'<row r="1"><c r="A1"><v>1</v></c></row><row r="301"><c r="GS301"><v>2</v></c></row></sheetData></worksheet>'
+)
+
+
+def extract_with_limit(data: bytes, max_cells: int) -> dict[str, Any]:
+    return extract_workbook(
+        data, ExtractRequest(None, {}), Limits(max_sheet_cells=max_cells), "in.xlsx", progress=(0, 1)
+    )
+
+
+def test_a_zip_calamine_reads_as_xlsx_is_checked_as_xlsx_whatever_else_it_holds() -> None:
+    # An .xlsb's parts beside an .xlsx's: we name it .xlsb, calamine opens it with its .xlsx reader.
+    parts = zipfile.ZipFile(io.BytesIO(xlsb([(0, 0, 1.0)])))
+    extra = {
+        name: parts.read(name) for name in ("xl/workbook.bin", "xl/worksheets/sheet1.bin", "xl/_rels/workbook.bin.rels")
+    }
+    data = rezip(report_workbook(), {"xl/worksheets/sheet2.xml": FAR_XLSX_SHEET}, extra=extra)
+    assert calamine_area_of(data, "Other") == 301 * 201
+    with pytest.raises(UnsafeFile, match=r"^sheet 'Other' spans 301 rows x 201 columns"):
+        extract_with_limit(data, 10_000)
+
+
+def test_a_zip_calamine_reads_as_ods_is_checked_as_ods_whatever_else_it_holds() -> None:
+    # An .xlsx without its workbook part (calamine's .xlsx reader fails) and an .ods content.xml.
+    parts = zipfile.ZipFile(io.BytesIO(ods(row(value(1)) + row(value(2, 300), repeats=40))))
+    extra = {name: parts.read(name) for name in parts.namelist()}
+    data = rezip(report_workbook(), {"xl/workbook.xml": b""}, extra=extra)
+    assert calamine_area_of(data, "Sheet1") == 41 * 300
+    with pytest.raises(UnsafeFile, match=r"^sheet 'Sheet1' spans 41 rows x 300 columns"):
+        extract_with_limit(data, 10_000)
+
+
+def calamine_area_of(data: bytes, sheet: str) -> int:
+    found = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_name(sheet)
+    return int(found.height * found.width)
+
+
+def test_a_damaged_content_xml_beside_an_xlsx_workbook_does_not_refuse_it() -> None:
+    # calamine reads the workbook as .xlsx; a stray content.xml it never reads is no reason to refuse.
+    data = rezip(report_workbook(), {}, extra={"content.xml": b"<a><!-- not well-formed"})
+    assert extract_with_limit(data, MAX)["sheet_names"] == ["Report", "Other"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-from handlers.xlsx.area.ole import read_streams
+from handlers.xlsx.area.ole import read_stream
 from handlers.xlsx.area.span import SparseSpan, refuse_if_larger
 
 _EOF = 0x000A
@@ -47,9 +47,9 @@ def _u32(data: bytes, at: int) -> int:
 
 def check_xls_area(data: bytes, max_cells: int) -> None:
     """Raise UnsafeFile when calamine would allocate more than `max_cells` cells for a sheet."""
-    for stream in read_streams(data, ("Workbook", "Book"))[:1]:
-        for name, offset in _sheets(stream):
-            _check_sheet(stream, offset, name, max_cells)
+    stream = read_stream(data, ("Workbook", "Book"))  # calamine's order
+    for name, offset in _sheets(stream or b""):
+        _check_sheet(stream or b"", offset, name, max_cells)
 
 
 def _records(stream: bytes, position: int) -> Iterator[tuple[int, bytes]]:
