@@ -38,6 +38,10 @@ ODF = {
 ChartTable = tuple[set[str], set[float]]  # the texts of a chart's data table (as LibreOffice read it), its numbers
 FIRST_PAGE = 'impress_pdf_Export:{"PageRange":{"type":"string","value":"1"}}'
 
+# The module fixtures merge every corpus deck and convert the outputs in one LibreOffice run, inside
+# the first test's time limit: well past the suite's 30 s on a loaded machine.
+pytestmark = pytest.mark.timeout(300)
+
 
 @dataclass
 class Merged:

@@ -28,7 +28,10 @@ from tests.corpus import CORPUS, corpus_files, corpus_params, require_corpus_fil
 from tests.handlers.update_parts import entries, output_file, payload, row_cells, sheet_rows
 from tests.libreoffice import sheet_csv
 
-pytestmark = pytest.mark.slow  # still run by CI, which has the corpus and LibreOffice
+# Still run by CI, which has the corpus and LibreOffice. The module fixture updates every corpus workbook
+# and converts the outputs in one LibreOffice run, all inside the first test's time limit: about 27 s on
+# a quiet machine, far past the suite's 30 s on a loaded one.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 CELL_TEXT, ROW_TEXT, ROW_NUMBER = "docjobs cell", "docjobs row", 12345.678
 # The corpus workbooks update refuses, and why: nothing else may fail.
