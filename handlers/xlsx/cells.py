@@ -125,9 +125,10 @@ def records(headers: list[str], rows: Iterable[Sequence[Any]]) -> list[dict[str,
     add = out.append
     date, stamp, low, high = datetime.date, datetime.datetime, -_EXACT_FLOAT_INT, _EXACT_FLOAT_INT
     for row in rows:
-        # calamine's "" is an empty cell, and the only value that converts to null. (list.count runs
-        # in C, but each comparison of a number with "" is slow: it is counted once per row.)
-        if row.count("") == len(row):
+        # calamine's "" is an empty cell, and the only value that converts to null. Most rows have a
+        # value in their first cell, so a blank row is looked for only past an empty one (list.count
+        # runs in C, but each comparison of a number with "" is slow).
+        if not row or (row[0] == "" and row.count("") == len(row)):
             continue
         values: list[JsonValue] = []
         keep = values.append
