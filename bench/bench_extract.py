@@ -43,6 +43,7 @@ import base64, io, json, resource, sys, time
 sys.path.insert(0, sys.argv[2])
 import python_calamine
 import handlers.extract  # both sides pay the same imports, as a warmed-up worker has
+from jobs.pool.encode import encode_bounded  # (the worker's package: 8 MB of RSS before any job)
 with open(sys.argv[1], "rb") as f:
     data = f.read()
 """
@@ -67,7 +68,6 @@ print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "peak_kb": peak, "hand
 EXTRACT = (
     PRELUDE
     + """
-from jobs.pool.encode import encode_bounded
 payload = {"excel_base64": base64.b64encode(data).decode(), "file_name": sys.argv[1]}
 del data
 start, cpu = time.perf_counter(), time.process_time()
