@@ -3,18 +3,20 @@
     .venv/bin/python bench/bench_extract.py [--repeat 3] [--min-ms 10] [--files NAME...] [--baseline DIR]
 
 The files: every corpus workbook (../shared/corpus/xlsx and other/) on which a direct calamine read
-takes at least --min-ms, and a 120,000 x 20 sheet written by LibreOffice (generated once from a CSV
-with `soffice --headless --convert-to xlsx` and cached in bench/results/). Each measurement runs in a
-fresh subprocess (as a worker would) that has already imported the handler modules, so both sides
-start from the same process size. The runs alternate (calamine, extract, calamine, ...) so that a
-change in the machine's load falls on both. Reported per file: the median calamine time (to_python
-of every worksheet), the median extract time (the handler on the base64 payload, no rules: every
-sheet whole), their ratio, in wall-clock time and in CPU time (the process's own, which other load
-on a shared machine changes far less), the peak RSS of each (ru_maxrss) and its ratio, the JSON size
-of the result and of the bare values (calamine's rows as JSON lists), and the time the worker then
-takes to encode the result (jobs/pool/encode.py, not in the ratio); then the median and worst
-ratios. With --baseline DIR (a checkout of another commit, e.g. from `git archive`), that tree's
-extract runs alternately with this one's and its ratios are reported beside them.
+takes at least --min-ms of CPU time, and a 120,000 x 20 sheet written by LibreOffice (generated once
+from a CSV with `soffice --headless --convert-to xlsx` and cached in bench/results/). Each
+measurement runs in a fresh subprocess (as a worker would) that has already imported the handler
+modules, so both sides start from the same process size. The runs alternate (calamine, extract,
+calamine, ...) so that a change in the machine's load falls on both. Reported per file: the median
+calamine time (to_python of every worksheet), the median extract time (the handler on the base64
+payload, no rules: every sheet whole), their ratio, in wall-clock time and in CPU time (the
+process's own, which other load on a shared machine changes far less); the peak RSS of each
+(ru_maxrss; on the extract side after the worker's encoding of the result, and before it as
+"handler") and its ratio; the JSON size of the result and of the bare values (calamine's rows as
+JSON lists); and the time the worker then takes to encode the result (jobs/pool/encode.py, not in
+the ratio). Then the median and worst ratios. With --baseline DIR (a checkout of another commit, e.g.
+from `git archive`), that tree's extract runs alternately with this one's and its ratios are
+reported beside them.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import base64, io, json, resource, sys, time
 sys.path.insert(0, sys.argv[2])
 import python_calamine
 import handlers.extract  # both sides pay the same imports, as a warmed-up worker has
+from jobs.pool.encode import encode_bounded  # (the worker's package: 8 MB of RSS before any job)
 with open(sys.argv[1], "rb") as f:
     data = f.read()
 """
@@ -57,25 +60,26 @@ for meta in book.sheets_metadata:
 elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 size = len(json.dumps(values, default=str))
-print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "peak_kb": peak, "json_bytes": size, "encode_seconds": 0}))
+print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "peak_kb": peak, "handler_peak_kb": peak, "json_bytes": size,
+                  "encode_seconds": 0}))
 """
 )
 
 EXTRACT = (
     PRELUDE
     + """
-from jobs.pool.encode import encode_bounded
 payload = {"excel_base64": base64.b64encode(data).decode(), "file_name": sys.argv[1]}
 del data
 start, cpu = time.perf_counter(), time.process_time()
 result = handlers.extract.extract(payload)
 elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+handler_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
 encoded = encode_bounded(result, 0)  # what the worker does with the result
 encoding = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "peak_kb": peak, "json_bytes": len(encoded),
-                  "encode_seconds": encoding}))
+print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "peak_kb": peak, "handler_peak_kb": handler_peak,
+                  "json_bytes": len(encoded), "encode_seconds": encoding}))
 """
 )
 
@@ -184,6 +188,8 @@ def _figures(path: Path, bare: list[dict[str, float]], ours: list[dict[str, floa
         "calamine_peak_mb": round(bare_kb / 1024),
         "extract_peak_mb": round(ours_kb / 1024),
         "rss_ratio": round(ours_kb / bare_kb, 2),
+        "handler_peak_mb": round(median(ours, "handler_peak_kb") / 1024),
+        "handler_rss_ratio": round(median(ours, "handler_peak_kb") / bare_kb, 2),
         "json_mb": round(ours[0]["json_bytes"] / 1e6, 2),
         "values_json_mb": round(bare[0]["json_bytes"] / 1e6, 2),
         "encode_ms": round(median(ours, "encode_seconds") * 1000, 1),
@@ -212,6 +218,7 @@ def main() -> None:
         "time_ratio",
         "cpu_ratio",
         "rss_ratio",
+        "handler_rss_ratio",
         *(("baseline_time_ratio", "baseline_cpu_ratio", "baseline_rss_ratio") if args.baseline else ()),
     ):
         values = [float(str(row[key])) for row in rows]

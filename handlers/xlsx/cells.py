@@ -15,6 +15,7 @@ MAX_COLUMN = 16_384  # column XFD
 
 _CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
 _EXACT_FLOAT_INT = 2.0**53  # beyond this a float no longer represents every integer exactly
+_ISO_TEXTS = 4096  # distinct dates whose text records() keeps at once: a few years of days
 
 JsonValue = None | bool | int | float | str
 
@@ -124,10 +125,14 @@ def records(headers: list[str], rows: Iterable[Sequence[Any]]) -> list[dict[str,
     out: list[dict[str, JsonValue]] = []
     add = out.append
     date, stamp, low, high = datetime.date, datetime.datetime, -_EXACT_FLOAT_INT, _EXACT_FLOAT_INT
+    # Dates repeat (a column of days): each is converted once and its text shared, which halves their
+    # time and keeps one string per distinct date in memory. (A date never equals a datetime.)
+    iso: dict[datetime.date, str] = {}
     for row in rows:
-        # calamine's "" is an empty cell, and the only value that converts to null. (list.count runs
-        # in C, but each comparison of a number with "" is slow: it is counted once per row.)
-        if row.count("") == len(row):
+        # calamine's "" is an empty cell, and the only value that converts to null. Most rows have a
+        # value in their first cell, so a blank row is looked for only past an empty one (list.count
+        # runs in C, but each comparison of a number with "" is slow).
+        if not row or (row[0] == "" and row.count("") == len(row)):
             continue
         values: list[JsonValue] = []
         keep = values.append
@@ -139,7 +144,12 @@ def records(headers: list[str], rows: Iterable[Sequence[Any]]) -> list[dict[str,
             elif kind is str:
                 keep(value or None)
             elif kind is date or kind is stamp:
-                keep(value.isoformat())
+                text = iso.get(value)
+                if text is None:
+                    if len(iso) == _ISO_TEXTS:
+                        iso.clear()
+                    text = iso[value] = value.isoformat()
+                keep(text)
             else:
                 keep(to_json(value))
         add(dict(zip(headers, values, strict=False)))

@@ -15,7 +15,9 @@ from collections.abc import Iterator
 
 from handlers.common.errors import InvalidFile
 
-CHUNK = 4 * 1024 * 1024
+# Small enough that a chunk stays in the CPU cache between the scans that read it (measured: 256 KiB
+# scanned the LibreOffice sheet's 118 MB in 270 ms of CPU, 4 MiB in 313 ms) and holds little memory.
+CHUNK = 256 * 1024
 _LOCAL_HEADER = 30  # fixed part of a zip local file header
 _INPUT = 256 * 1024  # compressed bytes handed to zlib per call: its unconsumed tail is copied per call
 

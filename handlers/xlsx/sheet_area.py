@@ -38,26 +38,12 @@ _PREFIXED_CELL = re.compile(rb":c[\s/>]")
 # digits given: a longer reference, or a cell placed some other way (no `r`, `r` later or quoted
 # otherwise), which sends the whole sheet to the exact replay. One pass with a literal prefix, at C speed.
 _NOT_SHORT = rb'<c(?=[\s/>])(?! r="[A-Za-z]{1,%d}[0-9]{1,%d}")'
-_ATTRS = rb"""(?:[^>"']|"[^"]*"|'[^']*')*"""  # a tag's attributes, quotes respected
-# The same, passing over self-closed cells with a plain reference (styled, empty) inside the search.
-_NOT_SHORT_VALUED = _NOT_SHORT + rb'(?! r="[^"]*"' + _ATTRS + rb"(?<=/)>)"
+# ... nor a self-closed cell spelt plainly (` name="value"` attributes): a styled empty cell holds no
+# value, and a sheet formatted out to XFD1048576 has a million of them, passed over inside the search.
+_NOT_SELF_CLOSED = rb'(?! r="[^"]*"(?: [\w:.-]+="[^"]*")*/>)'
 _PLAIN_REFERENCE = re.compile(rb'<c r="([A-Za-z]+)([0-9]+)"')
+_ATTRS = rb"""(?:[^>"']|"[^"]*"|'[^']*')*"""  # a tag's attributes, quotes respected
 _TAG_REST = re.compile(_ATTRS + rb">")
-_SELF_CLOSED_CELLS = re.compile(rb'(?:<c r="[^"]*"[^>]*/>\s*)+')  # in runs: one cut per run
-_WINDOW = 64 * 1024
-_LONG_RUN = 16  # self-closed cells per run, on average, for a styled area
-_STYLED_ENOUGH = 64  # self-closed cells with long references passed over one by one before switching
-
-
-def _in_long_runs(chunk: bytes) -> bool:
-    """Whether the self-closed cells at the start of `chunk` come in long runs (a styled area).
-
-    Cutting them out (re.sub) is fastest when they come by the hundred; when they sit between
-    valued cells, skipping each inside the search is (the sub would cut at every one).
-    """
-    window = chunk[:_WINDOW]
-    runs = len(_SELF_CLOSED_CELLS.findall(window))
-    return runs > 0 and window.count(b"/>") >= runs * _LONG_RUN
 
 
 def _columns(letters: int) -> int:
@@ -89,13 +75,12 @@ class _Bound:
         """Note the longest valued references; stop at a cell that does not carry its own.
 
         One search finds the next cell that is not plainly spelt with a reference as short as those
-        seen so far; on a normal sheet it fails after a few hits, so each chunk is scanned about once.
-        Self-closed cells (styled, empty) hold no value and are passed over; where they keep turning
-        up, as in a sheet formatted out to XFD1048576, the rest of the chunk is cleared of them in one
-        C-speed substitution, or they are skipped inside the search.
+        seen so far, passing over self-closed cells (styled, empty: no value); on a normal sheet it
+        fails after a few hits, so each chunk is scanned about once.
         """
-        position, passed_over, valued_only = 0, 0, False
-        while match := self._pattern(valued_only).search(chunk, position):
+        position = 0
+        pattern = self._pattern()
+        while match := pattern.search(chunk, position):
             reference = _PLAIN_REFERENCE.match(chunk, match.start())
             if reference is None:
                 if chunk.startswith(b'<c r="', match.start()):
@@ -103,24 +88,27 @@ class _Bound:
                     continue
                 self.odd = True
                 return
-            rest = _TAG_REST.match(chunk, reference.end())
-            if not valued_only and rest is not None and rest[0].endswith(b"/>"):
-                passed_over += 1
-                position = reference.end()
-                if passed_over == _STYLED_ENOUGH:
-                    chunk, position = chunk[match.start() :], 0
-                    if _in_long_runs(chunk):
-                        chunk = _SELF_CLOSED_CELLS.sub(b"", chunk)
-                    else:
-                        valued_only = True
-                continue
+            position = reference.end()
+            rest = _TAG_REST.match(chunk, position)
+            if rest is not None and rest[0].endswith(b"/>"):
+                continue  # self-closed, its attributes spelt otherwise: no value either
             self.letters = max(self.letters, len(reference[1]))
             self.digits = max(self.digits, len(reference[2]))
-            position = match.start() + 1
+            pattern = self._pattern()
 
-    def _pattern(self, valued_only: bool) -> re.Pattern[bytes]:
-        # Compiled per pair of lengths (re caches them): a pair is simple enough to compile fast.
-        return re.compile((_NOT_SHORT_VALUED if valued_only else _NOT_SHORT) % (self.letters, self.digits))
+    def _pattern(self) -> re.Pattern[bytes]:
+        if self.letters <= len(_COMMON) and self.digits <= len(_COMMON[0]):
+            return _COMMON[self.letters - 1][self.digits - 1]
+        return _not_short(self.letters, self.digits)
+
+
+def _not_short(letters: int, digits: int) -> re.Pattern[bytes]:
+    return re.compile((_NOT_SHORT + _NOT_SELF_CLOSED) % (letters, digits))
+
+
+# The patterns of the lengths real sheets have (up to XFD and row 9,999,999), compiled once per
+# worker at import rather than in a job (a few compiles were 1-2 ms of a 10 ms extract).
+_COMMON = tuple(tuple(_not_short(letters, digits) for digits in range(1, 8)) for letters in range(1, 4))
 
 
 def check_sheet_area(archive: zipfile.ZipFile, part: str, sheet: str, max_cells: int, *, chunk: int = CHUNK) -> None:

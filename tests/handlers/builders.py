@@ -159,3 +159,16 @@ def rezip(data: bytes, replace: dict[str, bytes], *, extra: dict[str, bytes] | N
         for name, content in (extra or {}).items():
             target.writestr(name, content)
     return out.getvalue()
+
+
+def sheet_with_gaps() -> bytes:
+    """One sheet whose table has a blank column and rows before it, blank rows and an empty first cell."""
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    sheet = book.add_worksheet("Gaps")
+    sheet.write_row("B3", ["Name", "Qty", "Note"])
+    sheet.write_row("B4", ["a", 1])
+    sheet.write("D6", "only the last cell")  # row 5 is blank, row 6 has an empty first cell
+    sheet.write_row("B8", ["b", 2.0, "x"])  # row 7 blank too; a blank column A and row 1-2 before
+    book.close()
+    return out.getvalue()

@@ -10,7 +10,7 @@ import pytest
 
 from handlers.common.errors import PayloadError, SheetNotFound, TableNotFound
 from handlers.extract import extract, validate
-from tests.handlers.builders import b64, png, report_workbook
+from tests.handlers.builders import b64, png, report_workbook, sheet_with_gaps
 
 
 def run(rules: Sequence[Mapping[str, Any]], sheet: str = "Report", **extra: Any) -> dict[str, Any]:
@@ -179,3 +179,27 @@ def test_a_data_url_is_accepted_as_base64() -> None:
     }
     validate(payload)
     assert extract(payload)["data"]["sheet_names"] == ["Other"]
+
+
+def test_a_whole_sheet_table_keeps_rows_with_an_empty_first_cell_and_drops_blank_rows() -> None:
+    data = extract({"excel_base64": b64(sheet_with_gaps())})["data"]
+    assert data["sheets"]["Gaps"]["tables"] == [
+        {
+            "name": "Gaps",
+            "headers": ["Name", "Qty", "Note"],
+            "rows": [
+                {"Name": "a", "Qty": 1, "Note": None},
+                {"Name": None, "Qty": None, "Note": "only the last cell"},
+                {"Name": "b", "Qty": 2, "Note": "x"},
+            ],
+        }
+    ]
+
+
+def test_a_range_table_drops_blank_rows_but_not_rows_with_an_empty_first_cell() -> None:
+    payload = {
+        "excel_base64": b64(sheet_with_gaps()),
+        "config": {"sheets": {"Gaps": {"extraction_rules": [{"type": "table", "name": "t", "range": "B3:D9"}]}}},
+    }
+    rows = extract(payload)["data"]["sheets"]["Gaps"]["tables"][0]["rows"]
+    assert [row["Note"] for row in rows] == [None, "only the last cell", "x"]
