@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobs.errors import StoreFull
+from jobs.settings.machine import default_result_budget
 from jobs.settings.model import JobSettings, ServerSettings
 
 MIB = 1024 * 1024
@@ -53,11 +54,10 @@ class Budget:
     @classmethod
     def from_settings(cls, jobs: JobSettings, server: ServerSettings) -> Budget:
         """The configured budgets, with the shares of 0 derived (see `DEFAULT_SHARES`)."""
+        results = jobs.max_stored_result_bytes or default_result_budget(jobs.max_result_bytes)
         return cls(
-            client_results=client_share(
-                jobs.max_client_result_bytes, jobs.max_stored_result_bytes, jobs.max_result_bytes
-            ),
-            results=jobs.max_stored_result_bytes,
+            client_results=client_share(jobs.max_client_result_bytes, results, jobs.max_result_bytes),
+            results=results,
             client_payloads=client_share(
                 jobs.max_client_payload_bytes, jobs.max_held_payload_bytes, server.max_body_bytes
             ),

@@ -122,10 +122,13 @@ def _job_problems(jobs: JobSettings) -> typing.Iterator[str]:
         yield "jobs.result_grace_seconds must not be negative"
     if jobs.per_client_limit < 1 or jobs.max_pending < 1:
         yield "jobs.per_client_limit and jobs.max_pending must be at least 1"
-    if jobs.max_result_bytes < 1 or jobs.max_stored_result_bytes < 1 or jobs.max_held_payload_bytes < 1:
-        yield "jobs.max_result_bytes, jobs.max_stored_result_bytes and jobs.max_held_payload_bytes must be at least 1"
-    if jobs.max_client_result_bytes < 0 or jobs.max_client_payload_bytes < 0:
-        yield "jobs.max_client_result_bytes and jobs.max_client_payload_bytes must not be negative (0 derives them)"
+    if jobs.max_result_bytes < 1 or jobs.max_held_payload_bytes < 1:
+        yield "jobs.max_result_bytes and jobs.max_held_payload_bytes must be at least 1"
+    if jobs.max_stored_result_bytes < 0 or jobs.max_client_result_bytes < 0 or jobs.max_client_payload_bytes < 0:
+        yield (
+            "jobs.max_stored_result_bytes, jobs.max_client_result_bytes and jobs.max_client_payload_bytes "
+            "must not be negative (0 derives them)"
+        )
     # Every job reserves max_result_bytes at admission: a smaller budget or share would refuse every start.
     for key in ("max_stored_result_bytes", "max_client_result_bytes"):
         if 0 < getattr(jobs, key) < jobs.max_result_bytes:

@@ -17,6 +17,9 @@ WORKER_MEMORY_SHARE = 0.75
 # No default limit goes under this: the interpreter and the handlers' libraries map a few hundred MiB
 # of address space before a job even starts.
 MIN_WORKER_ADDRESS_SPACE = 1024 * 1024 * 1024
+# Results held and reserved may take this share of the memory by default: the memory store keeps them
+# in the API process, beside the workers' share.
+RESULT_MEMORY_SHARE = 0.25
 
 
 def _read(path: Path) -> str | None:
@@ -59,10 +62,18 @@ def available_cpus(root: Path = CGROUP) -> int:
     return min(cpus, quota) if quota else cpus
 
 
-def default_worker_address_space(workers: int, root: Path = CGROUP) -> int:
-    """Each worker's RLIMIT_AS by default: its share of the memory the machine or cgroup allows."""
+def usable_memory(root: Path = CGROUP) -> int:
+    """The memory this process may use: the machine's, or the cgroup's limit when that is lower."""
     memory = physical_memory()
     limit = cgroup_memory_limit(root)
-    if limit is not None:
-        memory = min(memory, limit)
-    return max(MIN_WORKER_ADDRESS_SPACE, int(memory * WORKER_MEMORY_SHARE / max(1, workers)))
+    return memory if limit is None else min(memory, limit)
+
+
+def default_worker_address_space(workers: int, root: Path = CGROUP) -> int:
+    """Each worker's RLIMIT_AS by default: its share of the memory the machine or cgroup allows."""
+    return max(MIN_WORKER_ADDRESS_SPACE, int(usable_memory(root) * WORKER_MEMORY_SHARE / max(1, workers)))
+
+
+def default_result_budget(one_job: int, root: Path = CGROUP) -> int:
+    """The result budget by default: its share of the memory, but room for at least one job's result."""
+    return max(one_job, int(usable_memory(root) * RESULT_MEMORY_SHARE))

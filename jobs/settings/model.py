@@ -67,8 +67,11 @@ class JobSettings:
     # A bigger result fails its job instead of being stored: 64 MiB of JSON is far past any deck.
     max_result_bytes: int = 64 * 1024 * 1024
     # Results held (until deleted or swept) plus the max_result_bytes each pending or running job
-    # reserves at admission never pass this: a start that would is a 503 store_full.
-    max_stored_result_bytes: int = 512 * 1024 * 1024
+    # reserves at admission never pass this: a start that would is a 503 store_full. 0: a quarter of
+    # the machine's or the cgroup's memory (jobs.settings.machine.default_result_budget), so that the
+    # jobs in flight are bounded by what the host can hold (budget / max_result_bytes of them), not
+    # by a constant: a fixed 512 MiB admitted 8 jobs of 64 MiB at a time on any machine.
+    max_stored_result_bytes: int = 0
     # One client's part of that budget; 0: a quarter of it (at least four clients fit at their full
     # share), never less than one job's max_result_bytes. jobs.budget.client_share derives it.
     max_client_result_bytes: int = 0

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jobs.budget import Budget
+from jobs.settings import JobSettings, ServerSettings
 from jobs.settings.machine import (
     MIN_WORKER_ADDRESS_SPACE,
     available_cpus,
     cgroup_cpu_quota,
     cgroup_memory_limit,
+    default_result_budget,
     default_worker_address_space,
     physical_memory,
 )
@@ -52,3 +55,22 @@ def test_an_unlimited_cgroup_falls_back_to_the_machine(tmp_path: Path) -> None:
     root = cgroup(tmp_path, **{"memory.max": "max"})
     assert cgroup_memory_limit(root) is None
     assert default_worker_address_space(1, root) == max(MIN_WORKER_ADDRESS_SPACE, int(physical_memory() * 0.75))
+
+
+def test_the_result_budget_is_a_quarter_of_the_memory_the_cgroup_allows(tmp_path: Path) -> None:
+    root = cgroup(tmp_path, **{"memory.max": str(2 * GIB)})
+    one_job = 64 * 1024 * 1024
+    assert default_result_budget(one_job, root) == min(2 * GIB, physical_memory()) // 4
+    # Never below one job's reservation, or no job could ever start.
+    tiny = cgroup(tmp_path / "tiny", **{"memory.max": str(128 * 1024 * 1024)})
+    assert default_result_budget(one_job, tiny) == one_job
+
+
+def test_an_unset_result_budget_follows_the_machine_and_admits_more_than_a_few_jobs() -> None:
+    """A fixed 512 MiB budget admitted two 64 MiB jobs per client and eight in all, on any machine."""
+    jobs = JobSettings()
+    budget = Budget.from_settings(jobs, ServerSettings())
+    assert budget.results == default_result_budget(jobs.max_result_bytes)
+    assert budget.client_results == max(jobs.max_result_bytes, budget.results // 4)
+    if physical_memory() >= 16 * GIB and cgroup_memory_limit() is None:  # as on the CI machine (24 GiB)
+        assert budget.client_results // jobs.max_result_bytes >= jobs.per_client_limit
