@@ -1,9 +1,9 @@
 """Handlers that misbehave on purpose, for the tests and benchmarks only (never registered in config.toml).
 
 Each stands in for something a real handler does on a bad day: burn the CPU, raise, kill its worker,
-eat memory, fail on a missing key, write to fd 2 past Python, or build a very large result; one
-notes each of its runs on disk, so a job run twice is counted. Server
-subprocesses started from the repository root import them as `tests.fault_handlers:<name>`.
+eat memory, fail on a missing key, write to fd 2 past Python, build a very large result, or start a
+process that leaves the worker's process group; one notes each of its runs on disk, so a job run twice
+is counted. Server subprocesses started from the repository root import them as `tests.fault_handlers:<name>`.
 """
 
 from __future__ import annotations
@@ -81,3 +81,33 @@ def note_run(payload: dict[str, Any]) -> dict[str, Any]:
     report_progress(1, f"pid {os.getpid()} running {payload['token']}")
     time.sleep(float(payload.get("seconds", 0.1)))  # the handler's behaviour: work a while
     return {"success": True, "message": "Noted", "data": {"token": payload["token"]}}
+
+
+def setsid_sleeper(payload: dict[str, Any]) -> dict[str, Any]:
+    """Start a child that leaves the worker's process group (setsid) and sleeps, then sleep too.
+
+    With `double_fork` that child forks once more and exits, leaving an orphaned sleeper: a daemon's
+    usual dance. Reports `pid <worker> child <sleeper>` after `settle_seconds`; the sleeper must die with
+    the job all the same.
+    """
+    seconds = float(payload.get("seconds", 60))
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(read_end)
+        os.setsid()
+        if payload.get("double_fork") and os.fork() != 0:
+            os._exit(0)
+        os.write(write_end, str(os.getpid()).encode())
+        os.close(write_end)
+        time.sleep(seconds)  # the escaped process's behaviour: linger
+        os._exit(0)
+    os.close(write_end)
+    sleeper = int(os.read(read_end, 32))
+    os.close(read_end)
+    if payload.get("double_fork"):
+        os.waitpid(child, 0)  # the middle process exits at once
+    time.sleep(float(payload.get("settle_seconds", 0)))  # the handler's behaviour: work before reporting
+    report_progress(1, f"pid {os.getpid()} child {sleeper}")
+    time.sleep(seconds)
+    return {"success": True}

@@ -181,6 +181,8 @@ async def test_a_thousand_jobs_under_random_faults_are_each_run_once_and_account
     elapsed = time.monotonic() - began
     runs = runs_by_token(log)
     outcomes = Counter(tally.outcomes.values())
+    logs = "".join(instance.logs() for instance in cluster.instances)
+    unrecorded, late = logs.count('"job.delivery_unrecorded"'), logs.count('"job.delivery_recorded_late"')
     twice = sorted(t for t, n in runs.items() if n > 1 and tally.endpoints.get(t) == "/chaos/once")
     rerun = sum(1 for t, n in runs.items() if n > 1 and tally.endpoints.get(t) == "/chaos/retried")
     print(
@@ -191,6 +193,7 @@ async def test_a_thousand_jobs_under_random_faults_are_each_run_once_and_account
         f"\nstart to final: p50 {percentile(tally.seconds, 0.5):.2f} s, p99 {percentile(tally.seconds, 0.99):.2f} s"
         f"\nruns: {sum(runs.values())} for {len(runs)} jobs; retries=0 jobs run twice: {len(twice)};"
         f" retries=1 jobs run twice: {rerun}"
+        f"\ndelivery marks refused: {unrecorded}, written later in the background: {late}"
     )
     assert set(driver.injected) == set(Fault), f"every kind injected: {driver.injected}"
     assert len(tally.outcomes) == CLIENTS * JOBS_PER_CLIENT
@@ -198,6 +201,7 @@ async def test_a_thousand_jobs_under_random_faults_are_each_run_once_and_account
     assert twice == [], f"retries=0 jobs executed twice: {twice[:10]}"
     assert max(runs.values()) <= 2, "a retries=1 job ran more than twice"
     assert tally.server_errors == [], tally.server_errors[:10]
+    assert "Traceback" not in logs, "every fault is handled and logged without a traceback"
     assert outcomes["completed"] >= 0.8 * len(tally.outcomes), "most jobs complete; faults fail only some"
 
 

@@ -16,6 +16,7 @@ import signal
 import sys
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def set_parent_death_signal(signum: int = signal.SIGKILL) -> bool:
@@ -33,3 +34,15 @@ def set_parent_death_signal(signum: int = signal.SIGKILL) -> bool:
     if os.getppid() != parent:
         os.kill(os.getpid(), signum)  # the parent died before the signal was armed
     return True
+
+
+def become_child_subreaper() -> bool:
+    """Adopt this process's orphaned descendants (instead of init); False where unsupported.
+
+    A handler's grandchild whose parent exited (a daemon's double fork) then stays in this process's
+    tree, where the pool can find it and kill it with the worker.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)

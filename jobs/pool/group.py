@@ -5,6 +5,11 @@ limit, close) by killing the whole group, and processes a handler forks cannot r
 the pool does not cause (the server killed with kill -9, a worker crashing), a small watcher process
 in the group is told by the kernel that the worker died and kills the rest of the group.
 
+A descendant that calls setsid() leaves the group, so the group is not enough: the worker is also a
+child subreaper (a daemon's double-forked grandchild stays in its tree instead of going to init), the
+pool kills the worker's whole tree of descendants, found from /proc, along with the group, and the
+watcher notes that tree every half second, so after the worker's death it kills what it noted.
+
 With a stall limit, the watcher also kills the group when the server's event loop has not renewed it
 (SIGUSR1 to the group) for that long: a server stopped or stalled past its lease has its jobs taken over
 elsewhere, and its workers must not run on beside the new attempt.
@@ -19,7 +24,7 @@ import sys
 
 import psutil
 
-from jobs.pool.deathsig import set_parent_death_signal
+from jobs.pool.deathsig import become_child_subreaper, set_parent_death_signal
 
 # In the watcher's command line, so the memory limit does not count the watcher against the handler.
 WATCHER_MARK = "docjobs-group-watch"
@@ -27,15 +32,60 @@ WATCHER_MARK = "docjobs-group-watch"
 # The watcher execs a bare interpreter (no site, no copy of the worker's memory). Its signals are blocked
 # before the exec, so one that arrives before it waits stays pending and is not lost.
 RENEW_SIGNAL = signal.SIGUSR1
-_WATCHER_CODE = """import os, signal, sys
-limit = float(sys.argv[2])
+# How often the watcher notes the worker's descendants: one started and escaped (setsid, then its
+# parent exits) less than this before the worker died is missed; reading a few /proc files costs ~0.1 ms.
+TREE_SCAN_SECONDS = 0.5
+_WATCHER_CODE = """import os, signal, sys, time
+worker, me, limit, scan = os.getppid(), os.getpid(), float(sys.argv[2]), float(sys.argv[3])
+
+def started(pid):  # the start time tells a process from a later one with the same pid
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[19]
+    except (OSError, IndexError):
+        return None
+
+def tree(root):
+    found, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            threads = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for tid in threads:
+            try:
+                with open("/proc/%d/task/%s/children" % (pid, tid)) as children:
+                    kids = [int(kid) for kid in children.read().split()]
+            except OSError:
+                continue
+            for kid in kids:
+                start = started(kid)
+                if kid != me and kid not in found and start is not None:
+                    found[kid] = start
+                    todo.append(kid)
+    return found
+
+known = {}
+deadline = time.monotonic() + limit
 while True:
-    if limit > 0:
-        got = signal.sigtimedwait({signal.SIGTERM, signal.SIGUSR1}, limit)
-    else:
-        got = signal.sigwaitinfo({signal.SIGTERM, signal.SIGUSR1})
-    if got is None or got.si_signo == signal.SIGTERM:
+    wait = scan if limit <= 0 else max(0.0, min(scan, deadline - time.monotonic()))
+    got = signal.sigtimedwait({signal.SIGTERM, signal.SIGUSR1}, wait)
+    if got is not None and got.si_signo == signal.SIGTERM:
         break
+    if got is not None:
+        deadline = time.monotonic() + limit
+    elif limit > 0 and time.monotonic() >= deadline:
+        break
+    known = {pid: start for pid, start in known.items() if started(pid) == start}
+    known.update(tree(worker))
+known.update(tree(worker))
+for pid, start in known.items():
+    if started(pid) == start:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 os.killpg(0, signal.SIGKILL)
 """
 
@@ -48,6 +98,7 @@ def lead_own_group(stall_seconds: float = 0) -> None:
     if not sys.platform.startswith("linux"):
         return
     os.setpgid(0, 0)
+    become_child_subreaper()  # orphaned descendants stay in the worker's tree, where kill_group finds them
     signal.signal(RENEW_SIGNAL, signal.SIG_IGN)  # renewals are for the watcher; the rest of the group ignores them
     worker = os.getpid()
     if os.fork() != 0:
@@ -58,18 +109,31 @@ def lead_own_group(stall_seconds: float = 0) -> None:
         if not set_parent_death_signal(signal.SIGTERM) or os.getppid() != worker:
             os.killpg(0, signal.SIGKILL)
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # hold none of the worker's pipes open
-        os.execv(sys.executable, [sys.executable, "-S", "-c", _WATCHER_CODE, WATCHER_MARK, repr(stall_seconds)])  # noqa: S606 - constant code
+        argv = [sys.executable, "-S", "-c", _WATCHER_CODE, WATCHER_MARK, repr(stall_seconds), repr(TREE_SCAN_SECONDS)]
+        os.execv(sys.executable, argv)  # noqa: S606 - constant code
     finally:
         os._exit(1)
 
 
 def kill_group(pid: int) -> None:
-    """Kill the process group a worker leads, or the worker alone if it has none yet."""
+    """Kill a worker, its process group and every descendant (those that left the group by setsid too)."""
+    descendants = _descendants(pid)  # listed first: once the worker dies, its orphans move elsewhere
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
+    for process in descendants:
+        with contextlib.suppress(psutil.Error):
+            process.kill()  # psutil checks the start time: a reused pid is not killed
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        descendants: list[psutil.Process] = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    return descendants
 
 
 def renew_group(pid: int) -> None:

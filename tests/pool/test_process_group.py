@@ -4,6 +4,7 @@ even while the handler holds the GIL."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from pathlib import Path
@@ -11,8 +12,10 @@ from typing import Any
 
 import aiohttp
 import psutil
+import pytest
 from aiohttp.test_utils import TestClient
 
+from jobs.pool.group import TREE_SCAN_SECONDS
 from jobs.settings import EndpointSettings
 from tests.conftest import DEMO_ENDPOINTS, ServiceFactory, start_job, wait_finished, wait_for, wait_process_gone
 from tests.process import run_server
@@ -23,6 +26,8 @@ FAULT_ENDPOINTS = (
     *DEMO_ENDPOINTS,
     EndpointSettings("/fork", "tests.pool.fault_handlers:fork_sleeper"),
     EndpointSettings("/fork-briefly", "tests.pool.fault_handlers:fork_sleeper", timeout_seconds=1),
+    EndpointSettings("/setsid", "tests.fault_handlers:setsid_sleeper"),
+    EndpointSettings("/setsid-briefly", "tests.fault_handlers:setsid_sleeper", timeout_seconds=1),
 )
 
 SERVER_CONFIG = """
@@ -32,6 +37,7 @@ workers = 1
 [endpoints]
 "/fork" = "tests.pool.fault_handlers:fork_sleeper"
 "/hold-gil" = "tests.pool.fault_handlers:hold_gil"
+"/setsid" = "tests.fault_handlers:setsid_sleeper"
 """
 
 
@@ -60,9 +66,9 @@ async def test_a_timeout_kills_the_processes_its_handler_forked(start_service: S
     await wait_process_gone(child)
 
 
-async def _running_message(session: aiohttp.ClientSession, url: str, endpoint: str) -> str:
+async def _running_message(session: aiohttp.ClientSession, url: str, endpoint: str, **payload: Any) -> str:
     """Start a job on the server at `url` and wait (with a deadline) for its first progress message."""
-    start = {"endpoint": endpoint, "payload": {"seconds": 60}}
+    start = {"endpoint": endpoint, "payload": {"seconds": 60, **payload}}
     async with session.post(f"{url}/api/v1/jobs/start", json=start) as response:
         job_id = (await response.json())["jobId"]
     deadline = time.monotonic() + 20
@@ -77,11 +83,14 @@ async def _running_message(session: aiohttp.ClientSession, url: str, endpoint: s
 
 async def test_a_killed_server_takes_a_gil_holding_handler_and_forked_children_with_it(tmp_path: Path) -> None:
     """No Python code can run in a worker whose handler holds the GIL: the kernel must do the killing."""
-    with run_server(tmp_path, config=SERVER_CONFIG.replace("workers = 1", "workers = 2")) as server:
+    with run_server(tmp_path, config=SERVER_CONFIG.replace("workers = 1", "workers = 3")) as server:
         async with aiohttp.ClientSession() as session:
             forked = (await _running_message(session, server.url, "/fork")).split()
             gil = (await _running_message(session, server.url, "/hold-gil")).split()
-        pids = [int(forked[1]), int(forked[3]), int(gil[1])]
+            # An orphaned daemon (setsid, double fork), reported once the group watcher has noted it.
+            settle = 2 * TREE_SCAN_SECONDS
+            daemon = await _running_message(session, server.url, "/setsid", double_fork=True, settle_seconds=settle)
+        pids = [int(forked[1]), int(forked[3]), int(gil[1]), int(daemon.split()[3])]
         processes = [psutil.Process(pid) for pid in pids]
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(timeout=10)
@@ -92,3 +101,40 @@ async def test_a_killed_server_takes_a_gil_holding_handler_and_forked_children_w
             process.kill()
         assert not survivors, f"still running after the server died: {[p.pid for p in survivors]}"
         assert time.monotonic() - began < 5
+
+
+# A process that called setsid() has left the worker's group: killing the group alone misses it.
+@pytest.mark.parametrize("double_fork", [False, True], ids=["setsid-child", "orphaned-daemon"])
+async def test_cancelling_a_job_kills_a_process_that_left_the_group(
+    start_service: ServiceFactory, double_fork: bool
+) -> None:
+    client = await start_service(endpoints=FAULT_ENDPOINTS, workers=1)
+    job_id = await start_job(client, "/setsid", {"seconds": 60, "double_fork": double_fork})
+    worker, escaped = await forked_pids(client, job_id)
+    assert os.getpgid(escaped) != worker, "the child left the worker's process group"
+    assert (await client.delete(f"/api/v1/jobs/{job_id}")).status == 200
+    await wait_process_gone(worker)
+    await wait_process_gone(escaped)
+
+
+async def test_a_timeout_kills_an_orphaned_daemon_its_handler_started(start_service: ServiceFactory) -> None:
+    client = await start_service(endpoints=FAULT_ENDPOINTS, workers=1)
+    job_id = await start_job(client, "/setsid-briefly", {"seconds": 60, "double_fork": True})
+    worker, escaped = await forked_pids(client, job_id)
+    assert (await wait_finished(client, job_id))["status"] == "expired"
+    await wait_process_gone(worker)
+    await wait_process_gone(escaped)
+
+
+async def test_a_worker_killed_from_outside_takes_a_process_that_left_the_group_with_it(
+    start_service: ServiceFactory,
+) -> None:
+    """The pool did not kill it, so the watcher must: it noted the worker's tree before the worker died."""
+    client = await start_service(endpoints=FAULT_ENDPOINTS, workers=1)
+    # Reported after two of the watcher's scans, so the escaped child has been noted when the test kills.
+    payload = {"seconds": 60, "double_fork": True, "settle_seconds": 2 * TREE_SCAN_SECONDS}
+    job_id = await start_job(client, "/setsid", payload)
+    worker, escaped = await forked_pids(client, job_id)
+    os.kill(worker, signal.SIGKILL)
+    assert (await wait_finished(client, job_id))["status"] == "failed"
+    await wait_process_gone(escaped)
