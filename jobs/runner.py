@@ -144,7 +144,11 @@ class JobRunner:
                 if room <= 0:
                     return  # every worker has work; the pool calls back when one frees up
                 now = self._clock()
-                claimed = await self._store.claim_many(now, room)
+                if self._store.shared:
+                    claimed = await self._store.claim_many(now, room)
+                else:  # in memory a claim is a call: no batch to save, one coroutine less per job
+                    job = await self._store.claim_next(now)
+                    claimed = [] if job is None else [job]
                 if not claimed:
                     return
                 for job in claimed:
