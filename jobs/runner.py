@@ -140,22 +140,39 @@ class JobRunner:
         async with self._filling:  # one filler at a time: the claim and the send are not atomic
             while self._dispatching:
                 self._send_ready()
-                if self._ready or len(self._tasks) >= self._executor.capacity:
+                room = self._room()
+                if room <= 0:
                     return  # every worker has work; the pool calls back when one frees up
-                if self._store.shared and len(self._tasks) >= self._executor.size and not self._quick_in_hand():
-                    return  # leave the shared queue to instances with an idle worker
                 now = self._clock()
-                job = await self._store.claim_next(now)
-                if job is None:
+                if self._store.shared:
+                    claimed = await self._store.claim_many(now, room)
+                else:  # in memory a claim is a call: no batch to save, one coroutine less per job
+                    job = await self._store.claim_next(now)
+                    claimed = [] if job is None else [job]
+                if not claimed:
                     return
-                if job.id in self._tasks:
-                    # Claimed again while an earlier attempt still runs here (this instance stalled
-                    # past its lease and the job was requeued): that attempt is no longer ours.
-                    self.cancel(job.id)
-                if now - job.created_at >= job.timeout_seconds:
-                    await self.finish(job, expired_while_waiting(job))
-                    continue
-                self._ready[job.id] = job
+                for job in claimed:
+                    if job.id in self._tasks:
+                        # Claimed again while an earlier attempt still runs here (this instance stalled
+                        # past its lease and the job was requeued): that attempt is no longer ours.
+                        self.cancel(job.id)
+                    if now - job.created_at >= job.timeout_seconds:
+                        await self.finish(job, expired_while_waiting(job))
+                        continue
+                    self._ready[job.id] = job
+
+    def _room(self) -> int:
+        """How many jobs to claim now: none while one waits to be sent; with a shared queue, one per idle
+        worker, or up to the executor's capacity when everything here is expected to end within moments."""
+        if self._ready:
+            return 0
+        idle = self._executor.size - len(self._tasks)
+        if self._store.shared and idle <= 0 and not self._quick_in_hand():
+            return 0  # leave the shared queue to instances with an idle worker
+        if self._store.shared:
+            return idle if idle > 0 else self._executor.capacity - len(self._tasks)
+        # In memory a claim is a function call: one at a time, each sent before the next is taken.
+        return min(1, self._executor.capacity - len(self._tasks))
 
     def _send_ready(self) -> None:
         while self._ready and self._dispatching:

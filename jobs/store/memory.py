@@ -65,6 +65,12 @@ class MemoryJobStore:
         self._claimed.add(job_id)
         return self._jobs[job_id]
 
+    async def claim_many(self, now: float, limit: int) -> list[Job]:
+        claimed: list[Job] = []
+        while len(claimed) < limit and (job := await self.claim_next(now)) is not None:
+            claimed.append(job)
+        return claimed
+
     async def mark_running(self, job_id: str, now: float) -> Job | None:
         job = self._jobs.get(job_id)
         if job is None or job.status is not JobStatus.PENDING:

@@ -112,6 +112,9 @@ class JobStore(SharedStore, Protocol):
     async def claim_next(self, now: float) -> Job | None:
         """Take the oldest pending job off the queue (it stays pending), or None when none waits."""
 
+    async def claim_many(self, now: float, limit: int) -> list[Job]:
+        """Take up to `limit` jobs off the head of the queue at once, oldest first (as `claim_next` does)."""
+
     async def mark_running(self, job_id: str, now: float) -> Job | None:
         """A worker started the job (its message is cleared); None when it is no longer pending."""
 

@@ -176,9 +176,13 @@ class RedisJobStore:
         return cast(bytes | None, data)  # the raw client does not decode, which its hints cannot say
 
     async def claim_next(self, now: float) -> Job | None:
-        reply = await self._run("claim", now)
-        self._attempts.remember(reply)
-        return _job_or_none(reply)
+        claimed = await self.claim_many(now, 1)
+        return claimed[0] if claimed else None
+
+    async def claim_many(self, now: float, limit: int) -> list[Job]:
+        records = await self._run("claim", now, limit)
+        self._attempts.remember_all(records)
+        return [decode_job(record) for record in records]
 
     async def mark_running(self, job_id: str, now: float) -> Job | None:
         reply = await self._run("mark_running", job_id, now, self._attempts.of(job_id))

@@ -7,10 +7,9 @@ overall and for its client. The Redis store keeps the same counters in its scrip
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import Counter
 from collections.abc import Iterator
 
-from jobs.model import Job
+from jobs.model import Job, JobStatus
 from jobs.store.protocol import Counts, counts_of
 
 # Compaction of a listing waits until this many removed entries pile up (and they outnumber the live
@@ -52,12 +51,18 @@ class Listing:
 
 
 class Tally:
-    """Jobs held by (status, endpoint), overall and per client, and their listings."""
+    """Jobs held by (status, endpoint), overall and per client, and their listings.
+
+    On the memory store's hot path (four calls per job): plain dicts keyed by the status member, updated
+    inline: no Counter built and no enum `.value` looked up per change. bench/bench_store_path.py: the
+    memory store's whole path per job went from 3.3 us (no counters) to 6.6 us (14.3 us with Counters),
+    against about 1 ms of Python per job for the jobs API as a whole.
+    """
 
     def __init__(self) -> None:
-        self._counted: dict[str, tuple[str, str, str]] = {}  # job id -> (status, endpoint, client)
-        self._all: Counter[tuple[str, str]] = Counter()
-        self._clients: dict[str, Counter[tuple[str, str]]] = {}
+        self._counted: dict[str, tuple[JobStatus, str, str]] = {}  # job id -> (status, endpoint, client)
+        self._all: dict[tuple[JobStatus, str], int] = {}
+        self._clients: dict[str, dict[tuple[JobStatus, str], int]] = {}
         self.listed = Listing()
         self._client_listed: dict[str, Listing] = {}
         self._numbers = 0
@@ -65,20 +70,30 @@ class Tally:
     def add(self, job: Job) -> None:
         """Count and list a new job."""
         self._numbers += 1
-        self._counted[job.id] = (job.status.value, job.endpoint, job.client)
-        self._move(job.status.value, job.endpoint, job.client, 1)
+        key = (job.status, job.endpoint)
+        self._counted[job.id] = (job.status, job.endpoint, job.client)
+        mine = self._clients.get(job.client)
+        if mine is None:
+            mine = self._clients[job.client] = {}
+        for counted in (self._all, mine):
+            counted[key] = counted.get(key, 0) + 1
         self.listed.add(self._numbers, job.id)
-        self._client_listed.setdefault(job.client, Listing()).add(self._numbers, job.id)
+        listing = self._client_listed.get(job.client)
+        if listing is None:
+            listing = self._client_listed[job.client] = Listing()
+        listing.add(self._numbers, job.id)
 
     def recount(self, job: Job) -> None:
         """The job's status changed: count it under the new one (a job no longer counted stays so)."""
         entry = self._counted.get(job.id)
-        if entry is None or entry[0] == job.status.value:
+        if entry is None or entry[0] is job.status:
             return
-        _, endpoint, client = entry
-        self._move(entry[0], endpoint, client, -1)
-        self._move(job.status.value, endpoint, client, 1)
-        self._counted[job.id] = (job.status.value, endpoint, client)
+        old, endpoint, client = entry
+        self._counted[job.id] = (job.status, endpoint, client)
+        new = (job.status, endpoint)
+        for counted in (self._all, self._clients[client]):  # the client's holds it: never empty here
+            _uncount(counted, (old, endpoint))
+            counted[new] = counted.get(new, 0) + 1
 
     def remove(self, job_id: str) -> None:
         """Stop counting and listing the job (delivered or removed)."""
@@ -86,7 +101,11 @@ class Tally:
         if entry is None:
             return
         status, endpoint, client = entry
-        self._move(status, endpoint, client, -1)
+        _uncount(self._all, (status, endpoint))
+        mine = self._clients[client]
+        _uncount(mine, (status, endpoint))
+        if not mine:
+            del self._clients[client]
         self.listed.remove(job_id)
         listing = self._client_listed[client]
         listing.remove(job_id)
@@ -101,13 +120,13 @@ class Tally:
 
     def counts(self, client: str | None, result_bytes: int) -> Counts:
         """The counts overall or of one client, in O(statuses x endpoints)."""
-        counter = self._all if client is None else self._clients.get(client, Counter())
-        return counts_of(((status, endpoint, n) for (status, endpoint), n in counter.items()), result_bytes)
+        counted = self._all if client is None else self._clients.get(client, {})
+        return counts_of(((status.value, endpoint, n) for (status, endpoint), n in counted.items()), result_bytes)
 
-    def _move(self, status: str, endpoint: str, client: str, by: int) -> None:
-        for counter in (self._all, self._clients.setdefault(client, Counter())):
-            counter[status, endpoint] += by
-            if counter[status, endpoint] <= 0:
-                del counter[status, endpoint]
-        if not self._clients[client]:
-            del self._clients[client]
+
+def _uncount(counted: dict[tuple[JobStatus, str], int], key: tuple[JobStatus, str]) -> None:
+    jobs = counted[key] - 1
+    if jobs:
+        counted[key] = jobs
+    else:
+        del counted[key]

@@ -180,3 +180,14 @@ async def test_finish_records_the_start_of_a_job_never_marked_running(store: Job
     marked = await start_running(store, await store.add(make_job(), ROOMY), now=T0 + 4)
     again = await store.finish(marked.id, JobStatus.COMPLETED, "done", T0 + 6, result_json=b"1", started_at=T0 + 5)
     assert again is not None and again.started_at == T0 + 4, "a recorded start is kept"
+
+
+async def test_claim_many_takes_up_to_its_limit_oldest_first(store: JobStore) -> None:
+    jobs = await add_jobs(store, 5)
+    first = await store.claim_many(T0 + 1, 3)
+    assert [job.id for job in first] == [job.id for job in jobs[:3]]
+    assert all(job.status is JobStatus.PENDING for job in first)
+    rest = await store.claim_many(T0 + 1, 3)
+    assert [job.id for job in rest] == [job.id for job in jobs[3:]]
+    assert await store.claim_many(T0 + 1, 3) == []
+    assert await store.mark_running(jobs[4].id, T0 + 2) is not None, "a job of a batch is the caller's claim"
