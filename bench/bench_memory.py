@@ -224,7 +224,7 @@ async def main(case: str, store: str) -> None:
                     redis = stack.enter_context(running_redis(Path(tmp)))
                     env = {"DOCJOBS_STORE_BACKEND": "redis", "DOCJOBS_STORE_URL": redis.url}
                     redis_pid = redis.process.pid if redis.process else None
-                config = CONFIG.format(grace=1 if name == "results" else 30)
+                config = CONFIG.replace("{grace}", "1" if name == "results" else "30")
                 server = stack.enter_context(run_server(Path(tmp), config=config, env=env))
                 print(f"--- {name}, {store} store")
                 await run(server.url, server.process.pid, redis_pid)

@@ -156,3 +156,15 @@ async def test_a_reader_that_hangs_up_mid_result_leaves_no_error_and_a_retry_get
         assert len(whole["data"]["data"]["rows"]) == 50_000
         assert "unhandled error" not in server.logs()
         assert "Traceback" not in server.logs()
+
+
+@pytest.mark.timeout(60)
+async def test_a_direct_call_on_the_redis_store_answers_with_the_whole_result(tmp_path: Path) -> None:
+    # The record no longer carries the result on Redis: the direct answer reads it from its own key.
+    with serving(tmp_path, "redis") as server:
+        async with aiohttp.ClientSession() as session:
+            payload = {"rows": 20_000, "width": 10}
+            async with session.post(f"{server.url}/api/v1/demo/big-result", json=payload) as response:
+                assert response.status == 200
+                answer: dict[str, Any] = await response.json()
+    assert len(answer["data"]["rows"]) == 20_000 and answer["data"]["rows"][-1] == "00019999" + "x" * 10
