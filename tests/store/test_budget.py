@@ -9,6 +9,7 @@ from jobs.budget import Budget, Reservation
 from jobs.errors import StoreFull
 from jobs.model import JobStatus
 from jobs.store import Admission, JobStore
+from jobs.store.results import ResultGone
 from tests.store.conftest import StoreFactory
 from tests.store.helpers import T0, eventually, make_job, start_running
 
@@ -176,3 +177,28 @@ async def test_a_failed_job_gives_its_whole_reservation_back(store: JobStore) ->
     await start_running(store, job)
     assert await store.finish(job.id, JobStatus.FAILED, "Job failed: boom", T0 + 2, error="boom") is not None
     await store.add(make_job("a"), admission(results=3 * KIB, payloads=2 * KIB))
+
+
+async def test_a_result_deleted_while_it_is_read_stops_the_read_on_redis(redis_stores: StoreFactory) -> None:
+    store = await redis_stores()
+    job = await store.add(make_job("a"), admission(results=3 * KIB))
+    await finish(store, job.id, b"q" * 1000)
+    done = await store.get(job.id)
+    assert done is not None
+    pieces = (await store.open_result(done)).pieces(400)
+    assert len(await anext(pieces)) == 400
+    await store.delete(job.id)
+    with pytest.raises(ResultGone):
+        await anext(pieces)
+
+
+async def test_a_running_job_recovered_from_a_lost_instance_still_has_its_payload(redis_stores: StoreFactory) -> None:
+    # Progress and state replies leave the payload out; the record keeps it for a rerun elsewhere.
+    lost, healthy = await redis_stores(lease_seconds=0.3), await redis_stores()
+    job = await lost.add(make_job("a"), admission())
+    running = await start_running(lost, job)
+    assert running.payload == {}
+    reported = await lost.set_progress(job.id, 40, "on it", T0 + 2)
+    assert reported is not None and reported.payload == {} and reported.progress == 40
+    (orphan,) = await eventually(lambda: healthy.orphans(T0 + 2))
+    assert orphan.id == job.id and orphan.payload == job.payload

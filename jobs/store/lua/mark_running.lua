@@ -10,4 +10,4 @@ if not f[2] then
 end
 redis.call("ZREM", PENDING, id)
 redis.call("HSET", key, "status", "running", "started_at", now, "updated_at", now, "message", "")
-return redis.call("HGETALL", key)
+return state_of(id)

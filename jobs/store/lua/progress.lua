@@ -7,4 +7,4 @@ if f[1] ~= "running" or fenced(f[2]) or stale(f[4], ARGV[8]) then return false e
 local progress = math.max(tonumber(f[3]) or 0, math.min(tonumber(ARGV[5]), 99))
 redis.call("HSET", key, "progress", progress, "updated_at", ARGV[7])
 if ARGV[6] ~= "" then redis.call("HSET", key, "message", ARGV[6]) end
-return redis.call("HGETALL", key)
+return state_of(id)
