@@ -45,6 +45,9 @@ workers = {workers}
 [jobs]
 per_client_limit = 10000
 max_pending = 100000
+# Every loadgen connection is the one client 127.0.0.1, and every start reserves max_result_bytes of its
+# share (jobs/budget.py): no-op and CPU jobs return a few bytes, so 1 MiB lets 128 of them be in flight.
+max_result_bytes = 1048576
 max_watches_per_client = 100
 [endpoints]
 "/api/v1/demo/echo" = "handlers.demo:echo"

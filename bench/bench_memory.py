@@ -45,7 +45,7 @@ workers = 2
 [jobs]
 per_client_limit = 50
 max_watches_per_client = 50
-retention_seconds = 2
+retention_seconds = {retention}
 result_grace_seconds = {grace}
 cleanup_interval_seconds = 1
 max_client_payload_bytes = 134217728  # the 4 lanes' 31 MiB payloads fit one client's share ...
@@ -224,7 +224,9 @@ async def main(case: str, store: str) -> None:
                     redis = stack.enter_context(running_redis(Path(tmp)))
                     env = {"DOCJOBS_STORE_BACKEND": "redis", "DOCJOBS_STORE_URL": redis.url}
                     redis_pid = redis.process.pid if redis.process else None
-                config = CONFIG.format(grace=1 if name == "results" else 30)
+                # The payloads case waits for its records to go (2 s retention); a result outlives its reads.
+                config = CONFIG.replace("{grace}", "1" if name == "results" else "30")
+                config = config.replace("{retention}", "2" if name == "payloads" else "60")
                 server = stack.enter_context(run_server(Path(tmp), config=config, env=env))
                 print(f"--- {name}, {store} store")
                 await run(server.url, server.process.pid, redis_pid)

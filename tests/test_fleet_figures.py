@@ -22,6 +22,7 @@ shutdown_grace_seconds = 1
 workers = 1
 [jobs]
 per_client_limit = 1000
+max_result_bytes = 1048576        # small results: each job reserves this of its client's share at admission
 [store]
 backend = "redis"
 lease_seconds = 2

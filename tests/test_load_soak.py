@@ -48,6 +48,7 @@ max_watches_per_client = 100
 retention_seconds = 1
 result_grace_seconds = 1
 cleanup_interval_seconds = 1
+max_result_bytes = 1048576        # small results: each job reserves this of its client's share at admission
 
 [auth]
 keys = {{ {", ".join(f'{name} = "{key}"' for name, key in KEYS.items())}, admin = "{ADMIN_KEY}" }}

@@ -14,6 +14,9 @@ _INTS = frozenset({"progress", "retry_count"})
 _JSON = frozenset({"payload", "extra"})
 # Fields of the job record; the hash also holds bookkeeping of the store's own (claimed_by, ...).
 _JOB_FIELDS = frozenset(f.name for f in fields(Job))
+# What a status read takes of a record: all but the payload (up to server.max_body_bytes), which only
+# the runner needs and gets from the claim.
+STATUS_FIELDS = tuple(sorted(_JOB_FIELDS - {"payload"}))
 
 
 def encode_job(job: Job) -> list[str | bytes]:

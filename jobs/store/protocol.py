@@ -101,7 +101,11 @@ class JobStore(SharedStore, Protocol):
         """
 
     async def get(self, job_id: str) -> Job | None:
-        """The job, or None when it does not exist (a delivered result past its grace is gone)."""
+        """The job, or None when it does not exist (a delivered result past its grace is gone).
+
+        Its payload may be left out (`{}`: the Redis store does): only the runner needs it, and it gets
+        it from `claim_next`, `orphans` and `sweep`'s expired jobs.
+        """
 
     async def open_result(self, job: Job) -> StoredResult:
         """The finished job's result, to be sent a piece at a time ("null" when it has none)."""

@@ -20,7 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from jobs.errors import StoreUnavailable
 from jobs.model import Job, JobStatus
 from jobs.store.attempts import ClaimedAttempts
-from jobs.store.codec import decode_job, encode_job
+from jobs.store.codec import STATUS_FIELDS, decode_job, encode_job
 from jobs.store.lua import SCRIPT_NAMES, script_source
 from jobs.store.protocol import PAGE_SCAN_FACTOR, Admission, Counts, JobPage, SweepReport, counts_of
 from jobs.store.redis_result import RedisResult
@@ -161,8 +161,10 @@ class RedisJobStore:
         raise admission.queue_full()
 
     async def get(self, job_id: str) -> Job | None:
-        record = await self._read(lambda: self._client.hgetall(self.key("job", job_id)))
-        return decode_job(_texts(record)) if record else None
+        # Without the payload: a status poll of a pending 31 MiB job must not fetch and parse 31 MiB.
+        values = await self._read(lambda: self._client.hmget(self.key("job", job_id), STATUS_FIELDS))
+        record = {name: str(value) for name, value in zip(STATUS_FIELDS, values, strict=True) if value is not None}
+        return decode_job(record) if record else None
 
     async def open_result(self, job: Job) -> StoredResult:
         if job.result_json is not None:
@@ -380,11 +382,6 @@ def _connect(url: str, socket_timeout: float, *, decode: bool) -> Redis:
         socket_connect_timeout=socket_timeout,
         retry=Retry(NoBackoff(), 0),
     )
-
-
-def _texts(record: Any) -> dict[str, str]:
-    # The client decodes replies (decode_responses=True), which its type hints cannot express.
-    return cast(dict[str, str], record)
 
 
 def _job_or_none(reply: Any) -> Job | None:

@@ -117,8 +117,11 @@ async def test_three_56_mb_results_fetched_and_past_their_grace_leave_the_server
                 assert (await wait_final(session, server.url, job_id))["status"] == "completed"
             held = await settled_rss(pid)
             for job_id in job_ids:
-                async with session.get(f"{server.url}/api/v1/jobs/{job_id}/result") as response:
-                    assert (await sha256_of(response))[1] > RESULT_BYTES
+                url = f"{server.url}/api/v1/jobs/{job_id}/result"
+                async with session.head(url) as head:  # the length without the bytes, and no delivery
+                    length = int(head.headers["Content-Length"])
+                async with session.get(url) as response:
+                    assert (await sha256_of(response))[1] == length > RESULT_BYTES
 
             async def all_gone() -> bool:
                 for job_id in job_ids:
@@ -156,3 +159,15 @@ async def test_a_reader_that_hangs_up_mid_result_leaves_no_error_and_a_retry_get
         assert len(whole["data"]["data"]["rows"]) == 50_000
         assert "unhandled error" not in server.logs()
         assert "Traceback" not in server.logs()
+
+
+@pytest.mark.timeout(60)
+async def test_a_direct_call_on_the_redis_store_answers_with_the_whole_result(tmp_path: Path) -> None:
+    # The record no longer carries the result on Redis: the direct answer reads it from its own key.
+    with serving(tmp_path, "redis") as server:
+        async with aiohttp.ClientSession() as session:
+            payload = {"rows": 20_000, "width": 10}
+            async with session.post(f"{server.url}/api/v1/demo/big-result", json=payload) as response:
+                assert response.status == 200
+                answer: dict[str, Any] = await response.json()
+    assert len(answer["data"]["rows"]) == 20_000 and answer["data"]["rows"][-1] == "00019999" + "x" * 10

@@ -9,6 +9,7 @@ from jobs.budget import Budget, Reservation
 from jobs.errors import StoreFull
 from jobs.model import JobStatus
 from jobs.store import Admission, JobStore
+from jobs.store.results import ResultGone
 from tests.store.conftest import StoreFactory
 from tests.store.helpers import T0, eventually, make_job, start_running
 
@@ -127,6 +128,7 @@ async def test_a_status_read_does_not_carry_the_result_on_redis(redis_stores: St
     raw = Redis.from_url(_url(store))
     try:
         assert await raw.hexists(f"{prefix}:job:{job.id}", "result_json") == 0
+        assert await raw.hexists(f"{prefix}:job:{job.id}", "payload") == 0  # dropped at the end
         assert await raw.get(f"{prefix}:result:{job.id}") == b'{"big":1}'
         ttl = await raw.pttl(f"{prefix}:result:{job.id}")
         assert 0 < ttl <= await raw.pttl(f"{prefix}:job:{job.id}") + 50  # it expires with the record
@@ -152,6 +154,15 @@ async def test_a_result_expires_with_its_record_on_redis(redis_stores: StoreFact
     await store.add(make_job("a"), admission(results=3 * KIB))  # the sweep gave the share back
 
 
+async def test_a_status_read_leaves_the_payload_out_on_redis(redis_stores: StoreFactory) -> None:
+    store = await redis_stores()
+    job = await store.add(make_job("a"), admission())
+    stored = await store.get(job.id)
+    assert stored is not None and stored.payload == {} and stored.status is JobStatus.PENDING
+    claimed = await store.claim_next(T0)
+    assert claimed is not None and claimed.payload == job.payload
+
+
 def _url(store: JobStore) -> str:
     kwargs = store.client.connection_pool.connection_kwargs  # type: ignore[attr-defined]
     return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
@@ -159,3 +170,35 @@ def _url(store: JobStore) -> str:
 
 async def _absent(raw: Redis, key: str) -> bool:
     return await raw.exists(key) == 0
+
+
+async def test_a_failed_job_gives_its_whole_reservation_back(store: JobStore) -> None:
+    job = await store.add(make_job("a"), admission(results=3 * KIB, payloads=2 * KIB))
+    await start_running(store, job)
+    assert await store.finish(job.id, JobStatus.FAILED, "Job failed: boom", T0 + 2, error="boom") is not None
+    await store.add(make_job("a"), admission(results=3 * KIB, payloads=2 * KIB))
+
+
+async def test_a_result_deleted_while_it_is_read_stops_the_read_on_redis(redis_stores: StoreFactory) -> None:
+    store = await redis_stores()
+    job = await store.add(make_job("a"), admission(results=3 * KIB))
+    await finish(store, job.id, b"q" * 1000)
+    done = await store.get(job.id)
+    assert done is not None
+    pieces = (await store.open_result(done)).pieces(400)
+    assert len(await anext(pieces)) == 400
+    await store.delete(job.id)
+    with pytest.raises(ResultGone):
+        await anext(pieces)
+
+
+async def test_a_running_job_recovered_from_a_lost_instance_still_has_its_payload(redis_stores: StoreFactory) -> None:
+    # Progress and state replies leave the payload out; the record keeps it for a rerun elsewhere.
+    lost, healthy = await redis_stores(lease_seconds=0.3), await redis_stores()
+    job = await lost.add(make_job("a"), admission())
+    running = await start_running(lost, job)
+    assert running.payload == {}
+    reported = await lost.set_progress(job.id, 40, "on it", T0 + 2)
+    assert reported is not None and reported.payload == {} and reported.progress == 40
+    (orphan,) = await eventually(lambda: healthy.orphans(T0 + 2))
+    assert orphan.id == job.id and orphan.payload == job.payload

@@ -112,6 +112,23 @@ local function drop_result(id)
   end
 end
 
+-- The record without its payload (up to server.max_body_bytes), for replies that only report a state
+-- change: only the runner needs the payload, and it gets it from the claim.
+local function state_of(id)
+  local names = {}
+  for _, name in ipairs(redis.call("HKEYS", job_key(id))) do
+    if name ~= "payload" then names[#names + 1] = name end
+  end
+  if #names == 0 then return {} end
+  local values = redis.call("HMGET", job_key(id), unpack(names))
+  local out = {}
+  for i, name in ipairs(names) do
+    out[#out + 1] = name
+    out[#out + 1] = values[i]
+  end
+  return out
+end
+
 -- Remove every index entry of a job whose record is gone (or about to be).
 local function forget(id)
   redis.call("ZREM", JOBS, id)

@@ -8,4 +8,4 @@ local progress = math.max(tonumber(f[3]) or 0, math.min(tonumber(ARGV[5]), 99))
 redis.call("HSET", key, "progress", progress, "updated_at", ARGV[7])
 if ARGV[6] ~= "" then redis.call("HSET", key, "message", ARGV[6]) end
 announce("changed", id)
-return redis.call("HGETALL", key)
+return state_of(id)
