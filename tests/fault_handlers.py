@@ -98,6 +98,12 @@ def setsid_sleeper(payload: dict[str, Any]) -> dict[str, Any]:
         os.setsid()
         if payload.get("double_fork") and os.fork() != 0:
             os._exit(0)
+        # As a daemon does: let go of the worker's descriptors (its pipes to the server), stdio to /dev/null.
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.closerange(3, write_end)
+        os.closerange(write_end + 1, os.sysconf("SC_OPEN_MAX"))
         os.write(write_end, str(os.getpid()).encode())
         os.close(write_end)
         time.sleep(seconds)  # the escaped process's behaviour: linger

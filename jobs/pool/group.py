@@ -21,6 +21,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Iterable
 
 import psutil
 
@@ -117,23 +118,45 @@ def lead_own_group(stall_seconds: float = 0) -> None:
 
 def kill_group(pid: int) -> None:
     """Kill a worker, its process group and every descendant (those that left the group by setsid too)."""
-    descendants = _descendants(pid)  # listed first: once the worker dies, its orphans move elsewhere
+    try:
+        worker = psutil.Process(pid)
+        alive = worker.status() != psutil.STATUS_ZOMBIE
+        descendants = worker.children(recursive=True) if alive else []  # before it dies: orphans move on
+    except psutil.Error:
+        alive, descendants = False, []
+    if not alive:
+        # It died first (killed from outside, crashed): its watcher was told and is killing the tree it
+        # noted, then the group. Killing the whole group now would kill the watcher before it is done.
+        _kill_all(p for p in _group_members(pid) if not _is_watcher(p))
+        return
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
-    for process in descendants:
+    _kill_all(descendants)
+
+
+def _kill_all(processes: Iterable[psutil.Process]) -> None:
+    for process in processes:
         with contextlib.suppress(psutil.Error):
             process.kill()  # psutil checks the start time: a reused pid is not killed
 
 
-def _descendants(pid: int) -> list[psutil.Process]:
+def _group_members(pgid: int) -> list[psutil.Process]:
+    members = []
+    for pid in psutil.pids():
+        with contextlib.suppress(OSError, psutil.Error):
+            if os.getpgid(pid) == pgid:
+                members.append(psutil.Process(pid))
+    return members
+
+
+def _is_watcher(process: psutil.Process) -> bool:
     try:
-        descendants: list[psutil.Process] = psutil.Process(pid).children(recursive=True)
+        return WATCHER_MARK in process.cmdline()
     except psutil.Error:
-        return []
-    return descendants
+        return False
 
 
 def renew_group(pid: int) -> None:
