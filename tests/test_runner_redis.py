@@ -1,0 +1,126 @@
+"""The runner's round trips on a shared store: a real redis-server, the in-process executor, a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobs.estimates import DurationEstimator
+from jobs.model import Job, JobStatus
+from jobs.notify import ChangeNotifier
+from jobs.pool import InProcessExecutor
+from jobs.registry import EndpointRegistry
+from jobs.runner import JobRunner
+from jobs.service import JobService
+from jobs.store.redis import RedisJobStore
+from tests.conftest import make_settings
+from tests.store.redis_server import RedisServer, running_redis
+from tests.test_runner import DEADLINE_SECONDS, ENDPOINTS, FakeClock
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private redis-server for the test."""
+    with running_redis(tmp_path) as server:
+        yield server
+
+
+class Instance:
+    """One instance's job system on the shared store, minus HTTP and processes."""
+
+    def __init__(self, store: RedisJobStore, size: int) -> None:
+        settings = make_settings(workers=size, endpoints=ENDPOINTS)
+        self.clock, self.notifier, estimator = FakeClock(), ChangeNotifier(), DurationEstimator()
+        self.store = store
+        registry = EndpointRegistry(settings)
+        self.executor = InProcessExecutor(size, autorun=False, clock=self.clock)
+        self.runner = JobRunner(store, self.executor, registry, estimator, self.notifier, self.clock)
+        self.service = JobService(settings, store, self.runner, registry, estimator, self.notifier, self.clock)
+        self.started: list[Job] = []
+        self.runner.on_started.append(self.started.append)
+
+    async def finished(self, job_id: str) -> Job:
+        """The job once it reached a final status."""
+        async with asyncio.timeout(DEADLINE_SECONDS):
+            while True:
+                job = await self.store.get(job_id)
+                assert job is not None
+                if not job.status.is_active:
+                    return job
+                await self.notifier.wait(job_id, DEADLINE_SECONDS)
+
+
+@pytest.fixture
+async def instance(redis: RedisServer) -> AsyncIterator[Instance]:
+    """An instance with one worker slot on a fresh key prefix."""
+    store = await RedisJobStore.connect(
+        redis.url,
+        instance_id="instance-1",
+        retention_seconds=600.0,
+        grace_seconds=60.0,
+        prefix=f"test-{uuid.uuid4().hex[:12]}",
+    )
+    built = Instance(store, size=1)
+    await built.runner.start()
+    yield built
+    await built.runner.drain(0)
+    await built.runner.close()
+    await store.close()
+
+
+async def test_a_start_hands_its_job_to_an_idle_worker_before_it_answers(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent_when_queued: list[list[str]] = []
+    job_queued = instance.runner.job_queued
+
+    async def noted() -> None:
+        await job_queued()
+        sent_when_queued.append(list(instance.executor.sent))
+
+    monkeypatch.setattr(instance.runner, "job_queued", noted)
+    started = await instance.service.start("/echo", {}, "alice", None)
+    assert sent_when_queued == [[started.job.id]], "claimed in the start request, not on a dispatcher turn"
+
+
+async def test_a_job_that_ends_before_its_start_is_written_is_stored_in_one_write(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marks: list[str] = []
+    mark_running = instance.store.mark_running
+
+    async def counted(job_id: str, now: float) -> Any:
+        marks.append(job_id)
+        return await mark_running(job_id, now)
+
+    monkeypatch.setattr(instance.store, "mark_running", counted)
+    job_id = (await instance.service.start("/echo", {}, "alice", None)).job.id
+    began = instance.clock.now
+    instance.executor.begin(job_id)
+    instance.clock.advance(0.5)
+    instance.executor.complete(job_id, {"ok": True})  # in the same turn as its start
+    done = await instance.finished(job_id)
+    assert (done.status, done.started_at, done.duration_seconds) == (JobStatus.COMPLETED, began, 0.5)
+    assert marks == [], "no separate 'running' write"
+    assert [job.id for job in instance.started] == [job_id], "observers still see the start"
+    assert (await instance.store.counts()).by_status == {"completed": 1}
+
+
+async def test_a_job_still_running_when_its_start_is_written_is_marked_running(instance: Instance) -> None:
+    job_id = (await instance.service.start("/echo", {}, "alice", None)).job.id
+    instance.executor.begin(job_id)
+
+    async def running() -> Job:
+        async with asyncio.timeout(DEADLINE_SECONDS):
+            while (job := await instance.store.get(job_id)) is None or job.status is not JobStatus.RUNNING:
+                await instance.notifier.wait(job_id, 0.05)
+            return job
+
+    assert (await running()).started_at == instance.clock.now
+    instance.executor.complete(job_id, {"ok": True})
+    assert (await instance.finished(job_id)).status is JobStatus.COMPLETED
