@@ -36,8 +36,11 @@ import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # the benchmarks import each other as top-level modules, as mypy sees them
 
-from tests.process import free_port, run_server  # noqa: E402 - after the path is set
+from bench_jobs import loadgen  # noqa: E402 - after the path is set
+
+from tests.process import free_port, run_server  # noqa: E402
 from tests.store.redis_server import RedisServer, redis_server_binary  # noqa: E402
 
 PREFIX = "docjobs"  # the configured default: its ":seq" counter numbers every job added
@@ -59,19 +62,6 @@ max_watches_per_client = 100
 LOOP_FRAME = "Runner.run"  # asyncio.Runner.run: on the stack of the event loop's thread only
 # py-spy is a tool of the venv (pip install py-spy), or on PATH.
 SPY = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy") or "py-spy"
-
-
-def loadgen(url: str, scenario: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Run one bench/loadgen.mjs scenario and return its JSON report."""
-    done = subprocess.run(
-        ["node", str(ROOT / "bench" / "loadgen.mjs"), url, scenario, json.dumps(options)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
 
 
 def redis_figures(client: redis.Redis) -> dict[str, Any]:

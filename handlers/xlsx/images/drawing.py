@@ -36,7 +36,7 @@ def drawing_pictures(archive: zipfile.ZipFile, sheet_part: str) -> Iterator[Pict
 
 
 def _anchor_pictures(anchor: Element, rels: dict[str, tuple[str, str]]) -> Iterator[Picture]:
-    cell = _from_cell(anchor)
+    cell = from_cell(anchor)
     anchor_extent = _extent(next((child for child in anchor if local_name(child.tag) == "ext"), None))
     for pic in _elements(anchor, {"pic"}):
         blip = next(_elements(pic, {"blip"}), None)
@@ -60,8 +60,9 @@ def _elements(root: Element, names: set[str]) -> Iterator[Element]:
             yield from _elements(child, names)
 
 
-def _from_cell(anchor: Element) -> str | None:
-    marker = next((child for child in anchor if local_name(child.tag) == "from"), None)
+def from_cell(anchor: Element) -> str | None:
+    """The A1 cell of the first `<from>` marker (col/row) in an anchor or an object's properties."""
+    marker = next((e for e in anchor.iter() if local_name(e.tag) == "from"), None)
     if marker is None:
         return None
     values = {local_name(child.tag): (child.text or "").strip() for child in marker}

@@ -25,7 +25,7 @@ from defusedxml import ElementTree  # type: ignore[import-untyped]
 
 from handlers.common.ooxml import local_name, relationships
 from handlers.xlsx.cells import Cell
-from handlers.xlsx.images.drawing import Picture
+from handlers.xlsx.images.drawing import Picture, from_cell
 from handlers.xlsx.sheet_area import xml_chunks
 
 _OBJECT_RELS = ("/oleObject", "/package")
@@ -134,24 +134,13 @@ def _object(element: Element) -> _Object:
     shape = element.get("shapeId", "")
     properties = next((child for child in element if local_name(child.tag) == "objectPr"), None)
     picture_rel = _relationship_id(properties) if properties is not None else None
-    anchor = _from_cell(properties) if properties is not None else None
+    anchor = from_cell(properties) if properties is not None else None
     return _Object(int(shape) if shape.isdigit() else None, picture_rel, anchor)
 
 
 def _relationship_id(element: Element) -> str | None:
     # r:id, in the Transitional or the Strict relationships namespace.
     return next((value for key, value in element.attrib.items() if key.endswith("}id")), None)
-
-
-def _from_cell(properties: Element) -> str | None:
-    marker = next((e for e in properties.iter() if local_name(e.tag) == "from"), None)
-    if marker is None:
-        return None
-    values = {local_name(child.tag): (child.text or "").strip() for child in marker}
-    try:
-        return Cell(int(values["row"]), int(values["col"])).a1
-    except (KeyError, ValueError):
-        return None
 
 
 def _vml_shapes(archive: zipfile.ZipFile, vml: str) -> dict[int, _Shape]:
