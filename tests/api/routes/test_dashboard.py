@@ -15,7 +15,7 @@ from tests.process import ROOT
 from tests.waiting import wait_until_async
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page
+    from playwright.async_api import Locator, Page
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -154,3 +154,23 @@ async def test_with_api_keys_the_page_asks_for_a_key_and_sends_it(
     assert await page.locator("#key-form").is_hidden()
     # Chromium logs each refused call before the key was given; those are expected.
     browser_errors[:] = [e for e in browser_errors if "status of 401" not in e]
+
+
+async def test_a_running_job_behind_a_page_of_finished_ones_is_shown(start_service: ServiceFactory, page: Page) -> None:
+    """The list API pages (100 jobs by default, oldest first): the page follows the cursor to the end."""
+    client = await start_service(workers=2, jobs={"per_client_limit": 1000, "max_pending": 1000})
+    finished = [await start_job(client, "/api/v1/demo/echo", {"n": n}) for n in range(120)]
+    for job_id in finished:
+        await wait_finished(client, job_id)
+    job_id = await start_job(client, SLEEP, {"seconds": 8, "steps": 16})
+    await wait_for(client, job_id, lambda s: s["status"] == "running")
+
+    await page.goto(str(client.make_url("/dashboard")))
+
+    await eventually(lambda: progress_of(page, job_id), "the running job's row")
+    count = page.locator("#job-count")
+    await eventually(lambda: _has_text(count, " of 121)"), "the count of every job held")
+
+
+async def _has_text(locator: Locator, text: str) -> bool:
+    return text in await locator.inner_text()
