@@ -3,32 +3,39 @@
 json.dumps builds the whole text before its length is known: a result that repeats one 5 MiB picture
 60 times took a worker to 1.5 GiB before the limit could be checked. Here the value is cut into
 batches whose JSON is known, before encoding, to be at most BATCH_BYTES (a cheap upper bound from
-sys.getsizeof, computed at C speed with map), each batch is encoded by one C json.dumps call and
-appended to a bytearray, and the size is checked after every append. Only containers too big for
-one batch are walked in Python. So the memory held is the buffer (at most the limit) plus one
-batch, and the buffer is the result: no list of pieces, no joined text, no final copy.
+the strings' lengths and the ints' magnitudes, computed at C speed with map), each batch is encoded
+by one C json.dumps call and appended to a bytearray, and the size is checked after every append.
+Only containers too big for one batch are walked in Python, in slices sized from the last slice's
+bound. So the memory held is the buffer (at most the limit) plus one batch, and the buffer is the
+result: no list of pieces, no joined text, no final copy.
 """
 
 from __future__ import annotations
 
 import json
-from itertools import compress
-from operator import not_
-from sys import getsizeof
+from itertools import chain, compress, repeat
+from operator import is_, not_
 from typing import Any
 
 # The most JSON one C encoder call may produce (by the bound below): the memory a batch may add
 # past the limit, and large enough that the per-call cost is nothing beside the encoding.
 BATCH_BYTES = 1 << 20
-# ensure_ascii writes at most 6 bytes per byte of a str's storage ("\u0001" for a 1-byte char, a
-# surrogate pair's 12 for a 4-byte one); ints, floats, True, False and None write far less than 6x
-# their object size, and the 16+ bytes of any object's header cover its comma, colon and quotes.
-ESCAPE = 6
+# ensure_ascii writes at most 12 bytes per character (a surrogate pair "\ud83d\ude00" for one
+# astral code point), plus its quotes.
+ESCAPE = 12
+# The most any other flat value writes, with its separator: a float's repr is at most 24 characters
+# (-2.2250738585072014e-308), true, false and null fewer; a container's brackets and a string's quotes
+# fit too.
+SCALAR = 26
 _FLAT = frozenset({str, int, float, bool, type(None)})
+_CONTAINERS = _FLAT | {dict, list, tuple}
+_FLAT_OR_DICT = _FLAT | {dict}
 _UNBOUNDED = 1 << 62  # a value that must be walked: no batch takes it
 # Nested levels whose size is bounded in one go (a record holding a list of scalars is two).
 BOUND_DEPTH = 2
 MAX_DEPTH = 500
+# The longest slice of an array or object whose bound is taken in one go.
+MAX_STEP = 1 << 16
 
 
 class ResultTooLarge(Exception):
@@ -75,41 +82,108 @@ def encode_bounded(value: Any, limit: int) -> bytearray:
     return out.data
 
 
-def _bound(value: Any, depth: int = BOUND_DEPTH) -> int:
-    """An upper bound of the value's JSON size, or _UNBOUNDED when it is not cheap to know."""
-    kind = type(value)
-    if kind in _FLAT:
-        return ESCAPE * getsizeof(value)
-    if depth == 0:
-        return _UNBOUNDED
-    if kind is dict:
-        items: Any = value.values()
+def _bound(values: list[Any]) -> int:
+    """An upper bound of the JSON of all these values, or _UNBOUNDED when it is not cheap to know.
+
+    Level by level, every step a C loop (map, filter, compress, chain): no Python call per value.
+    """
+    level, total = values, 0
+    for _ in range(BOUND_DEPTH + 1):
+        if total + SCALAR * len(level) > BATCH_BYTES:
+            return _UNBOUNDED  # every value writes at most SCALAR: no need to look at them
+        kinds = set(map(type, level))
+        total += _flat_bound(level, kinds)
+        if kinds <= _FLAT:
+            return total
+        if total > BATCH_BYTES or not kinds <= _CONTAINERS:
+            return _UNBOUNDED
+        dicts = list(compress(level, map(is_, map(type, level), repeat(dict))))
+        arrays = compress(level, map(not_, map(_FLAT_OR_DICT.__contains__, map(type, level))))
         # Keys JSON cannot take fail in the C encoder exactly as they would in json.dumps.
-        total = ESCAPE * sum(map(getsizeof, value)) + 2
-    elif kind is list or kind is tuple:
-        items, total = value, 2
-    else:
-        return _UNBOUNDED
-    total += ESCAPE * sum(map(getsizeof, items))
-    if not _FLAT.issuperset(map(type, items)):
-        nested = compress(items, map(not_, map(_FLAT.__contains__, map(type, items))))
-        total += sum(_bound(item, depth - 1) for item in nested)
+        level = [
+            *chain.from_iterable(dicts),
+            *chain.from_iterable(map(dict.values, dicts)),
+            *chain.from_iterable(arrays),
+        ]
+    return _UNBOUNDED
+
+
+def _flat_bound(level: list[Any], kinds: set[type]) -> int:
+    """The most JSON the level's own values write, containers counting their brackets and separators."""
+    total = SCALAR * len(level)  # a float's repr, true, null, a container's brackets, a comma or colon
+    if str in kinds:
+        strings = level if len(kinds) == 1 else filter(str.__instancecheck__, level)
+        total += ESCAPE * sum(map(len, strings))
+    if int in kinds:
+        ints = list(compress(level, map(is_, map(type, level), repeat(int))))
+        # Decimal digits of the largest magnitude (log10(2) < 0.30103), a sign: each int at most that.
+        top, bottom = max(ints), min(ints)
+        total += len(ints) * ((max(top, -bottom).bit_length() * 30103) // 100000 + 2)
     return total
 
 
 def _emit(value: Any, out: _Buffer, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise ValueError("the result is nested too deeply")
-    if _bound(value) <= BATCH_BYTES:
+    if _bound([value]) <= BATCH_BYTES:
         out.json(value)  # a cell, a record, a short list: the common case, one C call
     elif isinstance(value, dict):
-        _emit_object(value, out, depth)
+        out.punctuation(b"{")
+        _emit_members(list(value.items()), out, depth, pairs=True)
+        out.punctuation(b"}")
     elif isinstance(value, list | tuple):
-        _emit_array(value, out, depth)
+        out.punctuation(b"[")
+        _emit_members(value if isinstance(value, list) else list(value), out, depth, pairs=False)
+        out.punctuation(b"]")
     elif isinstance(value, str):
         _emit_string(value, out)
     else:
         out.json(value)
+
+
+def _emit_members(members: list[Any], out: _Buffer, depth: int, pairs: bool) -> None:
+    """An array's items or an object's (key, value) pairs, in slices sized so that each is one batch."""
+    start, step, first = 0, 64, True
+    while start < len(members):
+        part = members[start : start + step]
+        start += len(part)
+        bound = _bound(list(chain.from_iterable(part)) if pairs else part)
+        if bound <= BATCH_BYTES:
+            first = _separate(out, first)
+            out.json(dict(part) if pairs else part, strip=True)
+        else:
+            first = _emit_split(part, out, depth, pairs, first)
+        # The next slice as long as this one's bound says one batch takes (every value bounds at least SCALAR).
+        step = max(1, min(MAX_STEP, step * BATCH_BYTES // max(bound, 1)))
+
+
+def _emit_split(part: list[Any], out: _Buffer, depth: int, pairs: bool, first: bool) -> bool:
+    """A slice too big for one batch: halves until a part fits, or one member is walked on its own."""
+    if len(part) > 1:
+        middle = len(part) // 2
+        for half in (part[:middle], part[middle:]):
+            if _bound(list(chain.from_iterable(half)) if pairs else half) <= BATCH_BYTES:
+                first = _separate(out, first)
+                out.json(dict(half) if pairs else half, strip=True)
+            else:
+                first = _emit_split(half, out, depth, pairs, first)
+        return first
+    first = _separate(out, first)
+    if pairs:
+        key, value = part[0]
+        # json.dumps's own key coercion (ints, floats, bools, None) for keys that are not strings.
+        name = _dumps(key) if isinstance(key, str) else _dumps({key: None})[1:-6]
+        out.punctuation(name.encode("ascii") + b":")
+        _emit(value, out, depth + 1)
+    else:
+        _emit(part[0], out, depth + 1)
+    return first
+
+
+def _separate(out: _Buffer, first: bool) -> bool:
+    if not first:
+        out.punctuation(b",")
+    return False
 
 
 def _emit_string(text: str, out: _Buffer) -> None:
@@ -121,60 +195,3 @@ def _emit_string(text: str, out: _Buffer) -> None:
     for start in range(0, len(text), step):
         out.json(text[start : start + step], strip=True)
     out.punctuation(b'"')
-
-
-def _emit_array(items: list[Any] | tuple[Any, ...], out: _Buffer, depth: int) -> None:
-    out.punctuation(b"[")
-    batch: list[Any] = []
-    size, first = 0, True
-    for item in items:
-        bound = _bound(item)
-        if bound <= BATCH_BYTES:
-            if size + bound > BATCH_BYTES:
-                first = _flush(batch, out, first)
-                size = 0
-            batch.append(item)
-            size += bound
-            continue
-        first = _flush(batch, out, first)
-        size = 0
-        if not first:
-            out.punctuation(b",")
-        _emit(item, out, depth + 1)
-        first = False
-    _flush(batch, out, first)
-    out.punctuation(b"]")
-
-
-def _flush(batch: list[Any] | dict[Any, Any], out: _Buffer, first: bool) -> bool:
-    if not batch:
-        return first
-    if not first:
-        out.punctuation(b",")
-    out.json(batch, strip=True)
-    batch.clear()
-    return False
-
-
-def _emit_object(mapping: dict[Any, Any], out: _Buffer, depth: int) -> None:
-    out.punctuation(b"{")
-    batch: dict[Any, Any] = {}
-    size, first = 0, True
-    for key, item in mapping.items():
-        bound = ESCAPE * getsizeof(key) + _bound(item)
-        if bound <= BATCH_BYTES:
-            if size + bound > BATCH_BYTES:
-                first = _flush(batch, out, first)
-                size = 0
-            batch[key] = item
-            size += bound
-            continue
-        first = _flush(batch, out, first)
-        size = 0
-        # json.dumps's own key coercion (ints, floats, bools, None) for keys that are not strings.
-        name = _dumps(key) if isinstance(key, str) else _dumps({key: None})[1:-6]
-        out.punctuation((("" if first else ",") + name + ":").encode("ascii"))
-        _emit(item, out, depth + 1)
-        first = False
-    _flush(batch, out, first)
-    out.punctuation(b"}")
