@@ -1,6 +1,5 @@
 """The worker's bounded encoder against json.dumps: CPU time and peak traced memory, in the same run.
 
-    .venv/bin/python bench/bench_extract.py  # (for the whole extract)
     .venv/bin/python bench/bench_encode.py [--repeat 5] [--baseline DIR]
 
 Shapes: large_strings-like records (a list of dicts of 2.6 KB strings, 57 MB of JSON, as
