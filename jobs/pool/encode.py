@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from itertools import chain, compress, repeat
-from operator import is_, not_
+from operator import is_
 from typing import Any
 
 # The most JSON one C encoder call may produce (by the bound below): the memory a batch may add
@@ -29,7 +29,8 @@ ESCAPE = 12
 SCALAR = 26
 _FLAT = frozenset({str, int, float, bool, type(None)})
 _CONTAINERS = _FLAT | {dict, list, tuple}
-_FLAT_OR_DICT = _FLAT | {dict}
+_DICT = frozenset({dict})
+_ARRAYS = frozenset({list, tuple})
 _UNBOUNDED = 1 << 62  # a value that must be walked: no batch takes it
 # Nested levels whose size is bounded in one go (a record holding a list of scalars is two).
 BOUND_DEPTH = 2
@@ -91,31 +92,30 @@ def _bound(values: list[Any]) -> int:
     for _ in range(BOUND_DEPTH + 1):
         if total + SCALAR * len(level) > BATCH_BYTES:
             return _UNBOUNDED  # every value writes at most SCALAR: no need to look at them
-        kinds = set(map(type, level))
-        total += _flat_bound(level, kinds)
+        types = list(map(type, level))
+        kinds = set(types)
+        total += _flat_bound(level, types, kinds)
         if kinds <= _FLAT:
             return total
         if total > BATCH_BYTES or not kinds <= _CONTAINERS:
             return _UNBOUNDED
-        dicts = list(compress(level, map(is_, map(type, level), repeat(dict))))
-        arrays = compress(level, map(not_, map(_FLAT_OR_DICT.__contains__, map(type, level))))
+        dicts = level if kinds == _DICT else list(compress(level, map(is_, types, repeat(dict))))
         # Keys JSON cannot take fail in the C encoder exactly as they would in json.dumps.
-        level = [
-            *chain.from_iterable(dicts),
-            *chain.from_iterable(map(dict.values, dicts)),
-            *chain.from_iterable(arrays),
-        ]
+        below = [*chain.from_iterable(dicts), *chain.from_iterable(map(dict.values, dicts))]
+        if not kinds.isdisjoint(_ARRAYS):
+            below += chain.from_iterable(compress(level, map(_ARRAYS.__contains__, types)))
+        level = below
     return _UNBOUNDED
 
 
-def _flat_bound(level: list[Any], kinds: set[type]) -> int:
+def _flat_bound(level: list[Any], types: list[type], kinds: set[type]) -> int:
     """The most JSON the level's own values write, containers counting their brackets and separators."""
     total = SCALAR * len(level)  # a float's repr, true, null, a container's brackets, a comma or colon
     if str in kinds:
-        strings = level if len(kinds) == 1 else filter(str.__instancecheck__, level)
+        strings = level if len(kinds) == 1 else compress(level, map(is_, types, repeat(str)))
         total += ESCAPE * sum(map(len, strings))
     if int in kinds:
-        ints = list(compress(level, map(is_, map(type, level), repeat(int))))
+        ints = level if len(kinds) == 1 else list(compress(level, map(is_, types, repeat(int))))
         # Decimal digits of the largest magnitude (log10(2) < 0.30103), a sign: each int at most that.
         top, bottom = max(ints), min(ints)
         total += len(ints) * ((max(top, -bottom).bit_length() * 30103) // 100000 + 2)
