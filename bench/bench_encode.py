@@ -4,8 +4,9 @@
 
 Shapes: large_strings-like records (a list of dicts of 2.6 KB strings, 57 MB of JSON, as
 extract returns the SheetJS large_strings workbook), small dict rows with nested lists (120,000
-records of a number, a short text and a list of two), and a list of 2 million scalars. Time is the
-process's CPU time of one call, median of --repeat runs that alternate json.dumps, encode_bounded
+records of a number, a short text and a list of two), the rows of bench_extract.py's 120,000 x 20
+LibreOffice sheet (whole numbers, decimals, short texts, dates as ISO text), and a list of 2 million
+scalars. Time is the process's CPU time of one call, median of --repeat runs that alternate json.dumps, encode_bounded
 (and the --baseline tree's encode_bounded: jobs/pool/encode.py of another checkout) so that a change
 in the machine's load falls on all; the ratio is to json.dumps(...).encode(), what the worker would
 otherwise do. Peak is tracemalloc's peak during one call, beyond the value itself, in MB.
@@ -39,6 +40,14 @@ def shapes() -> dict[str, Any]:
         },
         "small rows, nested lists": {
             "sheets": {"Sheet1": [{"n": r, "s": f"item-{r % 1000}", "l": [r, r + 0.5]} for r in range(120_000)]}
+        },
+        "LibreOffice-sheet rows": {
+            "sheets": {
+                "Sheet1": [
+                    {f"col{c}": (r * 20, r / 7, f"item-{r % 1000}", "2024-01-01")[c % 4] for c in range(20)}
+                    for r in range(120_000)
+                ]
+            }
         },
         "2M scalars": {"values": [r if r % 2 else f"v{r}" for r in range(2_000_000)]},
     }
