@@ -170,7 +170,9 @@ class InProcessExecutor:
         with reporting_to(task.job.id, self):
             outcome = run_handler(task.handler_ref, task.job.id, task.job.payload, self._max_result_bytes)
         # One loop turn later, so that progress reported by the handler is recorded before the end.
-        self._later(self._end, task.job.id, TaskEnd(outcome.kind, outcome.value, outcome.detail, result=outcome.result))
+        # bytes(): the in-process result is the encoder's bytearray; the store holds immutable bytes.
+        end = TaskEnd(outcome.kind, outcome.value, outcome.detail, result=bytes(outcome.result))
+        self._later(self._end, task.job.id, end)
 
     def put(self, item: tuple[str, int, str | None]) -> None:
         """The progress sink of handlers run inline."""

@@ -10,6 +10,7 @@ __init__ may not survive pickling, and then the job would lose its message.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -46,7 +47,9 @@ class Outcome:
     value: str = ""  # "error": the exception's type name
     detail: str = ""  # "error": the exception's message
     where: str = ""  # "error": the module:line it was raised at
-    result: bytes = b""  # "ok": the result as UTF-8 JSON, held and served as these very bytes
+    # "ok": the result as UTF-8 JSON. In the worker, the bytearray it was built in (never copied to
+    # bytes); once across the pipe, bytes, held and served as these very bytes.
+    result: bytes | bytearray = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,11 @@ class TaskDone:
     def to_wire(self) -> Wire:
         """The tuple that is pickled."""
         outcome = self.outcome
-        return ("done", self.job_id, outcome.kind, outcome.value, outcome.detail, outcome.where, outcome.result)
+        result = outcome.result
+        # A read-only buffer pickles (protocol 5) as bytes, from the bytearray itself: the server gets
+        # bytes, as it always did, and the worker makes no bytes copy of the result to send it.
+        wire_result = pickle.PickleBuffer(memoryview(result).toreadonly()) if isinstance(result, bytearray) else result
+        return ("done", self.job_id, outcome.kind, outcome.value, outcome.detail, outcome.where, wire_result)
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,7 +222,8 @@ class WorkerPool:
             task.timer.cancel()
         outcome = message.outcome
         if not task.cancelled:
-            end = TaskEnd(outcome.kind, outcome.value, outcome.detail, where=outcome.where, result=outcome.result)
+            result = bytes(outcome.result)  # already bytes off the pipe: bytes() returns the same object
+            end = TaskEnd(outcome.kind, outcome.value, outcome.detail, where=outcome.where, result=result)
             self._listener.task_ended(task, end)
         self._served[worker.pid] = self._served.get(worker.pid, 0) + 1
         if self._has_all_its_tasks(worker) and not worker.tasks:

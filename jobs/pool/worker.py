@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 import os
+import pickle
 import resource
 import signal
 import threading
 import time
 from functools import cache
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from jobs.pool.deathsig import set_parent_death_signal
@@ -37,8 +39,10 @@ class PipeSink:
 
     def send(self, message: TaskStarted | TaskDone) -> None:
         """Send a lifecycle message under the same lock as progress, so frames never interleave."""
+        # What Connection.send does, at protocol 5: a result's buffer pickles as bytes (messages.py).
+        frame = ForkingPickler.dumps(message.to_wire(), pickle.HIGHEST_PROTOCOL)
         with self._lock:
-            self._conn.send(message.to_wire())
+            self._conn.send_bytes(frame)
 
 
 class _WorkerContext:

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+import pickle
 import tracemalloc
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from jobs.pool.encode import ResultTooLarge, encode_bounded
+from jobs.pool.encode import BATCH_BYTES, ResultTooLarge, encode_bounded
+from jobs.pool.messages import Outcome, TaskDone, worker_message
+
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+KEYS = st.text() | st.integers() | st.booleans() | st.none() | st.floats(allow_nan=False, allow_infinity=False)
+JSON_VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner) | st.tuples(inner, inner) | st.dictionaries(KEYS, inner),
+    max_leaves=40,
+)
 
 DOCUMENTS: list[Any] = [
     {},
@@ -53,3 +65,54 @@ def test_values_json_cannot_hold_are_refused_as_json_dumps_refuses_them() -> Non
         encode_bounded({"x": float("nan")}, 0)
     with pytest.raises(TypeError):
         encode_bounded({"x": object()}, 0)
+
+
+def _expected(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_any_json_value_encodes_exactly_as_json_dumps(value: Any) -> None:
+    expected = _expected(value)
+    assert encode_bounded(value, 0) == expected
+    assert encode_bounded(value, len(expected)) == expected
+    if len(expected) > 1:  # (a limit of 0 is no limit)
+        with pytest.raises(ResultTooLarge):
+            encode_bounded(value, len(expected) - 1)
+
+
+def test_values_past_one_batch_are_cut_and_joined_exactly() -> None:
+    # Long strings with escapes and astral characters, and records several batches long: the paths
+    # that walk in Python and cut strings into slices.
+    text = '\x01"é😀' * (BATCH_BYTES // 3)
+    records = [{"n": i, "s": f"row {i}" * 50, "l": [i, 2.5, None]} for i in range(20_000)]
+    for value in ({"text": text, "records": records, 7: [text, records[:10]]}, [text, text], text):
+        expected = _expected(value)
+        assert encode_bounded(value, 0) == expected
+        assert encode_bounded(value, len(expected)) == expected
+        with pytest.raises(ResultTooLarge):
+            encode_bounded(value, len(expected) - 1)
+
+
+def test_the_result_is_held_once_while_it_is_built() -> None:
+    records = [{f"col{c}": f"{r}-{c}-" + "x" * 2600 for c in range(4)} for r in range(2000)]  # 21 MB of JSON
+    size = len(_expected(records))
+    tracemalloc.start()
+    try:
+        encoded = encode_bounded(records, 0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(encoded) == size
+    # The buffer's own growth margin and one batch: pieces, a joined text and its bytes were 3x.
+    assert peak < 1.25 * size + 2 * BATCH_BYTES, f"peak {peak} bytes for {size} bytes of JSON"
+
+
+def test_the_result_reaches_the_server_as_the_same_bytes() -> None:
+    encoded = encode_bounded({"rows": [[1, "a"], [2, "b"]]}, 0)
+    wire = TaskDone("job_1", Outcome("ok", result=encoded)).to_wire()
+    message = worker_message(pickle.loads(pickle.dumps(wire, pickle.HIGHEST_PROTOCOL)))
+    assert isinstance(message, TaskDone)
+    assert type(message.outcome.result) is bytes
+    assert message.outcome.result == b'{"rows":[[1,"a"],[2,"b"]]}'
