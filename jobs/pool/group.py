@@ -36,8 +36,13 @@ RENEW_SIGNAL = signal.SIGUSR1
 # How often the watcher notes the worker's descendants: one started and escaped (setsid, then its
 # parent exits) less than this before the worker died is missed; reading a few /proc files costs ~0.1 ms.
 TREE_SCAN_SECONDS = 0.5
+# The worker's pid comes in argv, never from getppid() here: a worker that died while this interpreter
+# started has left it to the nearest subreaper (or init), and the tree of that process is not ours to
+# kill (it was every process of the machine when the parent was PID 1).
 _WATCHER_CODE = """import os, signal, sys, time
-worker, me, limit, scan = os.getppid(), os.getpid(), float(sys.argv[2]), float(sys.argv[3])
+worker, me, limit, scan = int(sys.argv[4]), os.getpid(), float(sys.argv[2]), float(sys.argv[3])
+if os.getppid() != worker:  # it died before we could watch it: kill what is left of its group only
+    os.killpg(0, signal.SIGKILL)
 
 def started(pid):  # the start time tells a process from a later one with the same pid
     try:
@@ -67,6 +72,10 @@ def tree(root):
                     todo.append(kid)
     return found
 
+def worker_tree():  # only while the pid is still that worker's (a pid can be reused once it is gone)
+    return tree(worker) if started(worker) == worker_start else {}
+
+worker_start = started(worker)
 known = {}
 deadline = time.monotonic() + limit
 while True:
@@ -79,8 +88,8 @@ while True:
     elif limit > 0 and time.monotonic() >= deadline:
         break
     known = {pid: start for pid, start in known.items() if started(pid) == start}
-    known.update(tree(worker))
-known.update(tree(worker))
+    known.update(worker_tree())
+known.update(worker_tree())
 for pid, start in known.items():
     if started(pid) == start:
         try:
@@ -110,7 +119,16 @@ def lead_own_group(stall_seconds: float = 0) -> None:
         if not set_parent_death_signal(signal.SIGTERM) or os.getppid() != worker:
             os.killpg(0, signal.SIGKILL)
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # hold none of the worker's pipes open
-        argv = [sys.executable, "-S", "-c", _WATCHER_CODE, WATCHER_MARK, repr(stall_seconds), repr(TREE_SCAN_SECONDS)]
+        argv = [
+            sys.executable,
+            "-S",
+            "-c",
+            _WATCHER_CODE,
+            WATCHER_MARK,
+            repr(stall_seconds),
+            repr(TREE_SCAN_SECONDS),
+            str(worker),
+        ]
         os.execv(sys.executable, argv)  # noqa: S606 - constant code
     finally:
         os._exit(1)

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from jobs.pool.group import TREE_SCAN_SECONDS
 from jobs.settings import EndpointSettings
 from tests.conftest import DEMO_ENDPOINTS, ServiceFactory, start_job, wait_finished, wait_for, wait_process_gone
-from tests.process import run_server
+from tests.process import ROOT, run_server
 
 Client = TestClient[Any, Any]
 
@@ -138,3 +138,38 @@ async def test_a_worker_killed_from_outside_takes_a_process_that_left_the_group_
     os.kill(worker, signal.SIGKILL)
     assert (await wait_finished(client, job_id))["status"] == "failed"
     await wait_process_gone(escaped)
+
+
+# A worker that dies in the few milliseconds its watcher's interpreter takes to start. Before the fix the
+# watcher took getppid() for its worker once running, by then the nearest subreaper (in a container, init),
+# and killed that process's whole tree: in CI every process of the machine.
+_DIES_AT_ONCE = """
+import os, subprocess, sys, time
+from jobs.pool.deathsig import become_child_subreaper
+from jobs.pool.group import lead_own_group
+become_child_subreaper()  # orphans come here, as they would to init
+bystander = subprocess.Popen(["sleep", "60"])
+worker = os.fork()
+if worker == 0:
+    lead_own_group()
+    time.sleep(0.005)  # to die in the window: past the watcher's pre-exec check, before its interpreter is up
+    os._exit(0)
+os.waitpid(worker, 0)
+while True:  # the watcher, reparented here, ends: wait for it (the test's timeout bounds this)
+    pid, _ = os.wait()
+    if pid != bystander.pid:
+        break
+print("alive" if bystander.poll() is None else "killed")
+bystander.kill()
+"""
+
+
+def test_a_watcher_whose_worker_died_before_it_started_kills_nothing_outside_the_group() -> None:
+    import subprocess
+    import sys
+
+    for _ in range(5):  # the window is a few milliseconds wide: try it a few times
+        done = subprocess.run(
+            [sys.executable, "-c", _DIES_AT_ONCE], cwd=ROOT, capture_output=True, text=True, timeout=20
+        )
+        assert done.stdout.strip() == "alive", done.stdout + done.stderr
