@@ -90,13 +90,40 @@ async def test_a_direct_call_whose_client_hangs_up_cancels_its_job_and_frees_the
 async def test_a_long_poll_whose_client_left_releases_its_watch_slot(server: ServerProcess) -> None:
     async with aiohttp.ClientSession() as session:
         job_id = await start_sleep(session, server)
-        _, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
-        writer.write(f"GET /api/v1/jobs/{job_id}/status?wait=30 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        await writer.drain()
         probe = f"{server.url}/api/v1/jobs/{job_id}/status?wait=0.001"
-        await wait_until_refused(session, probe)  # the long poll holds the client's one slot
+        writer = await long_poll_holding_the_slot(session, server, job_id, probe)
         writer.close()  # gone, 30 s before its wait would end
         await wait_until_admitted(session, probe)
+
+
+async def long_poll_holding_the_slot(
+    session: aiohttp.ClientSession, server: ServerProcess, job_id: str, probe: str
+) -> asyncio.StreamWriter:
+    """A raw long poll (wait=30) that holds the client's one watch slot: the probe is refused.
+
+    The probe is a watch too: when it holds the slot as the long poll arrives, the long poll is the one
+    refused (it is answered at once, 429), and it is sent again on a new connection.
+    """
+    until = time.monotonic() + DEADLINE
+    while True:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+        writer.write(f"GET /api/v1/jobs/{job_id}/status?wait=30 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        await writer.drain()
+        while True:
+            if (await get_json(session, probe))[0] == 429:
+                return writer
+            if await answered(reader):
+                writer.close()
+                break
+            assert time.monotonic() < until, "the long poll never took its slot"
+
+
+async def answered(reader: asyncio.StreamReader) -> bool:
+    """Whether the server has answered (a long poll of 30 s is answered at once only when refused)."""
+    try:
+        return bool(await asyncio.wait_for(reader.read(1), 0.01))
+    except TimeoutError:
+        return False
 
 
 async def test_an_event_stream_whose_client_left_releases_its_watch_slot(server: ServerProcess) -> None:
@@ -109,12 +136,6 @@ async def test_an_event_stream_whose_client_left_releases_its_watch_slot(server:
         assert b"200 OK" in first and b"event: status" in first
         writer.close()  # gone, long before the stream's next heartbeat (15 s)
         await wait_until_admitted(session, f"{server.url}/api/v1/jobs/{job_id}/status?wait=0.1")
-
-
-async def wait_until_refused(session: aiohttp.ClientSession, url: str) -> None:
-    until = time.monotonic() + DEADLINE
-    while (await get_json(session, url))[0] != 429:
-        assert time.monotonic() < until, "the first long poll never took its slot"
 
 
 async def wait_until_admitted(session: aiohttp.ClientSession, url: str) -> None:
