@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 
 from tests.process import run_server
+from tests.waiting import wait_until_async
 
 CONFIG = """
 [server]
@@ -39,14 +40,15 @@ async def start(session: aiohttp.ClientSession, url: str, seconds: float) -> str
 
 
 async def wait_status(session: aiohttp.ClientSession, url: str, job_id: str, wanted: set[str]) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while True:
-        code, data = await get(session, f"{url}/api/v1/jobs/{job_id}/status")
-        assert code == 200, data
-        if data["status"] in wanted:
-            return data
-        assert time.monotonic() < deadline, data
-        await asyncio.sleep(0.1)
+    last: dict[str, Any] = {}
+
+    async def reached() -> dict[str, Any] | None:
+        nonlocal last
+        code, last = await get(session, f"{url}/api/v1/jobs/{job_id}/status")
+        assert code == 200, last
+        return last if last["status"] in wanted else None
+
+    return await wait_until_async(reached, 20, lambda: f"job {job_id} to be {wanted}; last: {last}", interval=0.1)
 
 
 async def test_after_sigterm_results_and_outcomes_are_still_answered(tmp_path: Path) -> None:
@@ -57,15 +59,17 @@ async def test_after_sigterm_results_and_outcomes_are_still_answered(tmp_path: P
             await wait_status(session, server.url, long, {"running"})
             server.process.send_signal(signal.SIGTERM)
             refused = {"endpoint": "/api/v1/demo/sleep", "payload": {"seconds": 0}}
-            deadline = time.monotonic() + 10
-            while True:  # the signal is handled at once, but not synchronously with its sending
+
+            async def refusal() -> tuple[dict[str, Any], str] | None:
                 async with session.post(f"{server.url}/api/v1/jobs/start", json=refused) as response:
-                    if response.status == 503:
-                        assert (await response.json())["error"] == "shutting_down"
-                        assert int(response.headers["Retry-After"]) >= 1
-                        break
-                assert time.monotonic() < deadline, "new jobs were still accepted"
-                await asyncio.sleep(0.05)
+                    if response.status != 503:
+                        return None
+                    return await response.json(), response.headers["Retry-After"]
+
+            # The signal is handled at once, but not synchronously with its sending.
+            answer, retry_after = await wait_until_async(refusal, 10, "new jobs to be refused", interval=0.05)
+            assert answer["error"] == "shutting_down"
+            assert int(retry_after) >= 1
             await wait_status(session, server.url, short, {"completed"})
             code, result = await get(session, f"{server.url}/api/v1/jobs/{short}/result")
             assert code == 200 and result["success"] is True
