@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from typing import Any
 
 from aiohttp.http_exceptions import HttpProcessingError
 
+from jobs.jsontext import compact_json
 from jobs.model import isoformat
 
 EVENTS_LOGGER = "docjobs.events"
+# A log line's JSON: fields that are not JSON (an exception, a path) are written as their str().
+_line = compact_json(allow_nan=True, default=str)
 
 
 class JsonFormatter(logging.Formatter):
@@ -27,7 +29,7 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, separators=(",", ":"))
+        return _line(entry)
 
 
 def configure_logging(level: str) -> None:

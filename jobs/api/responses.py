@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
+from jobs.jsontext import Encode, compact_json
 from jobs.store.results import HeldResult, ResultGone, StoredResult
 
 log = logging.getLogger("docjobs.responses")
 
 
-def dumps(data: Any) -> str:
-    """Compact JSON; NaN is refused because clients' parsers reject it."""
-    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+# Compact JSON; NaN is refused because clients' parsers reject it.
+dumps: Encode = compact_json(allow_nan=False)
 
 
 def json_response(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
