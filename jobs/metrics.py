@@ -88,6 +88,7 @@ class JobMetrics:
             registry=r,
         )
         self._http_children: dict[tuple[str, str, int], Histogram] = {}
+        self._endpoint_series: dict[str, _EndpointSeries] = {}
         self.sweeps = Counter("docjobs_cleanup_sweeps", "Cleanup sweeps run", registry=r)
         self.swept = Counter(
             "docjobs_cleanup_removed", "Jobs removed or expired by cleanup sweeps, by reason", ["reason"], registry=r
@@ -117,21 +118,35 @@ class JobMetrics:
         _unhook(service.on_started, self.job_started)
         _unhook(service.on_finished, self.job_finished)
 
+    def _series(self, endpoint: str) -> _EndpointSeries:
+        # As for the HTTP children: labels() validates and locks on every call, four times per job;
+        # the endpoints are the registered ones, so each one's series are looked up once.
+        series = self._endpoint_series.get(endpoint)
+        if series is None:
+            series = self._endpoint_series[endpoint] = _EndpointSeries(
+                self.started.labels(endpoint),
+                self.queue_wait.labels(endpoint),
+                self.duration.labels(endpoint),
+                {status: self.finished.labels(endpoint, status) for status in FINAL_STATUSES},
+            )
+        return series
+
     def job_created(self, job: Job) -> None:
         """A job was accepted."""
-        self.started.labels(job.endpoint).inc()
+        self._series(job.endpoint).started.inc()
 
     def job_started(self, job: Job) -> None:
         """A worker began a job."""
         if job.started_at is not None:
-            self.queue_wait.labels(job.endpoint).observe(max(0.0, job.started_at - job.created_at))
+            self._series(job.endpoint).queue_wait.observe(max(0.0, job.started_at - job.created_at))
 
     def job_finished(self, job: Job) -> None:
         """A job reached its final status."""
-        self.finished.labels(job.endpoint, job.status.value).inc()
+        series = self._series(job.endpoint)
+        series.finished[job.status.value].inc()
         duration = job.duration_seconds
         if duration is not None:  # a job that expired while pending never ran
-            self.duration.labels(job.endpoint).observe(max(0.0, duration))
+            series.duration.observe(max(0.0, duration))
 
     def sweep_done(self, summary: dict[str, int]) -> None:
         """A cleanup sweep ran."""
@@ -157,6 +172,16 @@ class JobMetrics:
     async def scrape(self, service: JobService) -> Collector:
         """Everything to expose now: the counters, plus gauges read from the service at this moment."""
         return _Scrape(self.registry, await read_gauges(service))
+
+
+@dataclass(frozen=True, slots=True)
+class _EndpointSeries:
+    """One endpoint's labelled counters and histograms."""
+
+    started: Counter
+    queue_wait: Histogram
+    duration: Histogram
+    finished: dict[str, Counter]  # by final status
 
 
 @dataclass(frozen=True, slots=True)
