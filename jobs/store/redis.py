@@ -23,7 +23,7 @@ from jobs.store.attempts import ClaimedAttempts
 from jobs.store.codec import STATUS_FIELDS, decode_job, encode_job
 from jobs.store.lua import SCRIPT_NAMES, script_source
 from jobs.store.protocol import PAGE_SCAN_FACTOR, Admission, Counts, JobPage, SweepReport, counts_of
-from jobs.store.redis_result import RedisResult
+from jobs.store.redis_result import SMALL_RESULT_BYTES, RedisResult
 from jobs.store.results import NULL_RESULT, HeldResult, StoredResult
 
 log = logging.getLogger("docjobs.redis_store")
@@ -170,8 +170,12 @@ class RedisJobStore:
         if job.result_json is not None:
             return HeldResult(job.result_json)  # a record written before results had their own key
         key = self.key("result", job.id)
+        # Most results are small: one GETRANGE fetches the whole of one, and its length says it was all.
+        head = cast(bytes, await self._read(lambda: self._raw.getrange(key, 0, SMALL_RESULT_BYTES - 1)))
+        if len(head) < SMALL_RESULT_BYTES:
+            return HeldResult(head) if head else NULL_RESULT
         size = int(await self._read(lambda: self._raw.strlen(key)))
-        return RedisResult(self._raw, key, size, UNAVAILABLE_ERRORS) if size else NULL_RESULT
+        return RedisResult(self._raw, key, size, UNAVAILABLE_ERRORS)
 
     async def read_result(self, job_id: str) -> bytes | None:
         data = await self._read(lambda: self._raw.get(self.key("result", job_id)))

@@ -9,6 +9,10 @@ from redis.asyncio import Redis
 
 from jobs.store.results import ResultGone
 
+# A result up to this size is read whole, in one GETRANGE, and served from memory, as one piece of a
+# larger one would be: the STRLEN and the second round trip are saved on nearly every fetch.
+SMALL_RESULT_BYTES = 256 * 1024
+
 
 class RedisResult:
     """The result under `key` (a string of `size` bytes), streamed with GETRANGE."""

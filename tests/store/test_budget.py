@@ -9,7 +9,8 @@ from jobs.budget import Budget, Reservation
 from jobs.errors import StoreFull
 from jobs.model import JobStatus
 from jobs.store import Admission, JobStore
-from jobs.store.results import ResultGone
+from jobs.store.redis_result import SMALL_RESULT_BYTES
+from jobs.store.results import HeldResult, ResultGone
 from tests.store.conftest import StoreFactory
 from tests.store.helpers import T0, eventually, make_job, start_running
 
@@ -17,6 +18,7 @@ KIB = 1024
 # Each client may hold 3 KiB of results and reservations, the service 5 KiB; payloads 2 and 3 KiB.
 BUDGET = Budget(client_results=3 * KIB, results=5 * KIB, client_payloads=2 * KIB, payloads=3 * KIB)
 RETENTION, GRACE = 600.0, 60.0
+UNLIMITED = Admission(100, 1_000, Budget(), Reservation(0, 0))  # for results larger than BUDGET takes
 
 
 def admission(results: int = KIB, payloads: int = 0) -> Admission:
@@ -181,8 +183,8 @@ async def test_a_failed_job_gives_its_whole_reservation_back(store: JobStore) ->
 
 async def test_a_result_deleted_while_it_is_read_stops_the_read_on_redis(redis_stores: StoreFactory) -> None:
     store = await redis_stores()
-    job = await store.add(make_job("a"), admission(results=3 * KIB))
-    await finish(store, job.id, b"q" * 1000)
+    job = await store.add(make_job("a"), UNLIMITED)
+    await finish(store, job.id, b"q" * (SMALL_RESULT_BYTES + 1000))  # too big to be read whole at once
     done = await store.get(job.id)
     assert done is not None
     pieces = (await store.open_result(done)).pieces(400)
@@ -190,6 +192,33 @@ async def test_a_result_deleted_while_it_is_read_stops_the_read_on_redis(redis_s
     await store.delete(job.id)
     with pytest.raises(ResultGone):
         await anext(pieces)
+
+
+async def test_a_small_result_is_fetched_in_one_read_and_a_large_one_streamed_on_redis(
+    redis_stores: StoreFactory,
+) -> None:
+    store = await redis_stores()
+    raw = Redis.from_url(_url(store))
+    try:
+        for size in (SMALL_RESULT_BYTES - 1, SMALL_RESULT_BYTES, 3 * SMALL_RESULT_BYTES + 7):
+            result = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+            job = await store.add(make_job("a"), UNLIMITED)
+            await finish(store, job.id, result)
+            done = await store.get(job.id)
+            assert done is not None
+            before = await raw.info("commandstats")
+            stored = await store.open_result(done)
+            after = await raw.info("commandstats")
+            assert stored.size == size
+            assert b"".join([bytes(piece) async for piece in stored.pieces(100_000)]) == result
+            opened = {name: after[name]["calls"] - before.get(name, {"calls": 0})["calls"] for name in after}
+            whole = size < SMALL_RESULT_BYTES  # only a result shorter than one read is known to be whole
+            assert isinstance(stored, HeldResult) is whole
+            assert opened.get("cmdstat_strlen", 0) == (0 if whole else 1)
+            assert opened["cmdstat_getrange"] == 1
+            await store.delete(job.id)
+    finally:
+        await raw.aclose()
 
 
 async def test_a_running_job_recovered_from_a_lost_instance_still_has_its_payload(redis_stores: StoreFactory) -> None:
