@@ -33,6 +33,8 @@ from jobs.settings import Settings
 from jobs.store import Admission, Counts, JobPage, JobStore
 from jobs.store.results import StoredResult
 
+# An estimate may use a queue length this old: on Redis the start's own insertion has just read it.
+ESTIMATE_QUEUE_MAX_AGE_SECONDS = 0.5
 # Payloads larger than this are validated in a thread so that a big base64 file cannot stall the loop.
 VALIDATE_INLINE_MAX_BYTES = 64 * 1024
 
@@ -132,7 +134,8 @@ class JobService:
         return StartedJob(job, await self._estimate(endpoint))
 
     async def _estimate(self, endpoint: Endpoint) -> Estimate:
-        ahead = max(0, await self.store.pending_count() - 1 - self.free_workers())
+        pending = await self.store.pending_count(max_age=ESTIMATE_QUEUE_MAX_AGE_SECONDS)
+        ahead = max(0, pending - 1 - self.free_workers())
         return self.estimator.estimate(endpoint.path, endpoint.estimated_seconds, ahead, self.figures.workers_total())
 
     def free_workers(self) -> int:

@@ -167,8 +167,8 @@ class MemoryJobStore:
     async def result_bytes(self) -> int:
         return self._result_bytes
 
-    async def pending_count(self) -> int:
-        return len(self._pending) + len(self._claimed)
+    async def pending_count(self, max_age: float = 0.0) -> int:
+        return len(self._pending) + len(self._claimed)  # always exact: nothing to save here
 
     async def sweep(self, now: float, retention_seconds: float, grace_seconds: float) -> SweepReport:
         report = SweepReport()

@@ -165,8 +165,9 @@ class JobStore(SharedStore, Protocol):
     async def result_bytes(self) -> int:
         """Bytes of results held (delivered ones included until they are deleted)."""
 
-    async def pending_count(self) -> int:
-        """How many jobs wait for a worker."""
+    async def pending_count(self, max_age: float = 0.0) -> int:
+        """How many jobs wait for a worker; with `max_age`, a count read that many seconds ago at most
+        may answer instead (an estimate's queue length, which a start has just read on Redis)."""
 
     async def sweep(self, now: float, retention_seconds: float, grace_seconds: float) -> SweepReport:
         """Delete finished jobs past retention, delivered ones past grace; expire overdue pending ones."""

@@ -23,6 +23,7 @@ from jobs.store.attempts import ClaimedAttempts
 from jobs.store.codec import STATUS_FIELDS, decode_job, encode_job
 from jobs.store.lua import SCRIPT_NAMES, script_source
 from jobs.store.protocol import PAGE_SCAN_FACTOR, Admission, Counts, JobPage, SweepReport, counts_of
+from jobs.store.recent import RecentCount
 from jobs.store.redis_result import SMALL_RESULT_BYTES, RedisResult
 from jobs.store.results import NULL_RESULT, HeldResult, StoredResult
 
@@ -86,6 +87,7 @@ class RedisJobStore:
         self._retention_ms = round(retention_seconds * 1000)
         self._grace_ms = round(grace_seconds * 1000)
         self._attempts = ClaimedAttempts()
+        self._pending_seen = RecentCount()
         self._client: Redis = _connect(url, socket_timeout, decode=True)
         # Results are read as bytes: a range may end inside a UTF-8 character, and nothing is decoded.
         self._raw: Redis = _connect(url, socket_timeout, decode=False)
@@ -150,6 +152,7 @@ class RedisJobStore:
             *encode_job(job),
         )
         if reply[0] == "added":
+            self._pending_seen.saw(int(reply[1]))  # add.lua counts the queue for its limit anyway
             return job
         if reply[0] == "replay":
             replayed = decode_job(reply[1])
@@ -266,8 +269,14 @@ class RedisJobStore:
         held = await self._read(lambda: self._client.get(self.key("result_bytes")))
         return int(held or 0)
 
-    async def pending_count(self) -> int:
-        return int(await self._read(lambda: self._client.zcard(self.key("pending"))))
+    async def pending_count(self, max_age: float = 0.0) -> int:
+        if max_age > 0:
+            seen = self._pending_seen.recent(max_age)
+            if seen is not None:
+                return seen
+        count = int(await self._read(lambda: self._client.zcard(self.key("pending"))))
+        self._pending_seen.saw(count)
+        return count
 
     async def sweep(self, now: float, retention_seconds: float, grace_seconds: float) -> SweepReport:
         report = SweepReport()

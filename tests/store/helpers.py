@@ -84,3 +84,9 @@ async def publish_until_heard(publisher: JobStore, listeners: list[Listener], jo
         return False
 
     await eventually(all_heard, what="every listener to hear a probe")
+
+
+def redis_url(store: JobStore) -> str:
+    """The URL of the Redis a Redis store talks to, for a raw client beside it."""
+    kwargs = store.client.connection_pool.connection_kwargs  # type: ignore[attr-defined]
+    return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from redis.asyncio import Redis
 
 from jobs.errors import ClientLimitReached, QueueFull
 from jobs.model import JobStatus
 from jobs.store import Admission, JobStore
-from tests.store.helpers import ROOMY, T0, make_job, start_running
+from jobs.store.recent import RecentCount
+from tests.store.conftest import StoreFactory
+from tests.store.helpers import ROOMY, T0, make_job, redis_url, start_running
 
 
 async def test_added_job_reads_back_unchanged(store: JobStore) -> None:
@@ -82,3 +85,39 @@ async def test_idempotency_key_is_free_again_once_its_job_is_deleted(store: JobS
     await store.delete(first.id)
     second = await store.add(make_job("a", key="k"), ROOMY)
     assert second.id != first.id
+
+
+async def test_a_recent_queue_length_is_the_one_a_start_just_read(store: JobStore) -> None:
+    for expected in (1, 2, 3):
+        await store.add(make_job(), ROOMY)
+        assert await store.pending_count(max_age=60) == expected  # every backend counts the new job
+    first = await store.claim_next(T0)
+    assert first is not None
+    assert await store.mark_running(first.id, T0) is not None
+    assert await store.pending_count() == 2  # the exact count always reads the store
+
+
+async def test_a_start_reads_the_queue_length_for_its_estimate_on_redis(redis_stores: StoreFactory) -> None:
+    store, other = await redis_stores(), await redis_stores()
+    raw = Redis.from_url(redis_url(store))
+    try:
+        await other.add(make_job(), ROOMY)
+        await store.add(make_job(), ROOMY)
+        before = (await raw.info("commandstats")).get("cmdstat_zcard", {"calls": 0})["calls"]
+        assert await store.pending_count(max_age=60) == 2  # what add.lua counted: another round trip saved
+        assert (await raw.info("commandstats")).get("cmdstat_zcard", {"calls": 0})["calls"] == before
+        await other.add(make_job(), ROOMY)
+        assert await store.pending_count() == 3  # exact: it reads the queue
+        assert await store.pending_count(max_age=60) == 3  # and that read is the recent one now
+    finally:
+        await raw.aclose()
+
+
+def test_a_recent_count_ages() -> None:
+    now = [100.0]
+    count = RecentCount(clock=lambda: now[0])
+    assert count.recent(10) is None  # nothing seen yet
+    count.saw(4)
+    now[0] += 0.5
+    assert count.recent(0.5) == 4
+    assert count.recent(0.4) is None

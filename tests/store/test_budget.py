@@ -12,7 +12,7 @@ from jobs.store import Admission, JobStore
 from jobs.store.redis_result import SMALL_RESULT_BYTES
 from jobs.store.results import HeldResult, ResultGone
 from tests.store.conftest import StoreFactory
-from tests.store.helpers import T0, eventually, make_job, start_running
+from tests.store.helpers import T0, eventually, make_job, redis_url, start_running
 
 KIB = 1024
 # Each client may hold 3 KiB of results and reservations, the service 5 KiB; payloads 2 and 3 KiB.
@@ -127,7 +127,7 @@ async def test_a_status_read_does_not_carry_the_result_on_redis(redis_stores: St
     store = await redis_stores()
     job = await store.add(make_job("a"), admission())
     await finish(store, job.id, b'{"big":1}')
-    raw = Redis.from_url(_url(store))
+    raw = Redis.from_url(redis_url(store))
     try:
         assert await raw.hexists(f"{prefix}:job:{job.id}", "result_json") == 0
         assert await raw.hexists(f"{prefix}:job:{job.id}", "payload") == 0  # dropped at the end
@@ -147,7 +147,7 @@ async def test_a_result_expires_with_its_record_on_redis(redis_stores: StoreFact
     job = await store.add(make_job("a"), admission(results=3 * KIB))
     await finish(store, job.id, b"r" * (2 * KIB))
     await store.mark_delivered(job.id, T0 + 3)
-    raw = Redis.from_url(_url(store))
+    raw = Redis.from_url(redis_url(store))
     try:
         await eventually(lambda: _absent(raw, f"{prefix}:result:{job.id}"))
     finally:
@@ -163,11 +163,6 @@ async def test_a_status_read_leaves_the_payload_out_on_redis(redis_stores: Store
     assert stored is not None and stored.payload == {} and stored.status is JobStatus.PENDING
     claimed = await store.claim_next(T0)
     assert claimed is not None and claimed.payload == job.payload
-
-
-def _url(store: JobStore) -> str:
-    kwargs = store.client.connection_pool.connection_kwargs  # type: ignore[attr-defined]
-    return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
 
 
 async def _absent(raw: Redis, key: str) -> bool:
@@ -198,7 +193,7 @@ async def test_a_small_result_is_fetched_in_one_read_and_a_large_one_streamed_on
     redis_stores: StoreFactory,
 ) -> None:
     store = await redis_stores()
-    raw = Redis.from_url(_url(store))
+    raw = Redis.from_url(redis_url(store))
     try:
         for size in (SMALL_RESULT_BYTES - 1, SMALL_RESULT_BYTES, 3 * SMALL_RESULT_BYTES + 7):
             result = bytes(range(256)) * (size // 256) + b"x" * (size % 256)

@@ -13,7 +13,8 @@ if redis.call("EXISTS", job_key(id)) == 1 then
   return {"replay", redis.call("HGETALL", job_key(id))}  -- the same start sent twice
 end
 if redis.call("SCARD", active_key(client)) >= tonumber(ARGV[7]) then return {"client_limit"} end
-if redis.call("ZCARD", PENDING) >= tonumber(ARGV[8]) then return {"queue_full"} end
+local pending = redis.call("ZCARD", PENDING)
+if pending >= tonumber(ARGV[8]) then return {"queue_full"} end
 local results, payloads = tonumber(ARGV[10]), tonumber(ARGV[11])
 local over, held = over_budget(client, results, payloads, {ARGV[12], ARGV[13], ARGV[14], ARGV[15]})
 if over then return {"store_full", over, held} end
@@ -27,4 +28,4 @@ redis.call("SADD", active_key(client), id)
 count_new(id, redis.call("HGET", job_key(id), "endpoint"), client, seq)
 if idem ~= "" then redis.call("SET", idem_key(client, idem), id) end
 announce("queued", id)
-return {"added"}
+return {"added", pending + 1}  -- the queue's length with this job: the start's estimate needs it
