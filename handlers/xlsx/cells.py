@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from handlers.common.errors import InvalidCellReference
 
@@ -18,6 +18,8 @@ _EXACT_FLOAT_INT = 2.0**53  # beyond this a float no longer represents every int
 _ISO_TEXTS = 4096  # distinct dates whose text records() keeps at once: a few years of days
 
 JsonValue = None | bool | int | float | str
+Records = list[dict[str, JsonValue]]
+NativeRecords = Callable[[list[str], Iterable[Sequence[Any]], Callable[[Any], JsonValue]], Records]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,13 +118,24 @@ def iso_duration(delta: datetime.timedelta) -> str:
     return f"{sign}PT{int(hours)}H{int(minutes)}M{secs_text}S"
 
 
-def records(headers: list[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, JsonValue]]:
+def records(headers: list[str], rows: Iterable[Sequence[Any]]) -> Records:
     """Rows of calamine values as JSON records keyed by `headers`; a row with no value is left out.
+
+    The C accelerator (handlers/xlsx/_records.c) when it is built, else `python_records`, the reference
+    that it must equal.
+    """
+    if _NATIVE_RECORDS is None:
+        return python_records(headers, rows)
+    return _NATIVE_RECORDS(headers, rows, to_json)
+
+
+def python_records(headers: list[str], rows: Iterable[Sequence[Any]]) -> Records:
+    """`records` in Python: the reference implementation, and the fallback when the C one is not built.
 
     `to_json` inlined for the common kinds, in one loop with the records: this runs once per cell of
     big sheets, and every call or generator step per row or cell shows (a third of the time).
     """
-    out: list[dict[str, JsonValue]] = []
+    out: Records = []
     add = out.append
     date, stamp, low, high = datetime.date, datetime.datetime, -_EXACT_FLOAT_INT, _EXACT_FLOAT_INT
     # Dates repeat (a column of days): each is converted once and its text shared, which halves their
@@ -154,3 +167,16 @@ def records(headers: list[str], rows: Iterable[Sequence[Any]]) -> list[dict[str,
                 keep(to_json(value))
         add(dict(zip(headers, values, strict=False)))
     return out
+
+
+def _native_records() -> NativeRecords | None:
+    """The C accelerator's records, or None when it is not built (setup.py: a C compiler is needed)."""
+    try:
+        from handlers.xlsx._records import records as native  # noqa: PLC0415 (optional, so not at the top)
+    except ImportError:
+        return None
+    return native
+
+
+_NATIVE_RECORDS: Final = _native_records()
+ACCELERATED: Final = _NATIVE_RECORDS is not None  # the tests require it, so that CI cannot fall back unseen
