@@ -10,7 +10,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 COPY requirements-build.txt setup.py ./
-COPY handlers/xlsx/_records.c handlers/xlsx/
+COPY handlers/xlsx/_records.c handlers/xlsx/_cell_scan.c handlers/xlsx/_cell_scan.h handlers/xlsx/
 RUN pip install --no-cache-dir -r requirements-build.txt \
     && python setup.py --quiet build_ext --inplace
 
@@ -34,7 +34,7 @@ COPY jobs ./jobs
 COPY handlers ./handlers
 COPY --from=native /build/handlers/xlsx/_records.*.so ./handlers/xlsx/
 # The image must use it: a build whose module does not import fails here, not slowly in production.
-RUN python -c "from handlers.xlsx import cells; assert cells.ACCELERATED, 'the C records do not import'"
+RUN python -c "from handlers.xlsx import native; assert native.BUILT, 'the C accelerator does not import'"
 
 RUN groupadd --gid 10001 docjobs \
     && useradd --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin docjobs

@@ -20,7 +20,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt clients/python/pyproject.tom
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-$(NATIVE): handlers/xlsx/_records.c setup.py requirements-build.txt | $(BIN)/python
+$(NATIVE): $(wildcard handlers/xlsx/_*.c handlers/xlsx/_*.h) setup.py requirements-build.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-build.txt
 	$(BIN)/python setup.py --quiet build_ext --inplace --force
 

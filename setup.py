@@ -1,5 +1,6 @@
-"""Builds the C accelerator of cells.records in place: `python setup.py build_ext --inplace`.
+"""Builds the extract's C accelerator in place: `python setup.py build_ext --inplace`.
 
+It holds cells.records and the sheet-area pre-check's cell scan (handlers/xlsx/native.py loads it).
 Needs a C compiler and Python's headers (Debian: gcc and python3-dev; the python images have the
 headers). The project is not installed as a package: `packages=[]` keeps setuptools from looking for
 packages to install (and from reading the flat layout as several).
@@ -12,7 +13,8 @@ setup(
     ext_modules=[
         Extension(
             "handlers.xlsx._records",
-            ["handlers/xlsx/_records.c"],
+            ["handlers/xlsx/_records.c", "handlers/xlsx/_cell_scan.c"],
+            depends=["handlers/xlsx/_cell_scan.h"],
             extra_compile_args=["-O2", "-Wall", "-Wextra"],
         )
     ],

@@ -1,5 +1,5 @@
 /* The C accelerator of handlers/xlsx/cells.py's records(): the same records, without a Python step
- * per cell.
+ * per cell. The module also holds the sheet-area pre-check's cell scan (_cell_scan.c).
  *
  * cells.records (pure Python) is the reference: this module must give equal records, with values of
  * the same types, for every input (tests/handlers/test_native_records.py compares them). It runs once
@@ -9,8 +9,8 @@
  * No state lives at module level except CPython's datetime C API capsule (PyDateTime_IMPORT), which
  * is read-only and shared by every extension that uses datetime objects.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_cell_scan.h"
+
 #include <datetime.h>
 
 /* Beyond 2**53 a float no longer represents every integer exactly: as cells._EXACT_FLOAT_INT. */
@@ -226,6 +226,8 @@ records(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef methods[] = {
     {"records", (PyCFunction)(void (*)(void))records, METH_FASTCALL,
      "records(headers, rows, to_json) -> list of dicts: cells.records in C (to_json converts the rare kinds)."},
+    {"scan_cells", (PyCFunction)(void (*)(void))scan_cells, METH_FASTCALL,
+     "scan_cells(chunk, letters, digits) -> (letters, digits, odd): sheet_area's _Bound.feed in C."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -253,7 +255,7 @@ static PyModuleDef_Slot slots[] = {
 static struct PyModuleDef definition = {
     PyModuleDef_HEAD_INIT,
     .m_name = "handlers.xlsx._records",
-    .m_doc = "cells.records in C: calamine rows as JSON records.",
+    .m_doc = "The extract's C parts: calamine rows as JSON records, and the sheet-area pre-check's cell scan.",
     .m_size = 0,
     .m_methods = methods,
     .m_slots = slots,

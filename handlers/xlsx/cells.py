@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from handlers.common.errors import InvalidCellReference
+from handlers.xlsx import native
 
 MAX_ROW = 1_048_576  # the limits of an .xlsx sheet (Excel 2007 and later)
 MAX_COLUMN = 16_384  # column XFD
@@ -19,7 +20,6 @@ _ISO_TEXTS = 4096  # distinct dates whose text records() keeps at once: a few ye
 
 JsonValue = None | bool | int | float | str
 Records = list[dict[str, JsonValue]]
-NativeRecords = Callable[[list[str], Iterable[Sequence[Any]], Callable[[Any], JsonValue]], Records]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +124,9 @@ def records(headers: list[str], rows: Iterable[Sequence[Any]]) -> Records:
     The C accelerator (handlers/xlsx/_records.c) when it is built, else `python_records`, the reference
     that it must equal.
     """
-    if _NATIVE_RECORDS is None:
+    if native.records is None:
         return python_records(headers, rows)
-    return _NATIVE_RECORDS(headers, rows, to_json)
+    return native.records(headers, rows, to_json)
 
 
 def python_records(headers: list[str], rows: Iterable[Sequence[Any]]) -> Records:
@@ -167,16 +167,3 @@ def python_records(headers: list[str], rows: Iterable[Sequence[Any]]) -> Records
                 keep(to_json(value))
         add(dict(zip(headers, values, strict=False)))
     return out
-
-
-def _native_records() -> NativeRecords | None:
-    """The C accelerator's records, or None when it is not built (setup.py: a C compiler is needed)."""
-    try:
-        from handlers.xlsx._records import records as native  # noqa: PLC0415 (optional, so not at the top)
-    except ImportError:
-        return None
-    return native
-
-
-_NATIVE_RECORDS: Final = _native_records()
-ACCELERATED: Final = _NATIVE_RECORDS is not None  # the tests require it, so that CI cannot fall back unseen

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from handlers.common.errors import HandlerError
-from handlers.xlsx import _records, cells
+from handlers.xlsx import _records, cells, native
 from handlers.xlsx.cells import Records, python_records, to_json
 from handlers.xlsx.formats import open_workbook, worksheet_names
 from handlers.xlsx.grid import Grid
@@ -75,12 +75,12 @@ def typed(out: Records) -> list[list[tuple[str, type, str]]]:
     return [[(key, type(value), repr(value)) for key, value in record.items()] for record in out]
 
 
-def native(headers: list[str], rows: Any) -> Records:
+def in_c(headers: list[str], rows: Any) -> Records:
     return _records.records(headers, rows, to_json)
 
 
 def assert_same(headers: list[str], rows: Sequence[Sequence[Any]]) -> None:
-    expected, got = python_records(headers, rows), native(headers, iter(rows))
+    expected, got = python_records(headers, rows), in_c(headers, iter(rows))
     assert typed(got) == typed(expected)
 
 
@@ -98,7 +98,8 @@ def random_row(rng: random.Random, width: int) -> Sequence[Any]:
 
 def test_the_accelerator_is_built_and_used() -> None:
     # CI installs with `make`, which builds it: a missing build must fail here, not fall back unseen.
-    assert cells.ACCELERATED
+    assert native.BUILT
+    assert cells.records(["a"], [[1.0]]) == [{"a": 1}]
     assert _records.__file__.endswith(".so") or _records.__file__.endswith(".pyd")
 
 
@@ -138,7 +139,7 @@ def test_ragged_blank_and_empty_rows_are_treated_as_zip_and_the_python_treat_the
         [Text(""), "", 1.0],
     ]
     assert_same(headers, rows)
-    assert native(headers, rows)[0] == {"a": None, "b": None, "c": None}
+    assert in_c(headers, rows)[0] == {"a": None, "b": None, "c": None}
     assert_same([], rows)
 
 
@@ -157,7 +158,7 @@ def test_errors_propagate_as_in_the_python() -> None:
         yield [1.0]
         raise KeyError("from the rows")
 
-    for run in (python_records, native):
+    for run in (python_records, in_c):
         with pytest.raises(ValueError, match="no text"):
             run(["a"], [[1.0, Unprintable()]])
         with pytest.raises(KeyError, match="from the rows"):
@@ -173,18 +174,18 @@ def test_no_reference_or_memory_is_leaked() -> None:
     headers = ["a", "b", "c", "d"]
     rows = [[text, number, day, 7.0], [text, "", day], ["", "", "", ""]] * 200
     before = [sys.getrefcount(value) for value in (text, number, day, *headers)]
-    out = native(headers, rows)
+    out = in_c(headers, rows)
     del out
     with pytest.raises(ValueError):
-        native(headers, [*rows, [Unprintable()]])
+        in_c(headers, [*rows, [Unprintable()]])
     assert [sys.getrefcount(value) for value in (text, number, day, *headers)] == before
-    native(headers, rows)  # warmed up
+    in_c(headers, rows)  # warmed up
     gc.collect()
     tracemalloc.start()
     try:
         start = tracemalloc.get_traced_memory()[0]
         for _ in range(50):
-            native(headers, rows)
+            in_c(headers, rows)
         gc.collect()
         grown = tracemalloc.get_traced_memory()[0] - start
     finally:
