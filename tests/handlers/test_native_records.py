@@ -210,3 +210,10 @@ def test_every_corpus_sheet_gives_the_same_records() -> None:
             assert_same(headers[:-1], grid.rows)  # every row longer than the headers
             compared += 1
     assert compared >= 100, compared
+
+
+def test_without_the_accelerator_records_fall_back_to_the_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows: list[list[Any]] = [[1.0, "", DAY], ["", "", ""], [2.5, "x", datetime.datetime(2024, 1, 1, 6)]]
+    expected = cells.records(["a", "b", "c"], rows)
+    monkeypatch.setattr(native, "records", None)
+    assert typed(cells.records(["a", "b", "c"], rows)) == typed(expected)

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from handlers.xlsx import _records
+from handlers.xlsx import _records, native
 from handlers.xlsx.part_chunks import xml_chunks
 from handlers.xlsx.sheet_area import _Bound
 from tests.corpus import CORPUS, corpus_files
@@ -176,3 +176,11 @@ def test_bad_arguments_are_refused() -> None:
         _records.scan_cells(b"", -1, 1)
     with pytest.raises(TypeError):
         _records.scan_cells(b"", 1.0, 1)  # type: ignore[arg-type]
+
+
+def test_without_the_accelerator_the_bound_comes_from_the_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    chunk = b'<c r="AB12" s="1"><v>1</v></c><c r="XFD1048576" s="2"/><c r="C333"><v>2</v></c>'
+    monkeypatch.setattr(native, "scan_cells", None)
+    bound = _Bound()
+    bound.feed(chunk)
+    assert (bound.letters, bound.digits, bound.odd) == _records.scan_cells(chunk, 1, 1) == (2, 3, False)
