@@ -43,13 +43,14 @@ is_empty(PyObject *value, const Context *context)
 }
 
 /* A row is blank when every cell is "" (the Python's row[0] == "" and row.count("") == len(row)).
- * Every cell is compared, as list.count does, once the first is empty. */
+ * Every cell is compared, as list.count does, once the first is empty. `cells` is a list or tuple
+ * (PySequence_Fast); its size is read again at each cell, as a comparison may run Python code. */
 static int
-is_blank(PyObject *const *cells, Py_ssize_t size, const Context *context)
+is_blank(PyObject *cells, const Context *context)
 {
-    int blank = is_empty(cells[0], context);
-    for (Py_ssize_t index = 1; blank == 1 && index < size; index++) {
-        blank = is_empty(cells[index], context);
+    int blank = 1;
+    for (Py_ssize_t index = 0; blank == 1 && index < PySequence_Fast_GET_SIZE(cells); index++) {
+        blank = is_empty(PySequence_Fast_GET_ITEM(cells, index), context);
     }
     return blank;
 }
@@ -103,11 +104,12 @@ convert(PyObject *value, const Context *context)
 
 /* Every header mapped to None, in order: the shape each full row's record is copied from. */
 static PyObject *
-template_of(PyObject *const *headers, Py_ssize_t width)
+template_of(PyObject *headers)
 {
+    Py_ssize_t width = PyTuple_GET_SIZE(headers);
     PyObject *template = _PyDict_NewPresized(width);
     for (Py_ssize_t index = 0; template != NULL && index < width; index++) {
-        if (PyDict_SetItem(template, headers[index], Py_None) < 0) {
+        if (PyDict_SetItem(template, PyTuple_GET_ITEM(headers, index), Py_None) < 0) {
             Py_CLEAR(template);
         }
     }
@@ -116,13 +118,14 @@ template_of(PyObject *const *headers, Py_ssize_t width)
 
 /* dict(zip(headers, converted cells)): a row shorter than the headers gives fewer keys, the cells past
  * the headers are converted (as the Python converts them before zip) and dropped. A full row starts
- * from a copy of `*template` (every header, in order), so its values replace and nothing is inserted. */
+ * from a copy of `*template` (every header, in order), so its values replace and nothing is inserted.
+ * The row's size and items are read again at each cell: to_json may run Python code. */
 static PyObject *
-record(PyObject *const *cells, Py_ssize_t size, PyObject *const *headers, Py_ssize_t width, PyObject **template,
-       const Context *context)
+record(PyObject *cells, PyObject *headers, PyObject **template, const Context *context)
 {
+    Py_ssize_t width = PyTuple_GET_SIZE(headers), size = PySequence_Fast_GET_SIZE(cells);
     if (size >= width && *template == NULL) {
-        *template = template_of(headers, width); /* made at the first full row, as zip() meets the keys */
+        *template = template_of(headers); /* made at the first full row, as zip() meets the keys */
         if (*template == NULL) {
             return NULL;
         }
@@ -131,13 +134,14 @@ record(PyObject *const *cells, Py_ssize_t size, PyObject *const *headers, Py_ssi
     if (out == NULL) {
         return NULL;
     }
-    for (Py_ssize_t index = 0; index < size; index++) {
-        PyObject *value = convert(cells[index], context);
+    for (Py_ssize_t index = 0; index < PySequence_Fast_GET_SIZE(cells); index++) {
+        /* Borrowed: a Python call made on it (to_json) holds its own reference for as long as it runs. */
+        PyObject *value = convert(PySequence_Fast_GET_ITEM(cells, index), context);
         if (value == NULL) {
             Py_DECREF(out);
             return NULL;
         }
-        int failed = index < width ? PyDict_SetItem(out, headers[index], value) : 0;
+        int failed = index < width ? PyDict_SetItem(out, PyTuple_GET_ITEM(headers, index), value) : 0;
         Py_DECREF(value);
         if (failed < 0) {
             Py_DECREF(out);
@@ -149,22 +153,19 @@ record(PyObject *const *cells, Py_ssize_t size, PyObject *const *headers, Py_ssi
 
 /* Appends the record of one row to `out` (nothing for an empty or blank row); 0, or -1 on error. */
 static int
-add_row(PyObject *out, PyObject *row, PyObject *const *headers, Py_ssize_t width, PyObject **template,
-        const Context *context)
+add_row(PyObject *out, PyObject *row, PyObject *headers, PyObject **template, const Context *context)
 {
     PyObject *cells = PySequence_Fast(row, "records: each row must be a sequence");
     if (cells == NULL) {
         return -1;
     }
-    Py_ssize_t size = PySequence_Fast_GET_SIZE(cells);
-    PyObject *const *items = PySequence_Fast_ITEMS(cells);
     int result = 0;
-    int blank = size == 0 ? 1 : is_blank(items, size, context);
+    int blank = is_blank(cells, context); /* an empty row is blank too */
     if (blank < 0) {
         result = -1;
     }
     else if (!blank) {
-        PyObject *made = record(items, size, headers, width, template, context);
+        PyObject *made = record(cells, headers, template, context);
         result = made == NULL ? -1 : PyList_Append(out, made);
         Py_XDECREF(made);
     }
@@ -173,7 +174,7 @@ add_row(PyObject *out, PyObject *row, PyObject *const *headers, Py_ssize_t width
 }
 
 static PyObject *
-records_loop(PyObject *rows, PyObject *const *headers, Py_ssize_t width, const Context *context)
+records_loop(PyObject *rows, PyObject *headers, const Context *context)
 {
     PyObject *template = NULL;
     PyObject *iterator = PyObject_GetIter(rows);
@@ -181,7 +182,7 @@ records_loop(PyObject *rows, PyObject *const *headers, Py_ssize_t width, const C
     if (out != NULL) {
         PyObject *row;
         while ((row = PyIter_Next(iterator)) != NULL) {
-            int failed = add_row(out, row, headers, width, &template, context);
+            int failed = add_row(out, row, headers, &template, context);
             Py_DECREF(row);
             if (failed < 0) {
                 break;
@@ -207,14 +208,15 @@ records(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "records(): to_json must be callable");
         return NULL;
     }
-    PyObject *headers = PySequence_Fast(args[0], "records(): headers must be a sequence");
+    /* A tuple: nothing the conversions run can change the keys under the loop. */
+    PyObject *headers = PySequence_Tuple(args[0]);
     if (headers == NULL) {
         return NULL;
     }
     Context context = {args[2], PyDict_New(), PyUnicode_InternFromString("isoformat"), PyUnicode_New(0, 0)};
     PyObject *out = NULL;
     if (context.iso != NULL && context.isoformat != NULL && context.empty != NULL) {
-        out = records_loop(args[1], PySequence_Fast_ITEMS(headers), PySequence_Fast_GET_SIZE(headers), &context);
+        out = records_loop(args[1], headers, &context);
     }
     Py_XDECREF(context.iso);
     Py_XDECREF(context.isoformat);

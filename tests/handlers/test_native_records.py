@@ -217,3 +217,16 @@ def test_without_the_accelerator_records_fall_back_to_the_python(monkeypatch: py
     expected = cells.records(["a", "b", "c"], rows)
     monkeypatch.setattr(native, "records", None)
     assert typed(cells.records(["a", "b", "c"], rows)) == typed(expected)
+
+
+def test_a_conversion_that_empties_its_row_and_the_headers_cannot_crash_the_loop() -> None:
+    # Only to_json runs Python code inside the loop; the C reads the row again after each call.
+    headers = ["a", "b", "c"]
+    row: list[Any] = [Unprintable(), 1.0, 2.0]
+
+    def meddling(value: Any) -> str:
+        row.clear()
+        headers.clear()
+        return "x"
+
+    assert _records.records(headers, [row], meddling)[0]["a"] == "x"
