@@ -1,8 +1,8 @@
 /* The C accelerator of handlers/xlsx/cells.py's records(): the same records, without a Python step
  * per cell. The module also holds the sheet-area pre-check's cell scan (_cell_scan.c).
  *
- * cells.records (pure Python) is the reference: this module must give equal records, with values of
- * the same types, for every input (tests/handlers/test_native_records.py compares them). It runs once
+ * cells.python_records is the reference: this module must give equal records, with values of the
+ * same types, for every input (tests/handlers/test_native_records.py compares them). It runs once
  * per cell of every table of a big sheet; in Python the loop and the dict(zip(...)) per row cost a
  * third of calamine's own read.
  *
@@ -17,6 +17,14 @@
 #define EXACT_FLOAT_INT 9007199254740992.0
 /* Distinct dates whose text one call keeps at once: as cells._ISO_TEXTS. */
 #define ISO_TEXTS 4096
+
+/* A dict with room for n keys. _PyDict_NewPresized is CPython's own (private, 3.11-3.13); a later
+ * Python that drops it gets dicts that grow as keys are added, the same dicts a little slower. */
+#if PY_VERSION_HEX < 0x030E0000
+#define NEW_DICT(n) _PyDict_NewPresized(n)
+#else
+#define NEW_DICT(n) PyDict_New()
+#endif
 
 /* What one records() call shares between its cells. */
 typedef struct {
@@ -107,7 +115,7 @@ static PyObject *
 template_of(PyObject *headers)
 {
     Py_ssize_t width = PyTuple_GET_SIZE(headers);
-    PyObject *template = _PyDict_NewPresized(width);
+    PyObject *template = NEW_DICT(width);
     for (Py_ssize_t index = 0; template != NULL && index < width; index++) {
         if (PyDict_SetItem(template, PyTuple_GET_ITEM(headers, index), Py_None) < 0) {
             Py_CLEAR(template);
@@ -130,7 +138,7 @@ record(PyObject *cells, PyObject *headers, PyObject **template, const Context *c
             return NULL;
         }
     }
-    PyObject *out = size >= width ? PyDict_Copy(*template) : _PyDict_NewPresized(size);
+    PyObject *out = size >= width ? PyDict_Copy(*template) : NEW_DICT(size);
     if (out == NULL) {
         return NULL;
     }

@@ -7,10 +7,11 @@ the one before cannot clear the sheet:
 
 1. a bound from the longest references, while every cell carries its own (`<c r="B7"`: what Excel,
    LibreOffice and most libraries write; rows then place nothing). Per inflated chunk that costs two
-   C-speed searches: one for a prefixed cell tag, one for a cell tag that is not `<c r="` with a
+   regex searches: one for a prefixed cell tag, one for a cell tag that is not `<c r="` with a
    reference as short as the longest seen so far (a longer one, of a cell that is not self-closed,
-   raises the bound). A cell placed any other way (implied by the cells and rows before it, `r`
-   later or quoted otherwise, a prefix) sends the sheet straight to step 3;
+   raises the bound); the C accelerator (_cell_scan.c) does the same in one pass, 3-8x faster. A cell
+   placed any other way (implied by the cells and rows before it, `r` later or quoted otherwise, a
+   prefix) sends the sheet straight to step 3;
 2. the exact largest row and column among those references;
 3. calamine's own rule: the rectangle of the cells that hold a value (styled empty cells and
    formulas without a cached value are not data, so a sheet whose styles reach XFD1048576 passes).
