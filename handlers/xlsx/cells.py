@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.common.errors import InvalidCellReference
+from handlers.xlsx import native
 
 MAX_ROW = 1_048_576  # the limits of an .xlsx sheet (Excel 2007 and later)
 MAX_COLUMN = 16_384  # column XFD
@@ -18,6 +19,7 @@ _EXACT_FLOAT_INT = 2.0**53  # beyond this a float no longer represents every int
 _ISO_TEXTS = 4096  # distinct dates whose text records() keeps at once: a few years of days
 
 JsonValue = None | bool | int | float | str
+Records = list[dict[str, JsonValue]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,13 +118,24 @@ def iso_duration(delta: datetime.timedelta) -> str:
     return f"{sign}PT{int(hours)}H{int(minutes)}M{secs_text}S"
 
 
-def records(headers: list[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, JsonValue]]:
+def records(headers: list[str], rows: Iterable[Sequence[Any]]) -> Records:
     """Rows of calamine values as JSON records keyed by `headers`; a row with no value is left out.
+
+    The C accelerator (handlers/xlsx/_records.c) when it is built, else `python_records`, the reference
+    that it must equal.
+    """
+    if native.records is None:
+        return python_records(headers, rows)
+    return native.records(headers, rows, to_json)
+
+
+def python_records(headers: list[str], rows: Iterable[Sequence[Any]]) -> Records:
+    """`records` in Python: the reference implementation, and the fallback when the C one is not built.
 
     `to_json` inlined for the common kinds, in one loop with the records: this runs once per cell of
     big sheets, and every call or generator step per row or cell shows (a third of the time).
     """
-    out: list[dict[str, JsonValue]] = []
+    out: Records = []
     add = out.append
     date, stamp, low, high = datetime.date, datetime.datetime, -_EXACT_FLOAT_INT, _EXACT_FLOAT_INT
     # Dates repeat (a column of days): each is converted once and its text shared, which halves their
