@@ -28,7 +28,7 @@ VALUES: list[Any] = [
     {},
     [1, [2, [3, {"deep": [None]}]]],
     {"b": 1, "a": 2, "nested": {"list": [1.25, "x", False]}},
-    {1: "int key", 2.5: "float key", True: "bool key", None: "null key"},
+    {1: "int key", 2.5: "float key", False: "bool key", None: "null key"},
     ("a", "tuple"),
     {"success": True, "jobId": "job_1796138209567_8010c906a2f073ed44faea826778a67e", "progress": 40},
 ]
