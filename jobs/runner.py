@@ -19,7 +19,7 @@ from jobs.outcomes import FinalState, TaskEnd, expired_while_waiting, final_stat
 from jobs.pool.executor import Executor, Task
 from jobs.recorder import JobRecorder, TaskStart
 from jobs.registry import EndpointRegistry
-from jobs.store import JobStore
+from jobs.store import Admission, JobStore
 
 log = logging.getLogger("docjobs.runner")
 
@@ -118,6 +118,31 @@ class JobRunner:
         except Exception:
             self.wake()  # the dispatcher retries with its backoff and logs why
 
+    async def add_claiming(self, job: Job, admission: Admission) -> Job:
+        """Add a job to a shared store, claiming for this instance's idle workers in the same round trip.
+
+        On Redis a start on an instance with idle workers was three round trips before its answer: the
+        add, the claim, and a claim that found the queue empty. The claims are the oldest queued jobs
+        (this one when nothing older waits), handed to the workers at once. A busy instance only adds
+        (other instances learn of the job from the add's announcement). Returns what `JobStore.add`
+        returns; it takes the place of `add` and `job_queued` together.
+        """
+        if self._filling.locked():  # another claim is in flight: as before, add, then claim if it is over
+            stored = await self._store.add(job, admission)
+            await self.job_queued()
+            return stored
+        room = self._room()
+        if room <= 0:
+            return await self._store.add(job, admission)
+        async with self._filling:  # no await between the check and here: the room is still the same
+            now = self._clock()
+            stored, claimed = await self._store.add_and_claim(job, admission, now, room)
+            await self._take_claimed(claimed, now)
+            self._send_ready()
+        if len(claimed) >= room:
+            self.wake()  # the queue may hold more than the idle workers took
+        return stored
+
     async def _dispatch_forever(self) -> None:
         backoff = 0.0
         while True:
@@ -151,15 +176,19 @@ class JobRunner:
                     claimed = [] if job is None else [job]
                 if not claimed:
                     return
-                for job in claimed:
-                    if job.id in self._tasks:
-                        # Claimed again while an earlier attempt still runs here (this instance stalled
-                        # past its lease and the job was requeued): that attempt is no longer ours.
-                        self.cancel(job.id)
-                    if now - job.created_at >= job.timeout_seconds:
-                        await self.finish(job, expired_while_waiting(job))
-                        continue
-                    self._ready[job.id] = job
+                await self._take_claimed(claimed, now)
+
+    async def _take_claimed(self, claimed: list[Job], now: float) -> None:
+        """Jobs just claimed from the store: ready to be sent, unless they waited past their limit."""
+        for job in claimed:
+            if job.id in self._tasks:
+                # Claimed again while an earlier attempt still runs here (this instance stalled
+                # past its lease and the job was requeued): that attempt is no longer ours.
+                self.cancel(job.id)
+            if now - job.created_at >= job.timeout_seconds:
+                await self.finish(job, expired_while_waiting(job))
+                continue
+            self._ready[job.id] = job
 
     def _room(self) -> int:
         """How many jobs to claim now: none while one waits to be sent; with a shared queue, one per idle

@@ -21,6 +21,7 @@ from jobs.store.redis import RedisJobStore
 from tests.conftest import make_settings
 from tests.store.redis_server import RedisServer, running_redis
 from tests.test_runner import DEADLINE_SECONDS, ENDPOINTS, FakeClock
+from tests.waiting import wait_until_async
 
 
 @pytest.fixture
@@ -73,19 +74,34 @@ async def instance(redis: RedisServer) -> AsyncIterator[Instance]:
     await store.close()
 
 
-async def test_a_start_hands_its_job_to_an_idle_worker_before_it_answers(
+async def test_a_start_hands_its_job_to_an_idle_worker_in_the_adds_own_round_trip(
     instance: Instance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sent_when_queued: list[list[str]] = []
-    job_queued = instance.runner.job_queued
+    claims: list[int] = []
+    claim_many = instance.store.claim_many
 
-    async def noted() -> None:
-        await job_queued()
-        sent_when_queued.append(list(instance.executor.sent))
+    async def counted(now: float, limit: int) -> list[Job]:
+        claims.append(limit)
+        return await claim_many(now, limit)
 
-    monkeypatch.setattr(instance.runner, "job_queued", noted)
+    # The dispatcher looks at the queue once when the runner starts; a start during that claim adds and
+    # claims after it, as before. Wait until that first look is over.
+    await wait_until_async(lambda: not instance.runner._filling.locked(), DEADLINE_SECONDS, "the first look")
+    monkeypatch.setattr(instance.store, "claim_many", counted)
     started = await instance.service.start("/echo", {}, "alice", None)
-    assert sent_when_queued == [[started.job.id]], "claimed in the start request, not on a dispatcher turn"
+    assert instance.executor.sent == [started.job.id], "in a worker before the start answers"
+    assert claims == [], "claimed by the add itself: no claim round trip, no empty one after it"
+
+
+async def test_a_busy_instance_only_adds_and_the_oldest_job_is_claimed_first(instance: Instance) -> None:
+    first = (await instance.service.start("/echo", {}, "alice", None)).job.id
+    second = (await instance.service.start("/echo", {}, "alice", None)).job.id  # the one worker is busy
+    assert instance.executor.sent == [first]
+    assert (await instance.store.get(second)) is not None
+    instance.executor.begin(first)
+    instance.executor.complete(first, {"ok": True})
+    # The freed worker takes the queued one.
+    await wait_until_async(lambda: instance.executor.sent == [first, second], DEADLINE_SECONDS, "the second job sent")
 
 
 async def test_a_job_that_ends_before_its_start_is_written_is_stored_in_one_write(

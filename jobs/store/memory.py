@@ -65,6 +65,10 @@ class MemoryJobStore:
         self._claimed.add(job_id)
         return self._jobs[job_id]
 
+    async def add_and_claim(self, job: Job, admission: Admission, now: float, limit: int) -> tuple[Job, list[Job]]:
+        stored = await self.add(job, admission)
+        return stored, await self.claim_many(now, limit) if stored is job else []
+
     async def claim_many(self, now: float, limit: int) -> list[Job]:
         claimed: list[Job] = []
         while len(claimed) < limit and (job := await self.claim_next(now)) is not None:

@@ -100,6 +100,13 @@ class JobStore(SharedStore, Protocol):
         is inserted and that job is returned instead; otherwise `job` itself is returned.
         """
 
+    async def add_and_claim(self, job: Job, admission: Admission, now: float, limit: int) -> tuple[Job, list[Job]]:
+        """`add`, then, once the job is in, `claim_many(now, limit)`: on Redis one round trip for both.
+
+        The claims are the oldest queued jobs, as `claim_many` takes them (the new job among them when
+        nothing older waits); a replayed start claims nothing.
+        """
+
     async def get(self, job_id: str) -> Job | None:
         """The job, or None when it does not exist (a delivered result past its grace is gone).
 

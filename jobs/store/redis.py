@@ -136,8 +136,14 @@ class RedisJobStore:
     # --- the JobStore protocol ---
 
     async def add(self, job: Job, admission: Admission) -> Job:
+        stored, _ = await self.add_and_claim(job, admission, job.created_at, 0)
+        return stored
+
+    async def add_and_claim(self, job: Job, admission: Admission, now: float, limit: int) -> tuple[Job, list[Job]]:
         # The one script that may run twice: a second run finds the job's id and inserts nothing. So
-        # a start right after a Redis restart (every pooled connection dead once) is not refused.
+        # a start right after a Redis restart (every pooled connection dead once) is not refused. Jobs
+        # the lost first run claimed are then claims this instance does not know of: the lease loop
+        # puts them back in the queue (release_stray_claims), as for a lost claim reply.
         reply = await self._run_once_more(
             "add",
             job.id,
@@ -149,14 +155,17 @@ class RedisJobStore:
             admission.reserve.results,
             admission.reserve.payloads,
             *admission.budget.limits(),
+            limit,
+            now,
             *encode_job(job),
         )
         if reply[0] == "added":
             self._pending_seen.saw(int(reply[1]))  # add.lua counts the queue for its limit anyway
-            return job
+            self._attempts.remember_all(reply[2])
+            return job, [decode_job(record) for record in reply[2]]
         if reply[0] == "replay":
             replayed = decode_job(reply[1])
-            return job if replayed.id == job.id else replayed  # the same id: this call inserted it
+            return (job if replayed.id == job.id else replayed), []  # the same id: this call inserted it
         if reply[0] == "client_limit":
             raise admission.client_limit_reached()
         if reply[0] == "store_full":

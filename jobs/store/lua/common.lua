@@ -227,3 +227,23 @@ end
 -- A write announces itself to every instance (long polls, event streams, idle dispatchers) from inside
 -- its script: no second round trip per change, and only a write that landed is announced.
 local function announce(kind, id) redis.call("PUBLISH", P .. ":events", cjson.encode({kind, id})) end
+
+-- Pop up to `limit` jobs off the head of the queue for the caller, oldest first; they stay pending until
+-- mark_running. Returns their records. (claim.lua, and add.lua for an instance with idle workers.)
+local function claim_from_queue(limit, now)
+  local out = {}
+  while #out < limit do
+    local head = redis.call("ZPOPMIN", QUEUE)
+    if #head == 0 then break end
+    local id = head[1]
+    local status = redis.call("HGET", job_key(id), "status")
+    if status == "pending" then
+      claim(id)
+      redis.call("HSET", job_key(id), "claimed_at", now)
+      out[#out + 1] = redis.call("HGETALL", job_key(id))
+    end
+    if not status then forget(id) end
+    if not status then uncount(id) end
+  end
+  return out
+end
