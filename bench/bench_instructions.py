@@ -8,8 +8,10 @@ and so did the server's CPU time per job: other tenants' load changes how fast e
 not how many there are. Here the server process (not its workers, which start from the forkserver by
 exec and run natively) runs under `valgrind --tool=callgrind`; after a warm-up its counters are zeroed
 (`callgrind_control -z`), `bench/loadgen.mjs` drives no-op jobs from `--clients` polling clients for
-`--seconds`, and the counters are dumped. Printed: jobs, requests per job, instructions per job and
-per request. With --baseline DIR (another checkout, e.g. `git worktree add --detach DIR <commit>`),
+`--seconds`, and the counters are dumped. Before the load, an idle spell of IDLE_SECONDS gives the
+rate of what runs whatever the traffic (lease renewals, fleet figures, event listeners), which is
+taken off the load's total. Printed: jobs, requests per job, instructions per job net of that and in
+all, and per request. With --baseline DIR (another checkout, e.g. `git worktree add --detach DIR <commit>`),
 that tree runs alternately with this one (its own bench_jobs.py settings) and the ratio is printed.
 With --store redis, each run gets a private `redis-server` on a free loopback port (one instance,
 2 workers): the server's instructions then include redis-py's, not Redis's own (bench_redis.py
@@ -47,6 +49,9 @@ from tests.store.redis_server import RedisServer, redis_server_binary  # noqa: E
 START_SECONDS = 300
 SLOW_CLIENT_SECONDS = 120  # request deadlines of the slow-client guard, where the tree has one
 WARMUP_SECONDS = 3
+# An idle spell measured before the load: the timers and loops that run whatever the traffic (leases,
+# figures, event listeners) are subtracted at that rate, so a slow run's few jobs do not carry them.
+IDLE_SECONDS = 5
 
 
 def bench_config(tree: Path) -> str:
@@ -119,23 +124,40 @@ def _measure(tree: Path, workdir: Path, seconds: float, clients: int, store_env:
     try:
         wait_for(url, process)
         load(url, WARMUP_SECONDS, clients)
-        subprocess.run(["callgrind_control", "-z", str(process.pid)], check=True, capture_output=True)
+        control = ["callgrind_control", "-z", str(process.pid)]
+        subprocess.run(control, check=True, capture_output=True)
+        idle_began = time.monotonic()
+        time.sleep(IDLE_SECONDS)  # no requests: what the background loops cost per second
+        control[1] = "-d"
+        subprocess.run(control, check=True, capture_output=True)
+        idle_seconds = time.monotonic() - idle_began
+        control[1] = "-z"
+        subprocess.run(control, check=True, capture_output=True)
+        load_began = time.monotonic()
         report = load(url, seconds, clients)
-        subprocess.run(["callgrind_control", "-d", str(process.pid)], check=True, capture_output=True)
+        control[1] = "-d"
+        subprocess.run(control, check=True, capture_output=True)
+        load_seconds = time.monotonic() - load_began
     finally:
         process.terminate()
         process.wait(timeout=120)
-    # The dump taken after the load (its name ends in .1); the final one at exit holds only the shutdown.
-    dumps = sorted(out.glob("callgrind.out.*.1"))
-    match = re.search(r"^summary: (\d+)", dumps[-1].read_text(errors="replace"), re.MULTILINE)
-    if match is None:
-        raise SystemExit(f"no instruction total in {dumps[-1]}")
+    # The dumps taken after the idle wait (.1) and after the load (.2); the one at exit holds the shutdown.
+    idle, loaded = (_instructions(next(out.glob(f"callgrind.out.*.{n}"))) for n in (1, 2))
     jobs = report["jobs"]
+    background = idle / idle_seconds * load_seconds
     return {
         "jobs": jobs,
         "requests_per_job": report["requests_per_job"],
-        "instructions_per_job": int(match[1]) / jobs,
+        "instructions_per_job": loaded / jobs,
+        "net_instructions_per_job": (loaded - background) / jobs,
     }
+
+
+def _instructions(dump: Path) -> int:
+    match = re.search(r"^summary: (\d+)", dump.read_text(errors="replace"), re.MULTILINE)
+    if match is None:
+        raise SystemExit(f"no instruction total in {dump}")
+    return int(match[1])
 
 
 def main() -> int:
@@ -156,16 +178,17 @@ def main() -> int:
             order = list(trees.items()) if number % 2 == 0 else list(trees.items())[::-1]
             for name, tree in order:
                 r = measure(tree, Path(tmp), args.seconds, args.clients, args.store)
-                runs[name].append(r["instructions_per_job"])
-                per_request = r["instructions_per_job"] / r["requests_per_job"]
+                runs[name].append(r["net_instructions_per_job"])
+                per_request = r["net_instructions_per_job"] / r["requests_per_job"]
                 print(
                     f"{name:10s} {r['jobs']:5.0f} jobs, {r['requests_per_job']:.2f} req/job: "
-                    f"{r['instructions_per_job'] / 1e3:,.0f}k instructions/job, {per_request / 1e3:,.0f}k/request",
+                    f"{r['net_instructions_per_job'] / 1e3:,.0f}k instructions/job net of the idle rate "
+                    f"({r['instructions_per_job'] / 1e3:,.0f}k in all), {per_request / 1e3:,.0f}k/request",
                     flush=True,
                 )
     medians = {name: statistics.median(values) for name, values in runs.items()}
     for name, value in medians.items():
-        print(f"median {name}: {value / 1e3:,.0f}k instructions/job")
+        print(f"median {name}: {value / 1e3:,.0f}k instructions/job (net of the idle rate)")
     if args.baseline:
         print(f"this tree / baseline: {medians['this tree'] / medians['baseline']:.3f}")
     return 0

@@ -27,6 +27,8 @@ log = logging.getLogger("docjobs.runner")
 # exit (within its grace plus this), and with a shared store its lapsed lease hands the jobs to another
 # instance. A Redis blip of a second or two is still ridden out.
 SHUTDOWN_WRITES_SECONDS = 3.0
+# How long a shared store's "running" write waits for the job's end (see _mark_running).
+RUNNING_WRITE_DELAY_SECONDS = 0.002
 
 
 class JobRunner:
@@ -248,6 +250,12 @@ class JobRunner:
             write.add_done_callback(lambda _: self._start_writes.pop(task.job.id, None))
 
     async def _mark_running(self, task: Task) -> None:
+        if self._store.shared:
+            # A quick job's end follows its start within a millisecond or so, often in a later pipe read:
+            # waiting this long before the "running" write lets one `finish` record both (a script and a
+            # round trip less per job, and the end is stored a round trip sooner). The job's start time
+            # and its time limit come from the worker's message, not from this write.
+            await asyncio.sleep(RUNNING_WRITE_DELAY_SECONDS)
         self._starts_not_begun.discard(task.job.id)
         job = await self._record.running(task.job.id, task.started_at or self._clock(), task.worker_pid)
         if job is None:

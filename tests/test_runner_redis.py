@@ -127,6 +127,27 @@ async def test_a_job_that_ends_before_its_start_is_written_is_stored_in_one_writ
     assert (await instance.store.counts()).by_status == {"completed": 1}
 
 
+async def test_a_job_that_ends_a_moment_after_its_start_is_still_stored_in_one_write(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marks: list[str] = []
+    mark_running = instance.store.mark_running
+
+    async def counted(job_id: str, now: float) -> Any:
+        marks.append(job_id)
+        return await mark_running(job_id, now)
+
+    monkeypatch.setattr(instance.store, "mark_running", counted)
+    job_id = (await instance.service.start("/echo", {}, "alice", None)).job.id
+    instance.executor.begin(job_id)
+    for _ in range(3):
+        await asyncio.sleep(0)  # its end comes in later reads of the pipe, not in the same one
+    instance.executor.complete(job_id, {"ok": True})
+    done = await instance.finished(job_id)
+    assert done.status is JobStatus.COMPLETED and done.started_at is not None
+    assert marks == [], "the 'running' write waited for the end, which recorded both"
+
+
 async def test_a_job_still_running_when_its_start_is_written_is_marked_running(instance: Instance) -> None:
     job_id = (await instance.service.start("/echo", {}, "alice", None)).job.id
     instance.executor.begin(job_id)
