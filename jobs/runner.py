@@ -312,14 +312,15 @@ class JobRunner:
         self._spawn(self._record_progress(job_id, percent, message))
 
     async def _record_progress(self, job_id: str, percent: int, message: str | None) -> None:
-        if await self._record.progress(job_id, percent, message):
-            return
         task = self._tasks.get(job_id)
         if task is not None and not task.marked_running:
-            # Progress can arrive before the store has marked the job running:
-            # keep the latest report and apply it once the job is marked running.
+            # Progress can arrive before the store has marked the job running (on a shared store the
+            # "running" write waits for a quick job's end): keep the latest report and apply it once
+            # the job is marked. Decided before any write: a refused write whose reply came back after
+            # the "running" one had landed would otherwise drop the report.
             self._early_progress[job_id] = (percent, message)
-        # otherwise a late event from a job that has ended or was deleted
+            return
+        await self._record.progress(job_id, percent, message)  # refused: a late event of an ended job
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         return self._background.spawn(coroutine)

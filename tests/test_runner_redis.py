@@ -148,6 +148,37 @@ async def test_a_job_that_ends_a_moment_after_its_start_is_still_stored_in_one_w
     assert marks == [], "the 'running' write waited for the end, which recorded both"
 
 
+async def test_progress_reported_before_the_running_write_is_recorded_once_it_lands(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_progress = instance.store.set_progress
+
+    async def is_running(job_id: str) -> bool:
+        job = await instance.store.get(job_id)
+        return job is not None and job.status is JobStatus.RUNNING
+
+    async def reply_after_the_running_write(job_id: str, percent: int, message: str | None, now: float) -> Any:
+        # The worst order on separate connections: a write refused as "not running yet" whose reply is
+        # read only after the "running" write has landed and been handled.
+        reply = await set_progress(job_id, percent, message, now)
+        await wait_until_async(lambda: is_running(job_id), DEADLINE_SECONDS, "the running write")
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return reply
+
+    monkeypatch.setattr(instance.store, "set_progress", reply_after_the_running_write)
+    job_id = (await instance.service.start("/echo", {}, "alice", None)).job.id
+    instance.executor.begin(job_id)
+    instance.executor.progress(job_id, 5, "pid 4242")  # at once, as the sleep handler reports its pid
+
+    async def reported() -> Job | None:
+        job = await instance.store.get(job_id)
+        return job if job is not None and job.message == "pid 4242" else None
+
+    job = await wait_until_async(reported, DEADLINE_SECONDS, "the early progress to be recorded")
+    assert (job.status, job.progress) == (JobStatus.RUNNING, 5)
+
+
 async def test_a_job_still_running_when_its_start_is_written_is_marked_running(instance: Instance) -> None:
     job_id = (await instance.service.start("/echo", {}, "alice", None)).job.id
     instance.executor.begin(job_id)
