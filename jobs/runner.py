@@ -120,15 +120,21 @@ class JobRunner:
         except Exception:
             self.wake()  # the dispatcher retries with its backoff and logs why
 
-    async def add_claiming(self, job: Job, admission: Admission) -> Job:
-        """Add a job to a shared store, claiming for this instance's idle workers in the same round trip.
+    async def add(self, job: Job, admission: Admission) -> Job:
+        """Add a job to the store and hand it, or older queued ones, to idle workers before the caller answers.
 
-        On Redis a start on an instance with idle workers was three round trips before its answer: the
-        add, the claim, and a claim that found the queue empty. The claims are the oldest queued jobs
-        (this one when nothing older waits), handed to the workers at once. A busy instance only adds
-        (other instances learn of the job from the add's announcement). Returns what `JobStore.add`
-        returns; it takes the place of `add` and `job_queued` together.
+        In memory a claim is a call: the add, then `job_queued`. On a shared store the add claims for
+        this instance's idle workers in the same round trip: on Redis a start on an instance with idle
+        workers was three round trips before its answer (the add, the claim, and a claim that found the
+        queue empty). The claims are the oldest queued jobs (this one when nothing older waits). A busy
+        instance only adds (other instances learn of the job from the add's announcement). Returns what
+        `JobStore.add` returns: another job for a replayed start, which is not dispatched again.
         """
+        if not self._store.shared:
+            stored = await self._store.add(job, admission)
+            if stored is job:
+                await self.job_queued()
+            return stored
         if self._filling.locked():  # another claim is in flight: as before, add, then claim if it is over
             stored = await self._store.add(job, admission)
             await self.job_queued()

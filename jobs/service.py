@@ -121,19 +121,14 @@ class JobService:
         jobs = self.settings.jobs
         # The budgets are checked by the store, atomically with the insertion (on every instance).
         reserve = Reservation(jobs.max_result_bytes, payload_size)
-        admission = Admission(jobs.per_client_limit, jobs.max_pending, self.budget, reserve)
-        # A shared store's add also claims for this instance's idle workers (one round trip, not three).
-        stored = await (
-            self.runner.add_claiming(job, admission) if self.store.shared else self.store.add(job, admission)
-        )
+        # The runner hands it to an idle worker before this answers (see JobRunner.add).
+        stored = await self.runner.add(job, Admission(jobs.per_client_limit, jobs.max_pending, self.budget, reserve))
         if stored is not job:
             log_event("job.start_replayed", job_id=stored.id, client=client, request_id=request_id)
             return StartedJob(stored, await self._estimate(endpoint))
         for callback in self.on_created:
             callback(job)
         log_event("job.created", job_id=job.id, endpoint=job.endpoint, client=client, request_id=request_id)
-        if not self.store.shared:  # add_claiming has dispatched already
-            await self.runner.job_queued()
         if self.store.shared and not self.store.announces_writes:
             await self.store.publish("queued", job.id)
         return StartedJob(job, await self._estimate(endpoint))

@@ -104,9 +104,8 @@ async def test_a_busy_instance_only_adds_and_the_oldest_job_is_claimed_first(ins
     await wait_until_async(lambda: instance.executor.sent == [first, second], DEADLINE_SECONDS, "the second job sent")
 
 
-async def test_a_job_that_ends_before_its_start_is_written_is_stored_in_one_write(
-    instance: Instance, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def running_writes(instance: Instance, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the jobs the store is asked to mark running from now on."""
     marks: list[str] = []
     mark_running = instance.store.mark_running
 
@@ -115,6 +114,13 @@ async def test_a_job_that_ends_before_its_start_is_written_is_stored_in_one_writ
         return await mark_running(job_id, now)
 
     monkeypatch.setattr(instance.store, "mark_running", counted)
+    return marks
+
+
+async def test_a_job_that_ends_before_its_start_is_written_is_stored_in_one_write(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marks = running_writes(instance, monkeypatch)
     job_id = (await instance.service.start("/echo", {}, "alice", None)).job.id
     began = instance.clock.now
     instance.executor.begin(job_id)
@@ -130,18 +136,14 @@ async def test_a_job_that_ends_before_its_start_is_written_is_stored_in_one_writ
 async def test_a_job_that_ends_a_moment_after_its_start_is_still_stored_in_one_write(
     instance: Instance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    marks: list[str] = []
-    mark_running = instance.store.mark_running
-
-    async def counted(job_id: str, now: float) -> Any:
-        marks.append(job_id)
-        return await mark_running(job_id, now)
-
-    monkeypatch.setattr(instance.store, "mark_running", counted)
+    marks = running_writes(instance, monkeypatch)
     job_id = (await instance.service.start("/echo", {}, "alice", None)).job.id
+    # The wait stretched past anything this test takes, so that a loaded machine cannot outlast it.
+    monkeypatch.setattr("jobs.runner.RUNNING_WRITE_DELAY_SECONDS", DEADLINE_SECONDS)
     instance.executor.begin(job_id)
-    for _ in range(3):
-        await asyncio.sleep(0)  # its end comes in later reads of the pipe, not in the same one
+    # Its end comes after a round trip: the start was handled in a read of its own, and its "running"
+    # write, which used to begin on the next turn of the loop, is waiting.
+    assert await instance.store.get(job_id) is not None
     instance.executor.complete(job_id, {"ok": True})
     done = await instance.finished(job_id)
     assert done.status is JobStatus.COMPLETED and done.started_at is not None
@@ -153,17 +155,16 @@ async def test_progress_reported_before_the_running_write_is_recorded_once_it_la
 ) -> None:
     set_progress = instance.store.set_progress
 
-    async def is_running(job_id: str) -> bool:
-        job = await instance.store.get(job_id)
-        return job is not None and job.status is JobStatus.RUNNING
-
     async def reply_after_the_running_write(job_id: str, percent: int, message: str | None, now: float) -> Any:
         # The worst order on separate connections: a write refused as "not running yet" whose reply is
-        # read only after the "running" write has landed and been handled.
+        # read only after the "running" write has landed and been handled (its observers called, which
+        # happens in the same step as the runner noting the job as running).
         reply = await set_progress(job_id, percent, message, now)
-        await wait_until_async(lambda: is_running(job_id), DEADLINE_SECONDS, "the running write")
-        for _ in range(3):
-            await asyncio.sleep(0)
+
+        def handled() -> bool:
+            return any(job.id == job_id for job in instance.started)
+
+        await wait_until_async(handled, DEADLINE_SECONDS, "the running write handled")
         return reply
 
     monkeypatch.setattr(instance.store, "set_progress", reply_after_the_running_write)

@@ -30,6 +30,7 @@ from jobs.pool.deathsig import become_child_subreaper, set_parent_death_signal
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 # In the watcher's command line, so the memory limit does not count the watcher against the handler.
 WATCHER_MARK = "docjobs-group-watch"
+_WATCHER_MARK_BYTES = WATCHER_MARK.encode()  # as /proc/<pid>/cmdline holds it
 
 # The watcher execs a bare interpreter (no site, no copy of the worker's memory). Its signals are blocked
 # before the exec, so one that arrives before it waits stays pending and is not lost.
@@ -195,7 +196,7 @@ def group_rss(pid: int) -> int | None:
     if total is None:
         return None
     for child in _descendants(pid):
-        if WATCHER_MARK.encode() not in _command_line(child):
+        if _WATCHER_MARK_BYTES not in _command_line(child):
             total += _resident_bytes(child) or 0  # one that exited meanwhile holds nothing
     return total
 

@@ -15,31 +15,42 @@ from jobs.pool.group import WATCHER_MARK, group_rss
 from tests.waiting import wait_until
 
 # A parent that starts a child holding 40 MB and a grandchild, and a stand-in for the group watcher
-# (a child whose command line carries the watcher's mark), then prints "ready" and sleeps.
+# (a child whose command line carries the watcher's mark), then prints "ready". Each of them lives until
+# its standard input, the test's pipe, which they all share, reaches its end: when the test closes it.
+UNTIL_RELEASED = "import sys; sys.stdin.buffer.read()"
 TREE = f"""
-import subprocess, sys, time
-hold = "x = bytearray(40_000_000); import subprocess, sys, time; "
-hold += "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
+import subprocess, sys
+hold = "x = bytearray(40_000_000); import subprocess, sys; "
+hold += "subprocess.Popen([sys.executable, '-c', {UNTIL_RELEASED!r}]); " + {UNTIL_RELEASED!r}
 subprocess.Popen([sys.executable, "-c", hold])
-subprocess.Popen([sys.executable, "-c", "import time; y = bytearray(30_000_000); time.sleep(60)", "{WATCHER_MARK}"])
+subprocess.Popen([sys.executable, "-c", "y = bytearray(30_000_000); " + {UNTIL_RELEASED!r}, "{WATCHER_MARK}"])
 print("ready", flush=True)
-time.sleep(60)
+{UNTIL_RELEASED}
 """
 
 
 @pytest.fixture
 def tree() -> Iterator[psutil.Process]:
-    parent = subprocess.Popen([sys.executable, "-c", TREE], stdout=subprocess.PIPE)
-    assert parent.stdout is not None and parent.stdout.readline() == b"ready\n"
+    parent = subprocess.Popen([sys.executable, "-c", TREE], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert parent.stdin is not None and parent.stdout is not None
+    assert parent.stdout.readline() == b"ready\n"
     root = psutil.Process(parent.pid)
     try:
         wait_until(lambda: len(root.children(recursive=True)) == 3, 10, "the child, grandchild and watcher to start")
         yield root
     finally:
-        for process in [root, *root.children(recursive=True)]:
-            process.kill()
-        parent.wait()
+        descendants = root.children(recursive=True)
+        parent.stdin.close()  # every one of them reads its end now and exits
+        parent.wait(timeout=10)
         parent.stdout.close()
+        wait_until(lambda: not any(map(_lives, descendants)), 10, "the tree to exit")
+
+
+def _lives(process: psutil.Process) -> bool:
+    try:
+        return bool(process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
 
 
 def test_the_tree_counts_without_the_watcher(tree: psutil.Process) -> None:

@@ -146,13 +146,30 @@ async def test_a_worker_killed_from_outside_takes_a_process_that_left_the_group_
 _DIES_AT_ONCE = """
 import os, subprocess, sys, time
 from jobs.pool.deathsig import become_child_subreaper
-from jobs.pool.group import lead_own_group
+from jobs.pool.group import WATCHER_MARK, lead_own_group
 become_child_subreaper()  # orphans come here, as they would to init
+
+def watcher_execd(me):  # its command line carries the mark once it has exec'd its interpreter
+    for tid in os.listdir(f"/proc/{me}/task"):
+        with open(f"/proc/{me}/task/{tid}/children") as children:
+            for kid in children.read().split():
+                try:
+                    with open(f"/proc/{kid}/cmdline", "rb") as cmdline:
+                        if WATCHER_MARK.encode() in cmdline.read():
+                            return True
+                except OSError:
+                    pass
+    return False
+
 bystander = subprocess.Popen(["sleep", "60"])
 worker = os.fork()
 if worker == 0:
     lead_own_group()
-    time.sleep(0.005)  # to die in the window: past the watcher's pre-exec check, before its interpreter is up
+    # Die in the window: past the watcher's pre-exec check (it has exec'd), before its interpreter is up
+    # and reads its argv (milliseconds later). Looked for without a pause, within a deadline.
+    deadline = time.monotonic() + 10
+    while not watcher_execd(os.getpid()) and time.monotonic() < deadline:
+        pass
     os._exit(0)
 os.waitpid(worker, 0)
 while True:  # the watcher, reparented here, ends: wait for it (the test's timeout bounds this)

@@ -121,3 +121,22 @@ def test_a_recent_count_ages() -> None:
     now[0] += 0.5
     assert count.recent(0.5) == 4
     assert count.recent(0.4) is None
+
+
+async def test_an_add_that_claims_takes_the_oldest_jobs_first(store: JobStore) -> None:
+    older = await store.add(make_job(), ROOMY)
+    newer, claimed = await store.add_and_claim(make_job(), ROOMY, T0, 1)
+    assert [job.id for job in claimed] == [older.id]  # the queue's order, not the caller's job
+    assert claimed[0].payload == older.payload  # whole, as claim_next gives it
+    _, rest = await store.add_and_claim(make_job(), ROOMY, T0, 5)
+    assert [job.id for job in rest][:1] == [newer.id] and len(rest) == 2  # all that waited, oldest first
+    assert await store.claim_next(T0) is None
+    assert await store.pending_count() == 3  # claimed jobs stay pending until they run
+
+
+async def test_an_add_that_claims_nothing_or_replays_claims_nothing(store: JobStore) -> None:
+    job, none = await store.add_and_claim(make_job(key="k"), ROOMY, T0, 0)
+    assert none == []
+    replayed, claimed = await store.add_and_claim(make_job(key="k"), ROOMY, T0, 5)
+    assert replayed.id == job.id and claimed == []  # a replay inserts nothing and claims nothing
+    assert (await store.claim_next(T0)) is not None  # the job still waits for a claim
