@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,18 +198,22 @@ class JobService:
 
         With an `owner`, another client's job is not found either: its existence is not revealed.
         """
+        return await self._find(job_id, owner, self.store.get)
+
+    async def status(self, job_id: str, owner: str | None = None) -> Job:
+        """`get` for a status poll, which the store may answer from what it knows to be current."""
+        return await self._find(job_id, owner, self.store.get_status)
+
+    async def _find(self, job_id: str, owner: str | None, read: Callable[[str], Awaitable[Job | None]]) -> Job:
         if not is_valid_job_id(job_id):
             raise InvalidJobId("job ids look like job_<13 digits>_<32 lowercase hex characters>")
-        job = await self.store.get(job_id)
+        job = await read(job_id)
         grace = self.settings.jobs.result_grace_seconds
         if job is not None and job.delivered_at is not None and self._clock() - job.delivered_at >= grace:
             await self.store.delete(job_id)  # the grace period is over: the result is gone for good
             job = None
         if job is None or (owner is not None and job.client != owner):
-            raise JobNotFound(
-                f"job {job_id!r} not found: it never existed, was deleted, "
-                "expired from storage, or its result was already retrieved"
-            )
+            raise _not_found(job_id)
         return job
 
     async def peek(self, job_id: str, owner: str | None = None) -> Job:
@@ -225,14 +229,23 @@ class JobService:
             raise error
         return job
 
-    async def collect(self, job_id: str, owner: str | None = None) -> Job:
-        """The job's outcome for `/result`: a finished job is delivered, then kept only for the grace."""
-        job = await self.get(job_id, owner)
+    async def collect(self, job_id: str, owner: str | None = None) -> tuple[Job, StoredResult]:
+        """The job's outcome for `/result`: a finished job is delivered, then kept only for the grace.
+
+        Returns the job and its result, to be streamed (the Redis store reads it a range at a time).
+        A final state is final, so the status poll's copy of it serves (`status`): the delivery then
+        checks in the same round trip that the record is still there, and returns the delivery time it
+        keeps. A job the copy shows active is read again, as it may have ended since.
+        """
+        job = await self.status(job_id, owner)
+        if job.status.is_active:
+            job = await self.get(job_id, owner)
         if job.status.is_active:
             raise JobNotReady("Job still processing", job_id=job.id, status=job.status.value, retry_after=1)
-        if job.delivered_at is None:
-            # The same time is kept here and in the store, so a retried fetch gets an identical answer.
-            job.delivered_at = await self._mark_delivered(job)
+        first = job.delivered_at is None
+        # The same time is kept here and in the store, so a retried fetch gets an identical answer.
+        job.delivered_at, result = await self._deliver(job, first)
+        if first:
             log_event(
                 "job.result_retrieved",
                 job_id=job.id,
@@ -243,23 +256,31 @@ class JobService:
         error = outcome_error(job)
         if error is not None:
             raise error
-        return job
+        return job, result if result is not None else await self.result_of(job)
 
     async def result_of(self, job: Job) -> StoredResult:
-        """The collected job's result, to be streamed (the Redis store reads it a range at a time)."""
+        """The finished job's result, to be streamed (the Redis store reads it a range at a time)."""
         return await self.store.open_result(job)
 
-    async def _mark_delivered(self, job: Job) -> float:
+    async def _deliver(self, job: Job, first: bool) -> tuple[float, StoredResult | None]:
         # A mark refused earlier and still waiting keeps its time: every fetch answers one retrieved_at.
-        now = self.late_marks.served_at(job.id) or self._clock()
+        now = self.late_marks.served_at(job.id) or job.delivered_at or self._clock()
         try:
-            return await self.store.mark_delivered(job.id, now) or now
+            delivered = await self.store.deliver(job, now)
         except StoreUnavailable as exc:
-            # The outcome is in hand: serve it. The mark is only bookkeeping (the record is kept for
-            # its retention instead of the grace), written in the background once Redis takes writes.
-            log_event("job.delivery_unrecorded", job_id=job.id, reason=str(exc), level=logging.WARNING)
-            self.late_marks.add(job.id, now)
-            return now
+            if first:
+                # The outcome is in hand: serve it. The mark is only bookkeeping (the record is kept for
+                # its retention instead of the grace), written in the background once Redis takes writes.
+                log_event("job.delivery_unrecorded", job_id=job.id, reason=str(exc), level=logging.WARNING)
+                self.late_marks.add(job.id, now)
+            return now, None
+        if delivered is None:  # removed since it was read (deleted, swept): its result must not pass for null
+            raise _not_found(job.id)
+        kept, result = delivered
+        if kept != now and self._clock() - kept >= self.settings.jobs.result_grace_seconds:
+            await self.store.delete(job.id)  # delivered elsewhere before this copy knew: its grace is over
+            raise _not_found(job.id)
+        return kept, result
 
     async def discard(self, job_id: str) -> None:
         """Forget a job's record at once, whatever its state (its outcome was delivered another way)."""
@@ -294,14 +315,14 @@ class JobService:
         `since` is the `updated_at` of the caller's last answer: a job changed after it answers at once,
         so a change that happened between two long polls is never missed.
         """
-        job = await self.get(job_id, owner)
+        job = await self.status(job_id, owner)
         if not job.status.is_active or (since is not None and isoformat(job.updated_at) != since):
             return job
         before = (job.status, job.progress, job.message)
         deadline = self._clock() + seconds
         while (remaining := deadline - self._clock()) > 0:
             await self.notifier.wait(job_id, remaining)
-            job = await self.get(job_id, owner)
+            job = await self.status(job_id, owner)
             if (job.status, job.progress, job.message) != before:
                 break
         return job
@@ -347,3 +368,10 @@ class JobService:
             callback(summary)
         log_event("cleanup.sweep", **summary)
         return summary
+
+
+def _not_found(job_id: str) -> JobNotFound:
+    return JobNotFound(
+        f"job {job_id!r} not found: it never existed, was deleted, "
+        "expired from storage, or its result was already retrieved"
+    )

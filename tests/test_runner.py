@@ -7,6 +7,7 @@ and a fake clock, then decides exactly when each task starts, reports progress, 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 
 from jobs import report_progress
 from jobs.direct import run_directly
-from jobs.errors import ClientLimitReached, JobFailed, ShuttingDown, WorkerCrashed
+from jobs.errors import ClientLimitReached, JobFailed, JobNotFound, ShuttingDown, WorkerCrashed
 from jobs.estimates import DurationEstimator
 from jobs.model import Job, JobStatus
 from jobs.notify import ChangeNotifier
@@ -382,3 +383,23 @@ async def test_an_api_only_instance_queues_jobs_and_runs_none(build: MachineFact
     assert await machine.service.readiness_problems() == []
     job = await machine.store.get(job_id)
     assert job is not None and job.status is JobStatus.PENDING
+
+
+async def test_a_copy_that_missed_a_delivery_past_its_grace_serves_nothing(
+    build: MachineFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine = await build(autorun=True, result_grace_seconds=60)
+    job_id = await machine.start()
+    await machine.finished(job_id)
+    first, _ = await machine.service.collect(job_id, "alice")
+    assert first.delivered_at == machine.clock.now
+    stale = dataclasses.replace(first, delivered_at=None)  # a status copy from before that delivery
+
+    async def stale_status(wanted: str) -> Job | None:
+        return stale if wanted == job_id else None
+
+    monkeypatch.setattr(machine.store, "get_status", stale_status)
+    machine.clock.advance(61)
+    with pytest.raises(JobNotFound):
+        await machine.service.collect(job_id, "alice")
+    assert await machine.store.get(job_id) is None, "its grace was over: removed, as a fresh read would have"

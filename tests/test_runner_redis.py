@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from jobs.errors import JobNotFound
 from jobs.estimates import DurationEstimator
 from jobs.model import Job, JobStatus
 from jobs.notify import ChangeNotifier
@@ -193,3 +194,22 @@ async def test_a_job_still_running_when_its_start_is_written_is_marked_running(i
     assert (await running()).started_at == instance.clock.now
     instance.executor.complete(job_id, {"ok": True})
     assert (await instance.finished(job_id)).status is JobStatus.COMPLETED
+
+
+async def test_a_result_removed_between_its_read_and_its_delivery_is_not_served_as_null(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = (await instance.service.start("/echo", {"kept": True}, "alice", None)).job.id
+    instance.executor.begin(job_id)
+    instance.executor.complete(job_id, {"ok": True})
+    assert (await instance.finished(job_id)).status is JobStatus.COMPLETED
+    read = instance.store.get
+
+    async def read_then_removed(wanted: str) -> Job | None:
+        job = await read(wanted)
+        await instance.store.delete(wanted)  # a DELETE on another instance, or a sweep, lands between
+        return job
+
+    monkeypatch.setattr(instance.store, "get", read_then_removed)
+    with pytest.raises(JobNotFound):
+        await instance.service.collect(job_id, "alice")

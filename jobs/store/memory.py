@@ -51,6 +51,9 @@ class MemoryJobStore:
     async def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
+    async def get_status(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
     async def open_result(self, job: Job) -> StoredResult:
         return NULL_RESULT if job.result_json is None else HeldResult(job.result_json)
 
@@ -137,6 +140,13 @@ class MemoryJobStore:
             job.delivered_at = now
             self._tally.remove(job_id)  # delivered results are no longer jobs (counts, lists)
         return job.delivered_at
+
+    async def deliver(self, job: Job, now: float) -> tuple[float, StoredResult] | None:
+        kept = await self.mark_delivered(job.id, now)
+        if kept is None:
+            return None
+        held = self._jobs[job.id]
+        return kept, await self.open_result(held)
 
     async def delete(self, job_id: str) -> Job | None:
         job = self._jobs.pop(job_id, None)

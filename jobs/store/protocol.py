@@ -114,6 +114,14 @@ class JobStore(SharedStore, Protocol):
         it from `claim_next`, `orphans` and `sweep`'s expired jobs.
         """
 
+    async def get_status(self, job_id: str) -> Job | None:
+        """`get` for a status poll: it may answer from a copy this instance knows to be current.
+
+        A shared store may answer a change made on another instance only once that change's
+        announcement has arrived (about a round trip later). Never for a result, a delivery or a
+        deletion: those call `get`.
+        """
+
     async def open_result(self, job: Job) -> StoredResult:
         """The finished job's result, to be sent a piece at a time ("null" when it has none)."""
 
@@ -153,6 +161,12 @@ class JobStore(SharedStore, Protocol):
         """Note that the job's outcome was delivered (kept only for the grace period from then).
 
         Returns the delivery time the store keeps: an earlier one if another fetch came first.
+        """
+
+    async def deliver(self, job: Job, now: float) -> tuple[float, StoredResult] | None:
+        """`mark_delivered` and `open_result` of a finished job in one step (on Redis one round trip).
+
+        None when the job's record is gone: what was read of it before must not be served.
         """
 
     async def delete(self, job_id: str) -> Job | None:

@@ -12,7 +12,6 @@ from typing import Any, Self, TypeVar, cast
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MasterDownError, OutOfMemoryError, ReadOnlyError, TryAgainError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -20,12 +19,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from jobs.errors import StoreUnavailable
 from jobs.model import Job, JobStatus
 from jobs.store.attempts import ClaimedAttempts
-from jobs.store.codec import STATUS_FIELDS, decode_job, encode_job
+from jobs.store.codec import STATUS_FIELDS, decode_job, encode_job, pairs
 from jobs.store.lua import SCRIPT_NAMES, script_source
 from jobs.store.protocol import PAGE_SCAN_FACTOR, Admission, Counts, JobPage, SweepReport, counts_of
 from jobs.store.recent import RecentCount
+from jobs.store.redis_pipe import PipelinedRedis, Script
 from jobs.store.redis_result import SMALL_RESULT_BYTES, RedisResult
 from jobs.store.results import NULL_RESULT, HeldResult, StoredResult
+from jobs.store.status_cache import UNVERSIONED, StatusCache, Ticket
 
 log = logging.getLogger("docjobs.redis_store")
 
@@ -72,6 +73,7 @@ class RedisJobStore:
         prefix: str = "docjobs",
         lease_seconds: float = 30.0,
         socket_timeout: float = SOCKET_TIMEOUT_SECONDS,
+        status_cache: StatusCache | None = None,
     ) -> None:
         if not instance_id or any(c.isspace() for c in instance_id):
             raise ValueError("instance_id must be a non-empty string without spaces, unique per process")
@@ -88,15 +90,19 @@ class RedisJobStore:
         self._grace_ms = round(grace_seconds * 1000)
         self._attempts = ClaimedAttempts()
         self._pending_seen = RecentCount()
+        # Answers status polls while `events` is subscribed (it keeps the cache true; see status_cache.py).
+        self._statuses = status_cache if status_cache is not None else StatusCache()
         self._client: Redis = _connect(url, socket_timeout, decode=True)
         # Results are read as bytes: a range may end inside a UTF-8 character, and nothing is decoded.
         self._raw: Redis = _connect(url, socket_timeout, decode=False)
         kwargs = self._client.connection_pool.connection_kwargs
         self._where = kwargs.get("path") or f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
-        # register_script reloads a script by itself when Redis answers NOSCRIPT (after a restart).
-        self._scripts: dict[str, AsyncScript] = {
-            name: self._client.register_script(script_source(name)) for name in SCRIPT_NAMES
-        }
+        # A script is loaded again when Redis answers NOSCRIPT (after a restart): see redis_pipe.py.
+        self._scripts = {name: Script(script_source(name)) for name in SCRIPT_NAMES}
+        # The scripts and the reads of every job's life share one pipelined connection each (decoded
+        # replies, and raw bytes for results): a round trip costs the loop a few microseconds.
+        self._pipe = PipelinedRedis(self._client.connection_pool, decode=True, timeout=socket_timeout)
+        self._pipe_raw = PipelinedRedis(self._raw.connection_pool, decode=False, timeout=socket_timeout)
 
     @classmethod
     async def connect(cls, url: str, **kwargs: Any) -> Self:
@@ -144,21 +150,24 @@ class RedisJobStore:
         # a start right after a Redis restart (every pooled connection dead once) is not refused. Jobs
         # the lost first run claimed are then claims this instance does not know of: the lease loop
         # puts them back in the queue (release_stray_claims), as for a lost claim reply.
-        reply = await self._run_once_more(
-            "add",
-            job.id,
-            job.client,
-            job.idempotency_key or "",
-            admission.per_client_limit,
-            admission.max_pending,
-            job.created_at + job.timeout_seconds,
-            admission.reserve.results,
-            admission.reserve.payloads,
-            *admission.budget.limits(),
-            limit,
-            now,
-            *encode_job(job),
-        )
+        with self._statuses.reading(job.id) as ticket:
+            reply = await self._run_once_more(
+                "add",
+                job.id,
+                job.client,
+                job.idempotency_key or "",
+                admission.per_client_limit,
+                admission.max_pending,
+                job.created_at + job.timeout_seconds,
+                admission.reserve.results,
+                admission.reserve.payloads,
+                *admission.budget.limits(),
+                limit,
+                now,
+                *encode_job(job),
+            )
+            if reply[0] == "added":
+                self._statuses.keep(ticket, job, FIRST_REVISION)  # what add.lua wrote, and announced
         if reply[0] == "added":
             self._pending_seen.saw(int(reply[1]))  # add.lua counts the queue for its limit anyway
             self._attempts.remember_all(reply[2])
@@ -173,21 +182,59 @@ class RedisJobStore:
         raise admission.queue_full()
 
     async def get(self, job_id: str) -> Job | None:
+        with self._statuses.reading(job_id) as ticket:
+            job, rev = await self._read_status(job_id)
+            if job is not None:
+                self._statuses.keep(ticket, job, rev)
+        return job
+
+    async def get_status(self, job_id: str) -> Job | None:
+        cached = self._statuses.lookup(job_id) if self._statuses.live else None
+        return cached if cached is not None else await self.get(job_id)
+
+    async def _read_status(self, job_id: str) -> tuple[Job | None, int]:
         # Without the payload: a status poll of a pending 31 MiB job must not fetch and parse 31 MiB.
-        values = await self._read(lambda: self._client.hmget(self.key("job", job_id), STATUS_FIELDS))
-        record = {name: str(value) for name, value in zip(STATUS_FIELDS, values, strict=True) if value is not None}
-        return decode_job(record) if record else None
+        values = await self._read(lambda: self._pipe.execute("HMGET", self.key("job", job_id), *_STATUS_READ))
+        record = {name: str(value) for name, value in zip(_STATUS_READ, values, strict=True) if value is not None}
+        if not record:
+            return None, UNVERSIONED
+        return decode_job(record), int(record.get("rev", UNVERSIONED))
 
     async def open_result(self, job: Job) -> StoredResult:
         if job.result_json is not None:
             return HeldResult(job.result_json)  # a record written before results had their own key
         key = self.key("result", job.id)
         # Most results are small: one GETRANGE fetches the whole of one, and its length says it was all.
-        head = cast(bytes, await self._read(lambda: self._raw.getrange(key, 0, SMALL_RESULT_BYTES - 1)))
+        head = cast(bytes, await self._read(lambda: self._pipe_raw.execute("GETRANGE", key, 0, SMALL_RESULT_BYTES - 1)))
         if len(head) < SMALL_RESULT_BYTES:
             return HeldResult(head) if head else NULL_RESULT
-        size = int(await self._read(lambda: self._raw.strlen(key)))
-        return RedisResult(self._raw, key, size, UNAVAILABLE_ERRORS)
+        size = int(await self._read(lambda: self._pipe_raw.execute("STRLEN", key)))
+        return self._result_of(job, head, size)
+
+    async def deliver(self, job: Job, now: float) -> tuple[float, StoredResult] | None:
+        with self._available():
+            reply = await self._pipe_raw.evalsha(
+                self._scripts["deliver"],
+                self.prefix,
+                self.instance_id,
+                self._lease_ms,
+                job.id,
+                now,
+                self._grace_ms,
+                SMALL_RESULT_BYTES,
+            )
+        self._statuses.forget(job.id)  # the record changed, and the reply does not say into what
+        if not reply:
+            return None
+        kept, head, size = reply
+        return float(kept), self._result_of(job, head, int(size))
+
+    def _result_of(self, job: Job, head: bytes, size: int) -> StoredResult:
+        if job.result_json is not None:
+            return HeldResult(job.result_json)  # a record written before results had their own key
+        if size <= len(head):
+            return HeldResult(head) if head else NULL_RESULT
+        return RedisResult(self._raw, self.key("result", job.id), size, UNAVAILABLE_ERRORS)
 
     async def read_result(self, job_id: str) -> bytes | None:
         data = await self._read(lambda: self._raw.get(self.key("result", job_id)))
@@ -203,13 +250,15 @@ class RedisJobStore:
         return [decode_job(record) for record in records]
 
     async def mark_running(self, job_id: str, now: float) -> Job | None:
-        reply = await self._run("mark_running", job_id, now, self._attempts.of(job_id))
-        self._attempts.remember(reply)
-        return _job_or_none(reply)
+        with self._statuses.reading(job_id) as ticket:
+            reply = await self._run("mark_running", job_id, now, self._attempts.of(job_id))
+            self._attempts.remember(reply)
+            return self._kept(ticket, reply)
 
     async def set_progress(self, job_id: str, progress: int, message: str | None, now: float) -> Job | None:
         attempt = self._attempts.of(job_id)
-        return _job_or_none(await self._run("progress", job_id, int(progress), message or "", now, attempt))
+        with self._statuses.reading(job_id) as ticket:
+            return self._kept(ticket, await self._run("progress", job_id, int(progress), message or "", now, attempt))
 
     async def finish(
         self,
@@ -223,32 +272,36 @@ class RedisJobStore:
         reason: str | None = None,
         started_at: float | None = None,
     ) -> Job | None:
-        reply = await self._run(
-            "finish",
-            job_id,
-            status.value,
-            message,
-            now,
-            *_optional(result_json),
-            *_optional(error),
-            self._retention_ms,
-            reason or "",
-            self._attempts.of(job_id),
-            "" if started_at is None else started_at,
-        )
-        self._attempts.forget(job_id)  # landed or refused: this attempt is over either way
-        job = _job_or_none(reply)
+        with self._statuses.reading(job_id) as ticket:
+            reply = await self._run(
+                "finish",
+                job_id,
+                status.value,
+                message,
+                now,
+                *_optional(result_json),
+                *_optional(error),
+                self._retention_ms,
+                reason or "",
+                self._attempts.of(job_id),
+                "" if started_at is None else started_at,
+            )
+            self._attempts.forget(job_id)  # landed or refused: this attempt is over either way
+            job = self._kept(ticket, reply)
         if job is not None:
             job.result_json = result_json  # the record does not carry it (see open_result): the same bytes
         return job
 
     async def mark_delivered(self, job_id: str, now: float) -> float | None:
         kept = await self._run("deliver", job_id, now, self._grace_ms)
+        self._statuses.forget(job_id)  # the record changed, and the reply does not say into what
         return float(kept) if kept else None
 
     async def delete(self, job_id: str) -> Job | None:
         self._attempts.forget(job_id)
-        return _job_or_none(await self._run("delete", job_id))
+        deleted = _job_or_none(await self._run("delete", job_id))
+        self._statuses.forget(job_id)
+        return deleted
 
     async def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
         jobs: list[Job] = []
@@ -314,9 +367,10 @@ class RedisJobStore:
         return [decode_job(record) for record in records]
 
     async def requeue(self, job_id: str, now: float) -> Job | None:
-        reply = await self._run("requeue", job_id, now, self._attempts.of(job_id))
-        self._attempts.forget(job_id)
-        return _job_or_none(reply)
+        with self._statuses.reading(job_id) as ticket:
+            reply = await self._run("requeue", job_id, now, self._attempts.of(job_id))
+            self._attempts.forget(job_id)
+            return self._kept(ticket, reply)
 
     async def release_stray_claims(self, known: list[str]) -> list[str]:
         """Put back in the queue the pending jobs claimed here that are not in `known` (a lost claim reply)."""
@@ -343,39 +397,62 @@ class RedisJobStore:
         # which listeners tolerate because they also poll the store on a timeout.
         pause = 0.1
         while True:
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            # Subscription confirmations are read too: the status cache answers only once Redis has
+            # confirmed, as from then on every announcement reaches this instance.
+            pubsub = self._client.pubsub(ignore_subscribe_messages=False)
             try:
                 await pubsub.subscribe(self.key("events"))
                 pause = 0.1
                 while True:
                     message = await pubsub.get_message(timeout=EVENTS_POLL_SECONDS)
+                    if message is not None and message.get("type") == "subscribe":
+                        self._statuses.went_live()
+                        continue
                     event = _parse_event(message)
                     if event is not None:
-                        yield event
+                        kind, job_id, rev = event
+                        self._statuses.announced(job_id, rev)
+                        yield kind, job_id
             except UNAVAILABLE_ERRORS as exc:
                 log.warning("job events from Redis at %s interrupted (%s); resubscribing", self._where, exc)
             finally:
+                self._statuses.lost()  # announcements may be missed from here on
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(pause)
             pause = min(pause * 2, EVENTS_BACKOFF_MAX_SECONDS)
 
     async def close(self) -> None:
+        await self._pipe.aclose()
+        await self._pipe_raw.aclose()
         await self._client.aclose()
         await self._raw.aclose()
 
     # --- helpers ---
 
+    def _kept(self, ticket: Ticket, reply: Any) -> Job | None:
+        """The job a write's reply gives (the record as the script left it), cached as a status read."""
+        if not reply:
+            return None
+        record = pairs(reply)
+        job = decode_job(record)
+        self._statuses.keep(ticket, job, int(record.get("rev", UNVERSIONED)))
+        return job
+
     async def _run(self, script: str, *args: str | bytes | int | float) -> Any:
         with self._available():
-            return await self._scripts[script](args=[self.prefix, self.instance_id, self._lease_ms, *args])
+            return await self._pipe.evalsha(self._scripts[script], self.prefix, self.instance_id, self._lease_ms, *args)
 
     async def _run_once_more(self, script: str, *args: str | bytes | int | float) -> Any:
         """`_run` again on a dead pooled connection: only for a script that is safe to run twice."""
         with self._available():
             try:
-                return await self._scripts[script](args=[self.prefix, self.instance_id, self._lease_ms, *args])
+                return await self._pipe.evalsha(
+                    self._scripts[script], self.prefix, self.instance_id, self._lease_ms, *args
+                )
             except RedisConnectionError:
-                return await self._scripts[script](args=[self.prefix, self.instance_id, self._lease_ms, *args])
+                return await self._pipe.evalsha(
+                    self._scripts[script], self.prefix, self.instance_id, self._lease_ms, *args
+                )
 
     async def _read(self, call: Callable[[], Awaitable[T]]) -> T:
         """Run a read, once more on a dead pooled connection (after a Redis restart, each pooled
@@ -406,6 +483,12 @@ def _connect(url: str, socket_timeout: float, *, decode: bool) -> Redis:
     )
 
 
+# A status read takes the record's revision too (lua/common.lua announce), for the status cache.
+_STATUS_READ = (*STATUS_FIELDS, "rev")
+# The revision add.lua's announcement gives a new record.
+FIRST_REVISION = 1
+
+
 def _job_or_none(reply: Any) -> Job | None:
     return decode_job(reply) if reply else None
 
@@ -427,12 +510,14 @@ def _batches(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-def _parse_event(message: dict[str, Any] | None) -> tuple[str, str] | None:
+def _parse_event(message: dict[str, Any] | None) -> tuple[str, str, int] | None:
+    # [kind, id, revision] from a script; [kind, id] from `publish` (and from instances before revisions).
     if message is None or message.get("type") != "message":
         return None
     try:
-        kind, job_id = json.loads(message["data"])
-    except (TypeError, ValueError):
+        kind, job_id, *rest = json.loads(message["data"])
+        rev = int(rest[0]) if rest else UNVERSIONED
+    except (TypeError, ValueError, IndexError):
         log.warning("ignoring a malformed job event: %r", message.get("data"))
         return None
-    return str(kind), str(job_id)
+    return str(kind), str(job_id), rev

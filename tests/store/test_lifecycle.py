@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from jobs.model import JobStatus
 from jobs.store import Admission, Counts, JobStore
+from jobs.store.redis_result import SMALL_RESULT_BYTES
+from jobs.store.results import StoredResult
 from tests.store.helpers import ROOMY, T0, add_jobs, make_job, start_running
 
 
@@ -191,3 +193,37 @@ async def test_claim_many_takes_up_to_its_limit_oldest_first(store: JobStore) ->
     assert [job.id for job in rest] == [job.id for job in jobs[3:]]
     assert await store.claim_many(T0 + 1, 3) == []
     assert await store.mark_running(jobs[4].id, T0 + 2) is not None, "a job of a batch is the caller's claim"
+
+
+async def _joined(result: StoredResult) -> bytes:
+    return b"".join([bytes(piece) async for piece in result.pieces(64 * 1024)])
+
+
+async def test_deliver_marks_once_and_opens_the_result_in_one_step(store: JobStore) -> None:
+    small, large, failed = await add_jobs(store, 3)
+    big = b'"' + b"x" * (SMALL_RESULT_BYTES + 10) + b'"'  # past what one read fetches whole
+    for job, result in ((small, b'{"rows":[1]}'), (large, big)):
+        await start_running(store, job)
+        await store.finish(job.id, JobStatus.COMPLETED, "done", T0 + 2, result_json=result)
+    await start_running(store, failed)
+    await store.finish(failed.id, JobStatus.FAILED, "no", T0 + 2, error="boom")
+    for job, expected in ((small, b'{"rows":[1]}'), (large, big), (failed, b"null")):
+        delivered = await store.deliver(job, T0 + 3)
+        assert delivered is not None
+        kept, opened = delivered
+        assert kept == T0 + 3
+        assert (opened.size, await _joined(opened)) == (len(expected), expected)
+    again = await store.deliver(small, T0 + 4)
+    assert again is not None and again[0] == T0 + 3, "a second first fetch gets the stored time"
+    assert await _joined(again[1]) == b'{"rows":[1]}'
+    stored = await store.get(small.id)
+    assert stored is not None and stored.delivered_at == T0 + 3
+
+
+async def test_deliver_of_a_removed_record_gives_nothing_to_serve(store: JobStore) -> None:
+    job = await store.add(make_job(), ROOMY)
+    await start_running(store, job)
+    finished = await store.finish(job.id, JobStatus.COMPLETED, "done", T0 + 2, result_json=b"[1]")
+    assert finished is not None
+    await store.delete(job.id)
+    assert await store.deliver(finished, T0 + 3) is None  # never an empty (null) result

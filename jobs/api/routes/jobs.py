@@ -70,7 +70,7 @@ async def job_status(request: web.Request) -> web.Response:
     job_id = request.match_info["job_id"]
     wait = _wait_seconds(request)
     if wait is None:
-        job = await service.get(job_id, owner_of(request))
+        job = await service.status(job_id, owner_of(request))
     else:
         with service.watches.hold(request[CLIENT]):
             job = await service.wait_for_change(job_id, wait, owner_of(request), request.query.get("since"))
@@ -86,10 +86,10 @@ async def job_result(request: web.Request) -> web.StreamResponse:
     service, job_id = request.app[SERVICE], request.match_info["job_id"]
     if request.method == "HEAD":
         job = await service.peek(job_id, owner_of(request))
+        result = await service.result_of(job)
     else:
-        job = await service.collect(job_id, owner_of(request))
+        job, result = await service.collect(job_id, owner_of(request))  # its length now; its bytes as sent
     retrieved = isoformat(job.delivered_at) or _now_iso()
-    result = await service.result_of(job)  # its length now; its bytes a piece at a time as they are sent
     return await send_json_with_result(request, views.result_head(job), "data", result, {"retrieved_at": retrieved})
 
 

@@ -224,9 +224,17 @@ local function uncount(id)
   redis.call("ZREM", client_listed_key(client), id)
 end
 
--- A write announces itself to every instance (long polls, event streams, idle dispatchers) from inside
--- its script: no second round trip per change, and only a write that landed is announced.
-local function announce(kind, id) redis.call("PUBLISH", P .. ":events", cjson.encode({kind, id})) end
+-- A write announces itself to every instance (long polls, event streams, idle dispatchers, status caches)
+-- from inside its script: no second round trip per change, and only a write that landed is announced.
+-- Each change a status read can see bumps the record's revision ("rev"), and the announcement carries it:
+-- an instance caching status reads (jobs/store/status_cache.py) drops what is older. A removed record is
+-- announced with revision 0, which supersedes any.
+local function announce(kind, id)
+  local rev = redis.call("HINCRBY", job_key(id), "rev", 1)
+  redis.call("PUBLISH", P .. ":events", cjson.encode({kind, id, rev}))
+end
+
+local function announce_gone(id) redis.call("PUBLISH", P .. ":events", cjson.encode({"changed", id, 0})) end
 
 -- Pop up to `limit` jobs off the head of the queue for the caller, oldest first; they stay pending until
 -- mark_running. Returns their records. (claim.lua, and add.lua for an instance with idle workers.)

@@ -3,6 +3,9 @@ local id = ARGV[4]
 uncount(id)
 if redis.call("EXISTS", job_key(id)) == 0 then
   forget(id)
+  announce_gone(id)
   return false
 end
-return delete_job(id)
+local record = delete_job(id)
+announce_gone(id)
+return record

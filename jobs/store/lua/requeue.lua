@@ -10,4 +10,5 @@ redis.call("HSET", key, "status", "pending", "retry_count", (tonumber(f[3]) or 0
 redis.call("ZADD", QUEUE, -redis.call("INCR", P .. ":headseq"), id)
 redis.call("ZADD", PENDING, tonumber(f[4]) + tonumber(f[5]), id)
 recount(id, "pending")
+announce("queued", id)
 return redis.call("HGETALL", key)

@@ -11,6 +11,7 @@ for i = 7, #ARGV do
     local reason = nil
     if redis.call("EXISTS", key) == 0 then
       forget(id)
+      announce_gone(id)
       reason = was_delivered and "delivered" or "finished"
     else
       local f = redis.call("HMGET", key, "delivered_at", "finished_at")
@@ -19,7 +20,10 @@ for i = 7, #ARGV do
       elseif f[2] and now - tonumber(f[2]) >= retention then
         reason = "finished"
       end
-      if reason then delete_job(id) end
+      if reason then
+        delete_job(id)
+        announce_gone(id)
+      end
     end
     if reason then uncount(id) end
     if reason == "delivered" then delivered = delivered + 1 elseif reason then finished = finished + 1 end
