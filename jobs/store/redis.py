@@ -23,7 +23,7 @@ from jobs.store.codec import STATUS_FIELDS, decode_job, encode_job, pairs
 from jobs.store.lua import SCRIPT_NAMES, script_source
 from jobs.store.protocol import PAGE_SCAN_FACTOR, Admission, Counts, JobPage, SweepReport, counts_of
 from jobs.store.recent import RecentCount
-from jobs.store.redis_pipe import PipelinedRedis, Script
+from jobs.store.redis_pipe import PipelinedRedis, Script, Subscription
 from jobs.store.redis_result import SMALL_RESULT_BYTES, RedisResult
 from jobs.store.results import NULL_RESULT, HeldResult, StoredResult
 from jobs.store.status_cache import UNVERSIONED, StatusCache, Ticket
@@ -40,8 +40,6 @@ SWEEP_BATCH = 200
 LIST_PAGE = 500
 # Retry-After when Redis is down: restarts and failovers take seconds, not minutes.
 UNAVAILABLE_RETRY_AFTER_SECONDS = 2
-# How long one pub/sub read waits, so a cancelled listener stops promptly.
-EVENTS_POLL_SECONDS = 1.0
 # A lost pub/sub connection is retried with doubling pauses up to this.
 EVENTS_BACKOFF_MAX_SECONDS = 2.0
 # Redis errors that mean "not able to serve right now": unreachable, a failover left us on a replica
@@ -397,27 +395,26 @@ class RedisJobStore:
         # which listeners tolerate because they also poll the store on a timeout.
         pause = 0.1
         while True:
-            # Subscription confirmations are read too: the status cache answers only once Redis has
+            # The subscription's confirmation is read too: the status cache answers only once Redis has
             # confirmed, as from then on every announcement reaches this instance.
-            pubsub = self._client.pubsub(ignore_subscribe_messages=False)
+            subscription = Subscription(self._client.connection_pool, self.key("events"))
             try:
-                await pubsub.subscribe(self.key("events"))
-                pause = 0.1
-                while True:
-                    message = await pubsub.get_message(timeout=EVENTS_POLL_SECONDS)
-                    if message is not None and message.get("type") == "subscribe":
-                        self._statuses.went_live()
-                        continue
-                    event = _parse_event(message)
-                    if event is not None:
-                        kind, job_id, rev = event
-                        self._statuses.announced(job_id, rev)
-                        yield kind, job_id
+                async for batch in subscription.batches():
+                    for reply in batch:
+                        if reply[0] == "subscribe":
+                            pause = 0.1
+                            self._statuses.went_live()
+                            continue
+                        event = _parse_event(reply)
+                        if event is not None:
+                            kind, job_id, rev = event
+                            self._statuses.announced(job_id, rev)
+                            yield kind, job_id
             except UNAVAILABLE_ERRORS as exc:
                 log.warning("job events from Redis at %s interrupted (%s); resubscribing", self._where, exc)
             finally:
                 self._statuses.lost()  # announcements may be missed from here on
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await subscription.aclose()
             await asyncio.sleep(pause)
             pause = min(pause * 2, EVENTS_BACKOFF_MAX_SECONDS)
 
@@ -510,14 +507,15 @@ def _batches(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-def _parse_event(message: dict[str, Any] | None) -> tuple[str, str, int] | None:
-    # [kind, id, revision] from a script; [kind, id] from `publish` (and from instances before revisions).
-    if message is None or message.get("type") != "message":
+def _parse_event(reply: list[Any]) -> tuple[str, str, int] | None:
+    # ["message", channel, data]; data is [kind, id, revision] from a script, [kind, id] from `publish`
+    # (and from instances before revisions).
+    if len(reply) != 3 or reply[0] != "message":
         return None
     try:
-        kind, job_id, *rest = json.loads(message["data"])
+        kind, job_id, *rest = json.loads(reply[2])
         rev = int(rest[0]) if rest else UNVERSIONED
     except (TypeError, ValueError, IndexError):
-        log.warning("ignoring a malformed job event: %r", message.get("data"))
+        log.warning("ignoring a malformed job event: %r", reply[2])
         return None
     return str(kind), str(job_id), rev
