@@ -3,9 +3,9 @@
 redis-py gives each command a pooled connection of its own: about 45 us of the event loop per round
 trip (the pool, a timeout per read, a read wake-up per reply), and under load a job's few scripts and
 reads made that a good part of the API's time. Redis answers the commands of one connection in the
-order they were sent, so one connection can be shared: each command is written at once (the commands of
-one event-loop turn leave in one write), its future waits in a queue, and a reader task hands each
-reply to the oldest waiting future. A command costs a few microseconds.
+order they were sent, so one connection can be shared: the commands of one event-loop turn leave in
+one write, each command's future waits in a queue, and a reader task hands each reply to the oldest
+waiting future. A command costs a few microseconds.
 
 Failure semantics are those of a pooled connection with no retry: a command whose reply does not come
 fails with ConnectionError (the connection dropped) or TimeoutError (no reply for `timeout` seconds,
@@ -171,6 +171,7 @@ class _Link:
         self._waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
         self._loop = asyncio.get_running_loop()
         self._watchdog: asyncio.TimerHandle | None = None
+        self._unsent: list[bytes] = []
         self.closed = False
         self._reading = asyncio.create_task(self._read_forever())
 
@@ -179,10 +180,18 @@ class _Link:
             raise RedisConnectionError("Connection closed")
         future: asyncio.Future[Any] = self._loop.create_future()
         self._waiting.append((future, self._clock() + self._timeout))
-        self._writer.write(packed)  # the transport sends what one loop turn wrote together
+        # The commands of one loop turn leave in one write: one system call, and one read for Redis.
+        self._unsent.append(packed)
+        if len(self._unsent) == 1:
+            self._loop.call_soon(self._flush)
         if self._watchdog is None:
             self._watchdog = self._loop.call_later(self._timeout, self._check_overdue)
         return future
+
+    def _flush(self) -> None:
+        if not self.closed:
+            self._writer.write(b"".join(self._unsent))
+        self._unsent.clear()
 
     async def _read_forever(self) -> None:
         try:
