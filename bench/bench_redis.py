@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))  # the benchmarks import each other as top-level modules, as mypy sees them
 
-from bench_jobs import loadgen  # noqa: E402 - after the path is set
+from bench_jobs import CONFIG, loadgen  # noqa: E402 - after the path is set (CONFIG: limits no client reaches)
 
 from tests.process import free_port, run_server  # noqa: E402
 from tests.store.redis_server import RedisServer, redis_server_binary  # noqa: E402
@@ -46,19 +46,8 @@ from tests.store.redis_server import RedisServer, redis_server_binary  # noqa: E
 PREFIX = "docjobs"  # the configured default: its ":seq" counter numbers every job added
 LAYOUTS = {"memory": (None, 2), "one": ("all", 2), "split1": ("api", 1), "split2": ("api", 2), "split4": ("api", 4)}
 TOP_FUNCTIONS = 25
-# As bench/bench_jobs.py's: limits high enough that 32 clients are never refused.
-CONFIG = """
-[server]
-shutdown_grace_seconds = 1
-[pool]
-workers = {workers}
-[jobs]
-per_client_limit = 10000
-max_pending = 100000
-max_watches_per_client = 100
-[endpoints]
-"/api/v1/demo/echo" = "handlers.demo:echo"
-"""
+# 50 ms CPU jobs, 32 clients polling every 10 ms (bench_jobs.py's scenario 2; ideal with 2 workers: 40/s).
+CPU_JOBS = {"endpoint": "/api/v1/demo/cpu", "payload": {"milliseconds": 50}, "pollMs": 10}
 LOOP_FRAME = "Runner.run"  # asyncio.Runner.run: on the stack of the event loop's thread only
 # py-spy is a tool of the venv (pip install py-spy), or on PATH.
 SPY = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy") or "py-spy"
@@ -136,8 +125,8 @@ def _library(frame: str) -> str:
     return parts[-2] if len(parts) > 1 else path
 
 
-def run_layout(name: str, seconds: float, workdir: Path, profile: bool) -> dict[str, Any]:
-    """Start the layout, run the scenarios, stop it."""
+def run_layout(name: str, seconds: float, workdir: Path, profile: bool, cpu_seconds: float = 0) -> dict[str, Any]:
+    """Start the layout, run the scenarios (and 50 ms CPU jobs for `cpu_seconds`, if any), stop it."""
     role, workers = LAYOUTS[name]
     with ExitStack() as stack:
         env: dict[str, str] = {}
@@ -166,6 +155,8 @@ def run_layout(name: str, seconds: float, workdir: Path, profile: bool) -> dict[
         figures = per_job(before, redis_figures(client)) if client and before else {}
         single = loadgen(api.url, "singleClientLatency", {"jobs": 500, "pollMs": 2})
         result = {"layout": name, "noop": noop, "single": single, "redis": figures}
+        if cpu_seconds > 0:
+            result["cpu"] = loadgen(api.url, "throughput", {**CPU_JOBS, "seconds": cpu_seconds})
         if profile and out.exists():
             result["profile"] = profile_summary(out)
         return result
