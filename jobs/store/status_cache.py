@@ -111,7 +111,7 @@ class StatusCache:
         if self._clock() - entry.stored_at > self._ttl:
             del self._entries[job_id]
             return None
-        return replace(entry.job)  # the caller may change its copy (a delivery time, say)
+        return replace(entry.job, extra=dict(entry.job.extra))  # the caller may change its copy
 
     def announced(self, job_id: str, rev: int) -> None:
         """An instance announced revision `rev` of the job (UNVERSIONED: some newer one)."""
@@ -151,7 +151,8 @@ class StatusCache:
         entry = self._entries.get(ticket.job_id)
         if entry is not None and entry.rev > rev:
             return
-        self._entries[ticket.job_id] = _Entry(replace(job, payload={}, result_json=None), rev, self._clock())
+        copy = replace(job, payload={}, result_json=None, extra=dict(job.extra))  # the caller keeps its job
+        self._entries[ticket.job_id] = _Entry(copy, rev, self._clock())
         self._entries.move_to_end(ticket.job_id)
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)

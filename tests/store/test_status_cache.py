@@ -32,13 +32,16 @@ def test_a_kept_record_answers_as_a_copy_without_payload_or_result() -> None:
     cache = live_cache()
     job = make_job()
     job.result_json = b'{"big": 1}'
+    job.extra = {"pages": 1}
     cached(cache, job, 3)
+    job.extra["pages"] = 2  # the writer changes its own job afterwards
     first = cache.lookup(job.id)
     assert first is not None
     assert (first.id, first.status, first.payload, first.result_json) == (job.id, JobStatus.PENDING, {}, None)
     first.delivered_at = 5.0  # a caller changes its copy
+    first.extra["pages"] = 3
     second = cache.lookup(job.id)
-    assert second is not None and second.delivered_at is None
+    assert second is not None and second.delivered_at is None and second.extra == {"pages": 1}
     assert job.payload and job.result_json  # the caller's job is left as it was
 
 
