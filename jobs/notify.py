@@ -18,6 +18,10 @@ class ChangeNotifier:
         if event is not None:
             event.set()
 
+    def waiters(self, job_id: str) -> int:
+        """How many coroutines wait for the job now."""
+        return self._waiters.get(job_id, 0)
+
     async def wait(self, job_id: str, timeout: float) -> bool:
         """Wait until the job changes; False when `timeout` passed first."""
         event = self._events.setdefault(job_id, asyncio.Event())

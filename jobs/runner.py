@@ -48,6 +48,7 @@ class JobRunner:
         self._registry = registry
         self._estimator = estimator
         self._clock = clock
+        self._notifier = notifier
         self._record = JobRecorder(store, estimator, notifier, clock)
         self._ready: OrderedDict[str, Job] = OrderedDict()  # claimed from the store, not yet sent
         self._tasks: dict[str, Task] = {}  # in a worker, waiting or running
@@ -341,6 +342,11 @@ class JobRunner:
             await self._record.finish(job, final, start)
         finally:
             self._finishing.discard(job.id)
+            self._notifier.notify(job.id)  # a status poll waiting for this write (`finishing`), refused or not
+
+    def finishing(self, job_id: str) -> bool:
+        """Whether this instance is writing the job's outcome right now (it wakes the notifier when done)."""
+        return job_id in self._finishing
 
     def _forget(self, job_id: str) -> None:
         self._tasks.pop(job_id, None)

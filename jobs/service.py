@@ -37,6 +37,8 @@ from jobs.store.results import StoredResult
 ESTIMATE_QUEUE_MAX_AGE_SECONDS = 0.5
 # Payloads larger than this are validated in a thread so that a big base64 file cannot stall the loop.
 VALIDATE_INLINE_MAX_BYTES = 64 * 1024
+# How long a status poll waits for this instance's write of the job's outcome (a round trip, normally).
+OUTCOME_WAIT_SECONDS = 0.05
 
 log = logging.getLogger("docjobs.service")
 
@@ -201,7 +203,15 @@ class JobService:
         return await self._find(job_id, owner, self.store.get)
 
     async def status(self, job_id: str, owner: str | None = None) -> Job:
-        """`get` for a status poll, which the store may answer from what it knows to be current."""
+        """`get` for a status poll, which the store may answer from what it knows to be current.
+
+        When this instance is writing the job's outcome right now, the answer waits for that write (at
+        most OUTCOME_WAIT_SECONDS): on a shared store the write is a round trip, and answering "running"
+        just before it lands would cost the client another poll. In memory the write never yields, so
+        no poll ever finds one in flight.
+        """
+        if self.runner.finishing(job_id):
+            await self.notifier.wait(job_id, OUTCOME_WAIT_SECONDS)
         return await self._find(job_id, owner, self.store.get_status)
 
     async def _find(self, job_id: str, owner: str | None, read: Callable[[str], Awaitable[Job | None]]) -> Job:

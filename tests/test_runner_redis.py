@@ -213,3 +213,24 @@ async def test_a_result_removed_between_its_read_and_its_delivery_is_not_served_
     monkeypatch.setattr(instance.store, "get", read_then_removed)
     with pytest.raises(JobNotFound):
         await instance.service.collect(job_id, "alice")
+
+
+async def test_a_poll_during_this_instance_s_outcome_write_answers_the_outcome(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = (await instance.service.start("/echo", {}, "alice", None)).job.id
+    gate = asyncio.Event()
+    finish = instance.store.finish
+
+    async def held(*args: Any, **kwargs: Any) -> Job | None:
+        await gate.wait()
+        return await finish(*args, **kwargs)
+
+    monkeypatch.setattr(instance.store, "finish", held)
+    instance.executor.begin(job_id)
+    instance.executor.complete(job_id, {"ok": True})
+    await wait_until_async(lambda: instance.runner.finishing(job_id), DEADLINE_SECONDS, "the outcome write")
+    poll = asyncio.create_task(instance.service.status(job_id, "alice"))
+    await wait_until_async(lambda: instance.notifier.waiters(job_id) > 0, DEADLINE_SECONDS, "the poll to wait")
+    gate.set()
+    assert (await poll).status is JobStatus.COMPLETED, "answered once the write landed, not just before it"

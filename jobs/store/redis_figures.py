@@ -34,7 +34,7 @@ log = logging.getLogger("docjobs.figures")
 # every instance's estimates within this, at two cheap reads a second.
 REFRESH_SECONDS = 1.0
 # A flush waits this long before the next one, so that under load one round trip carries many jobs.
-BATCH_SECONDS = 0.01
+BATCH_SECONDS = 0.1
 # A stop waits at most this long for Redis to take the last figures: an outage must not delay it.
 CLOSE_SECONDS = 1.0
 # After a failed flush, wait this long before the next try (Redis restarts take seconds).
