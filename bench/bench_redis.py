@@ -21,17 +21,22 @@ Usage: .venv/bin/python bench/bench_redis.py [--seconds 8] [--layouts memory,one
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import psutil
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,24 +147,53 @@ def run_layout(name: str, seconds: float, workdir: Path, profile: bool, cpu_seco
         config.write_text(CONFIG.format(workers=workers if role in (None, "all") else 1))
         roles = [role or "all"] + (["worker"] * workers if role == "api" else [])
         api = None
-        for instance_role in roles:
+        processes: dict[str, int] = {}
+        for number, instance_role in enumerate(roles):
             port = free_port()
             argv = ["--config", str(config), "--port", str(port), "--role", instance_role]
             started = stack.enter_context(run_server(workdir, args=argv, env=env, port=port))
             api = api or started
+            processes[instance_role if instance_role != "worker" else f"worker{number}"] = started.process.pid
         assert api is not None
+        if role is not None:
+            assert server.process is not None
+            processes["redis"] = server.process.pid
         before = redis_figures(client) if client else None
+        cpu_before = cpu_used(processes)
         out = workdir / f"{name}.spy"
+        began = time.monotonic()
         with profiled(api.process.pid, seconds, out) if profile else ExitStack():
             noop = loadgen(api.url, "throughput", {"endpoint": "/api/v1/demo/echo", "seconds": seconds})
+        wall = time.monotonic() - began
+        cpu_after = cpu_used(processes)
         figures = per_job(before, redis_figures(client)) if client and before else {}
+        jobs = figures.get("jobs_added") or noop["jobs_per_second"] * wall  # memory: no job counter to read
+        cpu_us = {what: round((cpu_after[what] - cpu_before[what]) / max(1, jobs) * 1e6) for what in cpu_after}
         single = loadgen(api.url, "singleClientLatency", {"jobs": 500, "pollMs": 2})
-        result = {"layout": name, "noop": noop, "single": single, "redis": figures}
+        result = {"layout": name, "noop": noop, "single": single, "redis": figures, "cpu_us_per_job": cpu_us}
         if cpu_seconds > 0:
             result["cpu"] = loadgen(api.url, "throughput", {**CPU_JOBS, "seconds": cpu_seconds})
         if profile and out.exists():
             result["profile"] = profile_summary(out)
         return result
+
+
+def cpu_used(processes: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each process, of each one's descendants (its worker processes), and of
+    this benchmark's finished children (the load generators, each waited for)."""
+    out: dict[str, float] = {}
+    for name, pid in processes.items():
+        process = psutil.Process(pid)
+        out[name] = sum(process.cpu_times()[:2])
+        descendants = 0.0
+        for child in process.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                descendants += sum(child.cpu_times()[:2])
+        if descendants:
+            out[f"{name}'s workers"] = descendants
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out["loadgen"] = children.ru_utime + children.ru_stime
+    return out
 
 
 def line(r: dict[str, Any], memory: float | None) -> str:
@@ -203,6 +237,13 @@ def main() -> int:
                 print(f"run {number + 1}: {line(r, memory if name != 'memory' else None)}", flush=True)
                 if r["redis"]:
                     print(f"         commands/job: {r['redis']['commands_per_job']}", flush=True)
+                cpu = r["cpu_us_per_job"]
+                total = sum(cpu.values())
+                print(
+                    f"         CPU us/job: {cpu}; total {total} us, so {os.cpu_count()} cores allow at most "
+                    f"{round(os.cpu_count() or 1) * 1e6 / max(1, total):.0f} jobs/s",
+                    flush=True,
+                )
                 for kind, shares in r.get("profile", {}).items():
                     print(f"         {kind}: " + ", ".join(f"{name} {share}%" for name, share in shares), flush=True)
     if args.json:
