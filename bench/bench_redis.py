@@ -202,7 +202,8 @@ def line(r: dict[str, Any], memory: float | None) -> str:
     ratio = f" ({noop['jobs_per_second'] / memory:.2f}x memory)" if memory else ""
     text = (
         f"{r['layout']:<7} {noop['jobs_per_second']:>7} jobs/s{ratio}, {noop['requests_per_job']} req/job, "
-        f"p50 {noop['start_to_result']['p50_ms']} ms; one client p50 {single['p50_ms']} ms"
+        f"p50 {noop['start_to_result']['p50_ms']} ms; one client p50 {single['p50_ms']} ms "
+        f"({r['single'].get('requests_per_job')} req/job)"
     )
     if r["redis"]:
         f = r["redis"]

@@ -325,17 +325,21 @@ class JobService:
         `since` is the `updated_at` of the caller's last answer: a job changed after it answers at once,
         so a change that happened between two long polls is never missed.
         """
-        job = await self.status(job_id, owner)
-        if not job.status.is_active or (since is not None and isoformat(job.updated_at) != since):
-            return job
-        before = (job.status, job.progress, job.message)
         deadline = self._clock() + seconds
-        while (remaining := deadline - self._clock()) > 0:
-            await self.notifier.wait(job_id, remaining)
-            job = await self.status(job_id, owner)
-            if (job.status, job.progress, job.message) != before:
-                break
-        return job
+        before: tuple[JobStatus, int, str] | None = None
+        while True:
+            with self.notifier.watch(job_id) as change:  # before the read: a change during it is not missed
+                job = await self.status(job_id, owner)
+                if before is None:
+                    if not job.status.is_active or (since is not None and isoformat(job.updated_at) != since):
+                        return job
+                    before = (job.status, job.progress, job.message)
+                elif (job.status, job.progress, job.message) != before:
+                    return job
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    return job
+                await change.wait(remaining)
 
     async def list_jobs(self, status: JobStatus | None, owner: str | None = None) -> list[Job]:
         """Jobs held, oldest first; only the owner's when there is one."""
@@ -350,17 +354,18 @@ class JobService:
         """Wait for a job to reach a final state; None when it disappeared."""
         deadline = self._clock() + timeout
         while True:
-            job = await self.store.get(job_id)
-            if job is None:
-                return job
-            if not job.status.is_active:
-                if job.status is JobStatus.COMPLETED and job.result_json is None:
-                    job.result_json = await self.store.read_result(job_id)  # Redis keeps it apart
-                return job
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                return job
-            await self.notifier.wait(job_id, min(remaining, 1.0))
+            with self.notifier.watch(job_id) as change:  # before the read: a change during it is not missed
+                job = await self.store.get(job_id)
+                if job is None:
+                    return job
+                if not job.status.is_active:
+                    if job.status is JobStatus.COMPLETED and job.result_json is None:
+                        job.result_json = await self.store.read_result(job_id)  # Redis keeps it apart
+                    return job
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    return job
+                await change.wait(min(remaining, 1.0))
 
     async def sweep(self) -> dict[str, int]:
         """One cleanup pass: drop old jobs and delivered results, expire jobs that waited too long."""

@@ -234,3 +234,25 @@ async def test_a_poll_during_this_instance_s_outcome_write_answers_the_outcome(
     await wait_until_async(lambda: instance.notifier.waiters(job_id) > 0, DEADLINE_SECONDS, "the poll to wait")
     gate.set()
     assert (await poll).status is JobStatus.COMPLETED, "answered once the write landed, not just before it"
+
+
+async def test_a_long_poll_whose_read_races_the_change_wakes_for_it(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = (await instance.service.start("/echo", {}, "alice", None)).job.id
+    read = instance.store.get_status
+    raced: list[str] = []
+
+    async def read_then_changed(wanted: str) -> Job | None:
+        job = await read(wanted)
+        if not raced:  # the job ends, and its change is announced, while this read is in flight
+            raced.append(wanted)
+            instance.executor.begin(job_id)
+            instance.executor.complete(job_id, {"ok": True})
+            await instance.finished(job_id)
+        return job
+
+    monkeypatch.setattr(instance.store, "get_status", read_then_changed)
+    async with asyncio.timeout(DEADLINE_SECONDS):  # not the long poll's own 60 s
+        job = await instance.service.wait_for_change(job_id, 60, "alice")
+    assert raced and job.status is JobStatus.COMPLETED
