@@ -76,11 +76,14 @@ def arq_peer(python: Path, workdir: Path) -> Iterator[str]:
         redis.start()
         stack.callback(redis.stop)
         env = {**os.environ, "PEER_REDIS_URL": redis.url, "PYTHONPATH": str(ROOT / "bench")}
-        log = stack.enter_context((workdir / "arq.log").open("ab"))
+        log_path = workdir / "arq.log"
+        log = stack.enter_context(log_path.open("ab"))
         arq = python.parent / "arq"
+        workers = []
         for _ in range(ARQ_WORKERS):
             worker = subprocess.Popen([str(arq), "peer_arq.WorkerSettings"], env=env, stdout=log, stderr=log)
             stack.callback(stop_process, worker, 10)
+            workers.append(worker)
         port = free_port()
         app = subprocess.Popen(
             [str(python), str(ROOT / "bench" / "peer_arq.py"), str(port), redis.url], env=env, stdout=log, stderr=log
@@ -88,6 +91,9 @@ def arq_peer(python: Path, workdir: Path) -> Iterator[str]:
         stack.callback(stop_process, app, 10)
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url)
+        time.sleep(1)  # a worker that cannot start exits within a second: do not drive a peer that runs nothing
+        if any(worker.poll() is not None for worker in workers):
+            raise RuntimeError(f"an arq worker exited; see {log_path}:\n{log_path.read_text()[-2000:]}")
         yield url
 
 

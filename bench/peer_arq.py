@@ -33,7 +33,9 @@ async def echo(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
     return {"success": True, "echo": payload}
 
 
-def cpu(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+async def cpu(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+    # arq runs coroutines only: this one holds its worker's loop while it burns, as a CPU-bound
+    # handler does, so each arq worker process runs one at a time.
     deadline = time.perf_counter() + float(payload.get("milliseconds", 50)) / 1000
     spins = 0
     while time.perf_counter() < deadline:
