@@ -99,7 +99,12 @@ class PipelinedRedis:
             await connection.connect()  # type: ignore[no-untyped-call]
             link = _Link(connection, self._decode, self._timeout, self._clock)
         except BaseException as exc:
-            self._opening.set_exception(exc)
+            # The commands waiting for this open fail as a connection error would, even when it was the
+            # opening command that was cancelled: they were not.
+            failure = (
+                exc if isinstance(exc, Exception) else RedisConnectionError("the connection's opening was cancelled")
+            )
+            self._opening.set_exception(failure)
             self._opening.exception()  # retrieved: a failed open with no other waiter is not "never retrieved"
             raise
         finally:

@@ -161,3 +161,22 @@ async def test_closing_fails_what_still_waits(own_redis: RedisServer) -> None:
     await pipe.aclose()
     with pytest.raises(RedisConnectionError):
         await waiting
+
+
+async def test_a_command_cancelled_while_it_opens_the_connection_fails_the_others_as_a_connection_error(
+    own_redis: RedisServer,
+) -> None:
+    pipe = pipe_to(own_redis.url)
+    try:
+        opener = asyncio.ensure_future(pipe.execute("PING"))
+        await asyncio.sleep(0)  # it is now opening the connection (a TCP connect takes a round trip)
+        follower = asyncio.ensure_future(pipe.execute("PING"))
+        await asyncio.sleep(0)
+        opener.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await opener
+        with pytest.raises(RedisConnectionError):
+            await follower  # not cancelled itself: a connection error, which callers already handle
+        assert await pipe.execute("ECHO", "then") == "then"
+    finally:
+        await pipe.aclose()
