@@ -13,6 +13,7 @@ from typing import Any
 
 from jobs.background import BackgroundWrites
 from jobs.estimates import DurationEstimator, may_wait_behind
+from jobs.logs import log_event
 from jobs.model import Clock, Job
 from jobs.notify import ChangeNotifier
 from jobs.outcomes import FinalState, TaskEnd, expired_while_waiting, final_state_of, not_transferable, shut_down
@@ -42,6 +43,7 @@ class JobRunner:
         estimator: DurationEstimator,
         notifier: ChangeNotifier,
         clock: Clock = time.time,
+        claim_check_seconds: float | None = None,
     ) -> None:
         self._store = store
         self._executor = executor
@@ -51,6 +53,12 @@ class JobRunner:
         self._notifier = notifier
         self._record = JobRecorder(store, estimator, notifier, clock)
         self._ready: OrderedDict[str, Job] = OrderedDict()  # claimed from the store, not yet sent
+        # On a shared store, a ready job claimed longer ago than this is sent only once the store confirms
+        # the claim: this instance may have stalled past its lease meanwhile, and another taken it over.
+        self._claim_check = claim_check_seconds
+        # Jobs held here (ready or in a worker): when their claim was made, or last confirmed.
+        self._claimed_at: dict[str, float] = {}
+        self._confirming: asyncio.Task[None] | None = None
         self._tasks: dict[str, Task] = {}  # in a worker, waiting or running
         self._early_progress: dict[str, tuple[int, str | None]] = {}
         self._start_writes: dict[str, asyncio.Task[None]] = {}
@@ -198,6 +206,7 @@ class JobRunner:
                 await self.finish(job, expired_while_waiting(job))
                 continue
             self._ready[job.id] = job
+            self._claimed_at[job.id] = now
 
     def _room(self) -> int:
         """How many jobs to claim now: none while one waits to be sent; with a shared queue, one per idle
@@ -215,6 +224,9 @@ class JobRunner:
     def _send_ready(self) -> None:
         while self._ready and self._dispatching:
             job_id, job = next(iter(self._ready.items()))
+            if self._claim_unconfirmed(job_id):
+                self._confirm_claims()
+                return
             if self._clock() - job.created_at >= job.timeout_seconds:
                 del self._ready[job_id]
                 self._spawn(self.finish(job, expired_while_waiting(job)))
@@ -231,6 +243,32 @@ class JobRunner:
             del self._ready[job_id]
             self._tasks[job_id] = task
             self._idle.clear()
+
+    def _claim_unconfirmed(self, job_id: str) -> bool:
+        if self._claim_check is None:
+            return False
+        return self._clock() - self._claimed_at.get(job_id, self._clock()) > self._claim_check
+
+    def _confirm_claims(self) -> None:
+        if self._confirming is None:
+            self._confirming = self._spawn(self._confirm_stale_claims())
+
+    async def _confirm_stale_claims(self) -> None:
+        """Ask the store which of the ready jobs claimed long ago are still ours; drop the others."""
+        try:
+            stale = [job_id for job_id in self._ready if self._claim_unconfirmed(job_id)]
+            confirmed_at = self._clock()
+            lost = set(await self._store.lost_claims(stale))
+            for job_id in stale:
+                if job_id in lost:
+                    self._ready.pop(job_id, None)
+                    self._claimed_at.pop(job_id, None)
+                    log_event("job.claim_lost", job_id=job_id, level=logging.WARNING)
+                elif job_id in self._ready:
+                    self._claimed_at[job_id] = confirmed_at
+        finally:
+            self._confirming = None
+        self._send_ready()
 
     def _quick_in_hand(self) -> bool:
         # Every worker is busy, but everything they hold is expected to end within moments: a job taken
@@ -337,6 +375,7 @@ class JobRunner:
     async def finish(self, job: Job, final: FinalState, start: TaskStart | None = None) -> None:
         """Record a job's final state, log it, and wake whoever waits for it."""
         self._ready.pop(job.id, None)
+        self._claimed_at.pop(job.id, None)
         self._finishing.add(job.id)
         try:
             await self._record.finish(job, final, start)
@@ -365,6 +404,7 @@ class JobRunner:
 
     def cancel(self, job_id: str) -> bool:
         """Take a job out of the runner; True when its running worker process was killed."""
+        self._claimed_at.pop(job_id, None)
         if self._ready.pop(job_id, None) is not None:
             return False
         task = self._tasks.get(job_id)

@@ -39,7 +39,10 @@ async def open_job_system(settings: Settings, registry: EndpointRegistry) -> Asy
     try:
         notifier, estimator = ChangeNotifier(), DurationEstimator()
         executor = open_executor(settings, registry)
-        runner = JobRunner(store, executor, registry, estimator, notifier)
+        # After a stall past 3/4 of its lease this instance's claims may be another's (jobs/cluster.py): a
+        # job claimed that long ago is confirmed before a worker gets it.
+        check = settings.store.lease_seconds * STALL_SHARE_OF_LEASE if store.shared else None
+        runner = JobRunner(store, executor, registry, estimator, notifier, claim_check_seconds=check)
         figures = open_figures(store, runner, estimator)
         service = JobService(settings, store, runner, registry, estimator, notifier, figures=figures)
         try:

@@ -35,13 +35,21 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
 class Instance:
     """One instance's job system on the shared store, minus HTTP and processes."""
 
-    def __init__(self, store: RedisJobStore, size: int) -> None:
+    def __init__(self, store: RedisJobStore, size: int, claim_check_seconds: float | None = None) -> None:
         settings = make_settings(workers=size, endpoints=ENDPOINTS)
         self.clock, self.notifier, estimator = FakeClock(), ChangeNotifier(), DurationEstimator()
         self.store = store
         registry = EndpointRegistry(settings)
         self.executor = InProcessExecutor(size, autorun=False, clock=self.clock)
-        self.runner = JobRunner(store, self.executor, registry, estimator, self.notifier, self.clock)
+        self.runner = JobRunner(
+            store,
+            self.executor,
+            registry,
+            estimator,
+            self.notifier,
+            self.clock,
+            claim_check_seconds=claim_check_seconds,
+        )
         self.service = JobService(settings, store, self.runner, registry, estimator, self.notifier, self.clock)
         self.started: list[Job] = []
         self.runner.on_started.append(self.started.append)
@@ -256,3 +264,42 @@ async def test_a_long_poll_whose_read_races_the_change_wakes_for_it(
     async with asyncio.timeout(DEADLINE_SECONDS):  # not the long poll's own 60 s
         job = await instance.service.wait_for_change(job_id, 60, "alice")
     assert raced and job.status is JobStatus.COMPLETED
+
+
+@pytest.fixture
+async def checking_instance(redis: RedisServer) -> AsyncIterator[Instance]:
+    """An instance with one worker slot whose ready jobs claimed over 5 s ago are confirmed before sending."""
+    store = await RedisJobStore.connect(
+        redis.url,
+        instance_id="instance-1",
+        retention_seconds=600.0,
+        grace_seconds=60.0,
+        prefix=f"test-{uuid.uuid4().hex[:12]}",
+    )
+    built = Instance(store, size=1, claim_check_seconds=5.0)
+    await built.runner.start()
+    yield built
+    await built.runner.drain(0)
+    await built.runner.close()
+    await store.close()
+
+
+async def test_a_job_claimed_before_a_stall_and_taken_over_meanwhile_is_not_sent_again(
+    checking_instance: Instance,
+) -> None:
+    instance = checking_instance
+    job_id = (await instance.service.start("/echo", {}, "alice", None)).job.id
+    assert instance.executor.sent == [job_id]  # in its slot, not begun
+    instance.clock.advance(10)  # this instance stalled past the check; another took the job over meanwhile
+    await instance.store.client.hset(instance.store.key("job", job_id), "claimed_by", "instance-2")
+    instance.executor.crash(job_id)  # its worker died before starting it: it is ready to be sent again
+    await wait_until_async(lambda: not instance.runner.holds(job_id), DEADLINE_SECONDS, "the lost claim dropped")
+    assert instance.executor.sent == [job_id], "never handed to the replacement worker"
+
+
+async def test_a_job_claimed_long_ago_and_still_held_is_sent_once_confirmed(checking_instance: Instance) -> None:
+    instance = checking_instance
+    job_id = (await instance.service.start("/echo", {}, "alice", None)).job.id
+    instance.clock.advance(10)
+    instance.executor.crash(job_id)
+    await wait_until_async(lambda: instance.executor.sent == [job_id, job_id], DEADLINE_SECONDS, "the job sent again")
