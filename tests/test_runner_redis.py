@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -65,9 +66,9 @@ class Instance:
                 await self.notifier.wait(job_id, DEADLINE_SECONDS)
 
 
-@pytest.fixture
-async def instance(redis: RedisServer) -> AsyncIterator[Instance]:
-    """An instance with one worker slot on a fresh key prefix."""
+@contextlib.asynccontextmanager
+async def running_instance(redis: RedisServer, claim_check_seconds: float | None = None) -> AsyncIterator[Instance]:
+    """An instance with one worker slot on a fresh key prefix, its runner started, then stopped."""
     store = await RedisJobStore.connect(
         redis.url,
         instance_id="instance-1",
@@ -75,12 +76,21 @@ async def instance(redis: RedisServer) -> AsyncIterator[Instance]:
         grace_seconds=60.0,
         prefix=f"test-{uuid.uuid4().hex[:12]}",
     )
-    built = Instance(store, size=1)
+    built = Instance(store, size=1, claim_check_seconds=claim_check_seconds)
     await built.runner.start()
-    yield built
-    await built.runner.drain(0)
-    await built.runner.close()
-    await store.close()
+    try:
+        yield built
+    finally:
+        await built.runner.drain(0)
+        await built.runner.close()
+        await store.close()
+
+
+@pytest.fixture
+async def instance(redis: RedisServer) -> AsyncIterator[Instance]:
+    """An instance with one worker slot on a fresh key prefix."""
+    async with running_instance(redis) as built:
+        yield built
 
 
 async def test_a_start_hands_its_job_to_an_idle_worker_in_the_adds_own_round_trip(
@@ -269,19 +279,8 @@ async def test_a_long_poll_whose_read_races_the_change_wakes_for_it(
 @pytest.fixture
 async def checking_instance(redis: RedisServer) -> AsyncIterator[Instance]:
     """An instance with one worker slot whose ready jobs claimed over 5 s ago are confirmed before sending."""
-    store = await RedisJobStore.connect(
-        redis.url,
-        instance_id="instance-1",
-        retention_seconds=600.0,
-        grace_seconds=60.0,
-        prefix=f"test-{uuid.uuid4().hex[:12]}",
-    )
-    built = Instance(store, size=1, claim_check_seconds=5.0)
-    await built.runner.start()
-    yield built
-    await built.runner.drain(0)
-    await built.runner.close()
-    await store.close()
+    async with running_instance(redis, claim_check_seconds=5.0) as built:
+        yield built
 
 
 async def test_a_job_claimed_before_a_stall_and_taken_over_meanwhile_is_not_sent_again(

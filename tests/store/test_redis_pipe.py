@@ -9,13 +9,14 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import Connection, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs.store.redis_pipe import PipelinedRedis, Script
 from tests.store.redis_server import RedisServer
+from tests.waiting import wait_until_async
 
 
 def pipe_to(url: str, *, decode: bool = True, timeout: float = 2.0) -> PipelinedRedis:
@@ -80,12 +81,12 @@ async def test_a_script_unknown_to_redis_is_loaded_and_run_once(own_redis: Redis
         await pipe.aclose()
 
 
-async def test_a_caller_that_gives_up_leaves_the_replies_in_order(own_redis: RedisServer) -> None:
+async def test_a_caller_that_gives_up_leaves_the_replies_in_order(own_redis: RedisServer, admin: Redis) -> None:
     pipe = pipe_to(own_redis.url)
     try:
         await pipe.execute("PING")
         slow = asyncio.ensure_future(pipe.execute("BLPOP", "never", 0.3))
-        await asyncio.sleep(0)  # it is sent
+        await blocked_in_redis(admin)  # it was sent, and Redis holds it
         slow.cancel()
         assert await pipe.execute("ECHO", "mine") == "mine", "the cancelled BLPOP's reply went to nobody"
     finally:
@@ -99,7 +100,7 @@ async def test_a_dropped_connection_fails_what_waits_and_the_next_command_reconn
     try:
         await pipe.execute("PING")
         waiting = asyncio.ensure_future(pipe.execute("BLPOP", "never", 5))
-        await asyncio.sleep(0)
+        await blocked_in_redis(admin)
         await admin.client_kill_filter(_type="normal", skipme=True)
         with pytest.raises(RedisConnectionError):
             await waiting
@@ -153,11 +154,11 @@ async def test_the_url_s_password_and_database_are_used(own_redis: RedisServer, 
         await fixer.aclose()
 
 
-async def test_closing_fails_what_still_waits(own_redis: RedisServer) -> None:
+async def test_closing_fails_what_still_waits(own_redis: RedisServer, admin: Redis) -> None:
     pipe = pipe_to(own_redis.url)
     await pipe.execute("PING")
     waiting = asyncio.ensure_future(pipe.execute("BLPOP", "never", 5))
-    await asyncio.sleep(0)
+    await blocked_in_redis(admin)
     await pipe.aclose()
     with pytest.raises(RedisConnectionError):
         await waiting
@@ -166,17 +167,37 @@ async def test_closing_fails_what_still_waits(own_redis: RedisServer) -> None:
 async def test_a_command_cancelled_while_it_opens_the_connection_fails_the_others_as_a_connection_error(
     own_redis: RedisServer,
 ) -> None:
-    pipe = pipe_to(own_redis.url)
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    class GatedConnection(Connection):
+        async def connect(self) -> None:
+            entered.set()
+            await release.wait()  # the open stays in flight until the test lets it go on
+            await super().connect()  # type: ignore[no-untyped-call]
+
+    pool = Redis.from_url(own_redis.url).connection_pool
+    pool.connection_class = GatedConnection
+    pipe = PipelinedRedis(pool, decode=True, timeout=2.0)
     try:
         opener = asyncio.ensure_future(pipe.execute("PING"))
-        await asyncio.sleep(0)  # it is now opening the connection (a TCP connect takes a round trip)
         follower = asyncio.ensure_future(pipe.execute("PING"))
-        await asyncio.sleep(0)
+        # The opener enters the open; the follower, scheduled before this wait's wake-up, then waits on it.
+        await entered.wait()
         opener.cancel()
         with pytest.raises(asyncio.CancelledError):
             await opener
         with pytest.raises(RedisConnectionError):
             await follower  # not cancelled itself: a connection error, which callers already handle
+        release.set()
         assert await pipe.execute("ECHO", "then") == "then"
     finally:
         await pipe.aclose()
+
+
+async def blocked_in_redis(admin: Redis) -> None:
+    """Wait until Redis holds a blocked command (a BLPOP sent and waiting)."""
+
+    async def blocked() -> bool:
+        return int((await admin.info("clients"))["blocked_clients"]) >= 1
+
+    await wait_until_async(blocked, 10, "Redis to hold the BLPOP")
