@@ -1,14 +1,16 @@
 """Handlers that misbehave on purpose, for the tests and benchmarks only (never registered in config.toml).
 
 Each stands in for something a real handler does on a bad day: burn the CPU, raise, kill its worker,
-eat memory, fail on a missing key, write to fd 2 past Python, build a very large result, or start a
-process that leaves the worker's process group; one notes each of its runs on disk, so a job run twice
-is counted. Server subprocesses started from the repository root import them as `tests.fault_handlers:<name>`.
+eat memory, fail on a missing key, write to fd 2 past Python, build a very large result, tell which
+modules it has loaded, or start a process that leaves the worker's process group; one notes each of its
+runs on disk, so a job run twice is counted. Server subprocesses started from the repository root import
+them as `tests.fault_handlers:<name>`.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from typing import Any
 
@@ -81,6 +83,12 @@ def note_run(payload: dict[str, Any]) -> dict[str, Any]:
     report_progress(1, f"pid {os.getpid()} running {payload['token']}")
     time.sleep(float(payload.get("seconds", 0.1)))  # the handler's behaviour: work a while
     return {"success": True, "message": "Noted", "data": {"token": payload["token"]}}
+
+
+def loaded_modules(payload: dict[str, Any]) -> dict[str, Any]:
+    """Which of the named modules this worker has imported."""
+    names = [str(name) for name in payload.get("modules", [])]
+    return {"success": True, "data": {name: name in sys.modules for name in names}}
 
 
 def setsid_sleeper(payload: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from multiprocessing.connection import Connection
 
 from jobs.outcomes import EndKind, TaskEnd
 from jobs.pool.executor import ExecutorListener, ProgressCallback, Task
+from jobs.pool.forkserver_main import export_main_path
 from jobs.pool.group import kill_group, renew_group
 from jobs.pool.messages import RunTask, TaskDone, TaskProgress, TaskStarted, Wire, worker_message
 from jobs.pool.pipe import FramedPipe
@@ -78,6 +79,7 @@ class WorkerPool:
         self._loop = asyncio.get_running_loop()
         # Started here, on the loop's thread, not in a to_thread helper: the forkserver's death signal
         # follows the thread that started it, and helper threads come and go.
+        export_main_path()  # before the forkserver starts: it reads the path from its environment
         multiprocessing.forkserver.ensure_running()
         workers = await asyncio.gather(*(asyncio.to_thread(self._launch) for _ in range(self.size)))
         for worker in workers:
