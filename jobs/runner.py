@@ -12,6 +12,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from jobs.background import BackgroundWrites
+from jobs.claims import ClaimsInFlight
 from jobs.estimates import DurationEstimator, may_wait_behind
 from jobs.logs import log_event
 from jobs.model import Clock, Job
@@ -65,7 +66,8 @@ class JobRunner:
         self._starts_not_begun: set[str] = set()  # "running" writes spawned whose task has not run yet
         self._finishing: set[str] = set()  # outcome writes in flight
         self._wakeup = asyncio.Event()
-        self._filling = asyncio.Lock()
+        self._filling = asyncio.Lock()  # one dispatcher fill at a time
+        self._claims = ClaimsInFlight()  # on a shared store, starts claim for idle workers concurrently
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._dispatching = True
@@ -135,7 +137,8 @@ class JobRunner:
         In memory a claim is a call: the add, then `job_queued`. On a shared store the add claims for
         this instance's idle workers in the same round trip: on Redis a start on an instance with idle
         workers was three round trips before its answer (the add, the claim, and a claim that found the
-        queue empty). The claims are the oldest queued jobs (this one when nothing older waits). A busy
+        queue empty). The claims are the oldest queued jobs (this one when nothing older waits). Several
+        starts claim at once, each for the room the others have not reserved (jobs/claims.py). A busy
         instance only adds (other instances learn of the job from the add's announcement). Returns what
         `JobStore.add` returns: another job for a replayed start, which is not dispatched again.
         """
@@ -144,14 +147,14 @@ class JobRunner:
             if stored is job:
                 await self.job_queued()
             return stored
-        if self._filling.locked():  # another claim is in flight: as before, add, then claim if it is over
-            stored = await self._store.add(job, admission)
-            await self.job_queued()
-            return stored
         room = self._room()
         if room <= 0:
-            return await self._store.add(job, admission)
-        async with self._filling:  # no await between the check and here: the room is still the same
+            stored = await self._store.add(job, admission)
+            if self._claims.reserved or self._claims.held_back:
+                self.wake()  # the claims that took the room may come back short: look at the queue after them
+            return stored
+        # Claims in flight reserve their room (`_room` counts it): no await between the check and here.
+        with self._claims.reserve(room):
             now = self._clock()
             stored, claimed = await self._store.add_and_claim(job, admission, now, room)
             await self._take_claimed(claimed, now)
@@ -187,7 +190,12 @@ class JobRunner:
                     return  # every worker has work; the pool calls back when one frees up
                 now = self._clock()
                 if self._store.shared:
-                    claimed = await self._store.claim_many(now, room)
+                    with self._claims.reserve(room):
+                        claimed = await self._store.claim_many(now, room)
+                        await self._take_claimed(claimed, now)
+                    if not claimed:
+                        return
+                    continue
                 else:  # in memory a claim is a call: no batch to save, one coroutine less per job
                     job = await self._store.claim_next(now)
                     claimed = [] if job is None else [job]
@@ -210,14 +218,18 @@ class JobRunner:
 
     def _room(self) -> int:
         """How many jobs to claim now: none while one waits to be sent; with a shared queue, one per idle
-        worker, or up to the executor's capacity when everything here is expected to end within moments."""
+        worker, or up to the executor's capacity when everything here is expected to end within moments,
+        less what the claims in flight will bring."""
         if self._ready:
             return 0
-        idle = self._executor.size - len(self._tasks)
-        if self._store.shared and idle <= 0 and not self._quick_in_hand():
-            return 0  # leave the shared queue to instances with an idle worker
         if self._store.shared:
-            return idle if idle > 0 else self._executor.capacity - len(self._tasks)
+            if self._claims.held_back:
+                return 0
+            coming = self._claims.reserved
+            idle = self._executor.size - len(self._tasks) - coming
+            if idle <= 0 and not self._quick_in_hand():
+                return 0  # leave the shared queue to instances with an idle worker
+            return idle if idle > 0 else self._executor.capacity - len(self._tasks) - coming
         # In memory a claim is a function call: one at a time, each sent before the next is taken.
         return min(1, self._executor.capacity - len(self._tasks))
 
@@ -398,9 +410,11 @@ class JobRunner:
 
     async def release_stray_claims(self) -> list[str]:
         """Requeue the store's claims of this instance that it knows nothing of (a claim reply was lost)."""
-        async with self._filling:  # no claim is in flight while the known jobs are listed
+        async with self._claims.quiet():  # no claim is in flight while the known jobs are listed
             known = {*self._ready, *self._tasks, *self._start_writes, *self._finishing}
-            return await self._store.release_stray_claims(sorted(known))
+            released = await self._store.release_stray_claims(sorted(known))
+        self.wake()  # starts held back meanwhile only added their jobs
+        return released
 
     def cancel(self, job_id: str) -> bool:
         """Take a job out of the runner; True when its running worker process was killed."""
