@@ -203,7 +203,7 @@ def line(r: dict[str, Any], memory: float | None) -> str:
     text = (
         f"{r['layout']:<7} {noop['jobs_per_second']:>7} jobs/s{ratio}, {noop['requests_per_job']} req/job, "
         f"p50 {noop['start_to_result']['p50_ms']} ms; one client p50 {single['p50_ms']} ms "
-        f"({r['single'].get('requests_per_job')} req/job)"
+        f"({r['single'].get('requests_per_job')} req/job); polls answered {noop.get('poll_states')}"
     )
     if r["redis"]:
         f = r["redis"]

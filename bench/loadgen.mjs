@@ -54,6 +54,7 @@ async function runJob(endpoint, payload, pollMs, counters, longPoll = false) {
     const st = await request("GET", `/api/v1/jobs/${jobId}/status${longPoll ? "?wait=5" : ""}`);
     counters.requests++;
     const status = JSON.parse(st.body).status;
+    if (counters.pollStates) counters.pollStates[status] = (counters.pollStates[status] || 0) + 1;
     if (status !== "pending" && status !== "running") break;
   }
   const result = await request("GET", `/api/v1/jobs/${jobId}/result`);
@@ -65,7 +66,8 @@ async function runJob(endpoint, payload, pollMs, counters, longPoll = false) {
 async function throughput({ endpoint, payload = {}, clients = 32, seconds = 10, pollMs = 2, warmupSeconds = 1 }) {
   // Jobs are counted by when they complete, inside a window that opens after a warm-up: a job
   // that waited in the queue through the warm-up still counts when it completes in the window.
-  const counters = { requests: 0, failed: 0, rejected: {} };
+  // pollStates: what the status polls answered (a poll that finds the job pending or running costs another).
+  const counters = { requests: 0, failed: 0, rejected: {}, pollStates: {} };
   const latencies = [];
   const windowStart = performance.now() + warmupSeconds * 1000;
   const windowEnd = windowStart + seconds * 1000;
@@ -86,7 +88,8 @@ async function throughput({ endpoint, payload = {}, clients = 32, seconds = 10, 
   return { scenario: "throughput", endpoint, clients, pollMs, seconds,
     jobs, jobs_per_second: Math.round((jobs / seconds) * 10) / 10, requests_per_second: Math.round(requests / seconds),
     requests_per_job: Math.round((requests / Math.max(1, jobs)) * 100) / 100,
-    failed: counters.failed, rejected: counters.rejected, start_to_result: summary(latencies) };
+    failed: counters.failed, rejected: counters.rejected, poll_states: counters.pollStates,
+    start_to_result: summary(latencies) };
 }
 
 async function statusUnderLoad({ clients = 8, seconds = 5, burnMs = 60000, pollMs = 0, workerCount = null }) {
