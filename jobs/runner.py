@@ -328,6 +328,10 @@ class JobRunner:
         self._forget(task.job.id)
         self._early_progress.pop(task.job.id, None)
         final = final_state_of(task.job, end)
+        # The outcome is known from here on, and its write begins in a task of its own, a loop turn or
+        # more later under load: a status poll in between waits for it (`finishing`) instead of answering
+        # "pending" and costing the client another poll. `finish` takes the mark off, however it ends.
+        self._finishing.add(task.job.id)
         if task.job.id in self._starts_not_begun and task.started_at is not None:
             # A quick job: its end came in the same read as its start, before the "running" write even
             # began. One write records both (a round trip, and on Redis a script, less per job).
@@ -396,7 +400,7 @@ class JobRunner:
             self._notifier.notify(job.id)  # a status poll waiting for this write (`finishing`), refused or not
 
     def finishing(self, job_id: str) -> bool:
-        """Whether this instance is writing the job's outcome right now (it wakes the notifier when done)."""
+        """Whether this instance has the job's outcome and is writing it (it wakes the notifier when done)."""
         return job_id in self._finishing
 
     def _forget(self, job_id: str) -> None:

@@ -166,6 +166,15 @@ async def test_a_completed_job_keeps_its_result_and_counts_its_duration(build: M
     assert percentiles is not None and percentiles["p50"] == 2.5
 
 
+async def test_a_poll_right_after_the_worker_s_report_answers_the_outcome(build: MachineFactory) -> None:
+    """The outcome is written by a task of its own, which starts a loop turn after the report."""
+    machine = await build()
+    job_id = await machine.start()
+    await machine.running(job_id)
+    machine.executor.complete(job_id, {"rows": 3})
+    assert (await machine.service.status(job_id, "alice")).status is JobStatus.COMPLETED
+
+
 async def test_handlers_run_inline_with_autorun(build: MachineFactory) -> None:
     machine = await build(autorun=True)
     ok, failing = await machine.start(payload={"a": 1}), await machine.start("/explode")

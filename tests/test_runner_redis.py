@@ -315,6 +315,17 @@ async def test_a_poll_during_this_instance_s_outcome_write_answers_the_outcome(
     assert (await poll).status is JobStatus.COMPLETED, "answered once the write landed, not just before it"
 
 
+async def test_a_poll_between_the_worker_s_report_and_the_outcome_write_answers_the_outcome(
+    instance: Instance,
+) -> None:
+    """The outcome's write begins in a task of its own, a loop turn or more after the worker's report;
+    a poll in between answered "pending" (and cost the client another poll)."""
+    job_id = (await instance.service.start("/echo", {}, "alice", None)).job.id
+    instance.executor.begin(job_id)
+    instance.executor.complete(job_id, {"ok": True})  # reported: the write is not under way yet
+    assert (await instance.service.status(job_id, "alice")).status is JobStatus.COMPLETED
+
+
 async def test_a_long_poll_whose_read_races_the_change_wakes_for_it(
     instance: Instance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
