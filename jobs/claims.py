@@ -20,8 +20,7 @@ class ClaimsInFlight:
     """
 
     def __init__(self) -> None:
-        self._reserved = 0
-        self._in_flight = 0
+        self._reserved = 0  # a claim asks for room, so none is in flight exactly when this is 0
         self._none_in_flight = asyncio.Event()
         self._none_in_flight.set()
         self._quieting = 0
@@ -38,16 +37,16 @@ class ClaimsInFlight:
 
     @contextmanager
     def reserve(self, room: int) -> Iterator[None]:
-        """Hold `room` for one claim from its request until its jobs are in hand (or it failed)."""
+        """Hold `room` (at least 1) for one claim from its request until its jobs are in hand (or it failed)."""
+        if room < 1:
+            raise ValueError("a claim asks for room for at least one job")
         self._reserved += room
-        self._in_flight += 1
         self._none_in_flight.clear()
         try:
             yield
         finally:
             self._reserved -= room
-            self._in_flight -= 1
-            if self._in_flight == 0:
+            if self._reserved == 0:
                 self._none_in_flight.set()
 
     @asynccontextmanager

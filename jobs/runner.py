@@ -150,7 +150,7 @@ class JobRunner:
         room = self._room()
         if room <= 0:
             stored = await self._store.add(job, admission)
-            if self._claims.reserved or self._claims.held_back:
+            if self._claims.reserved:
                 self.wake()  # the claims that took the room may come back short: look at the queue after them
             return stored
         # Claims in flight reserve their room (`_room` counts it): no await between the check and here.
@@ -190,18 +190,15 @@ class JobRunner:
                     return  # every worker has work; the pool calls back when one frees up
                 now = self._clock()
                 if self._store.shared:
-                    with self._claims.reserve(room):
+                    with self._claims.reserve(room):  # held until the claimed jobs are in hand
                         claimed = await self._store.claim_many(now, room)
                         await self._take_claimed(claimed, now)
-                    if not claimed:
-                        return
-                    continue
                 else:  # in memory a claim is a call: no batch to save, one coroutine less per job
                     job = await self._store.claim_next(now)
                     claimed = [] if job is None else [job]
+                    await self._take_claimed(claimed, now)
                 if not claimed:
                     return
-                await self._take_claimed(claimed, now)
 
     async def _take_claimed(self, claimed: list[Job], now: float) -> None:
         """Jobs just claimed from the store: ready to be sent, unless they waited past their limit."""
